@@ -1,0 +1,159 @@
+//! The residual block of the BeatGANs UNet with diffae's "two cond" conditioning
+//! (Preechakul et al., CVPR 2022, eq. 8): after the output GroupNorm,
+//! `h * (1 + s_t) + b_t` from the time embedding, then `h * (1 + s_z)` from `z_sem`.
+//! The semantic encoder uses the same block without conditioning and with one convolution.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::silu;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+use burn::tensor::{Device, Tensor};
+
+use super::config::norm_groups;
+
+/// Resolution change inside a residual block (the reference's `resblock_updown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resample {
+    /// Same resolution.
+    None,
+    /// 2x2 average pooling.
+    Down,
+    /// Nearest-neighbour x2.
+    Up,
+}
+
+impl Resample {
+    /// Applies the resampling to `x` [B, C, H, W].
+    pub fn apply(self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::None => x,
+            Self::Down => avg_pool2d(x, AvgPoolOptions::new([2, 2])),
+            Self::Up => {
+                let [b, c, h, w] = x.dims();
+                x.reshape([b, c, h, 1, w, 1])
+                    .repeat_dim(3, 2)
+                    .repeat_dim(5, 2)
+                    .reshape([b, c, 2 * h, 2 * w])
+            }
+        }
+    }
+}
+
+/// The conditioned half of a UNet residual block: projections of the time embedding and of
+/// `z_sem`, and the second norm and convolution.
+#[derive(Module, Debug)]
+pub struct Conditioning {
+    /// Time embedding to scale and shift (reference `emb_layers.1`).
+    pub emb_linear: Linear,
+    /// `z_sem` to scale (reference `cond_emb_layers.1`).
+    pub cond_linear: Linear,
+    /// Output GroupNorm (reference `out_layers.0`).
+    pub out_norm: GroupNorm,
+    /// Output convolution, zero-initialised (reference `out_layers.3`).
+    pub out_conv: Conv2d,
+    /// Dropout before the output convolution.
+    pub dropout: Dropout,
+}
+
+/// A residual block: `skip(x) + f(x)`; conditioned on time and `z_sem` in the UNet, plain in
+/// the semantic encoder.
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    /// Input GroupNorm (reference `in_layers.0`).
+    pub in_norm: GroupNorm,
+    /// Input convolution (reference `in_layers.2`).
+    pub in_conv: Conv2d,
+    /// The conditioned second half; absent in the encoder.
+    pub cond: Option<Conditioning>,
+    /// 1x1 convolution on the skip path when the width changes.
+    pub skip: Option<Conv2d>,
+    /// Resolution change of this block.
+    #[module(skip)]
+    pub resample: Resample,
+}
+
+/// Builds the blocks' convolutions: 3x3 with padding 1, or 1x1.
+fn conv(c_in: usize, c_out: usize, kernel: usize, zero: bool, device: &Device) -> Conv2d {
+    let pad = kernel / 2;
+    let cfg = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
+    let cfg = if zero { cfg.with_initializer(Initializer::Zeros) } else { cfg };
+    cfg.init(device)
+}
+
+/// A 3x3 convolution with padding 1 (the stem and head convolutions of UNet and encoder).
+pub fn conv3x3(c_in: usize, c_out: usize, zero: bool, device: &Device) -> Conv2d {
+    conv(c_in, c_out, 3, zero, device)
+}
+
+/// A 1x1 convolution.
+pub fn conv1x1(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
+    conv(c_in, c_out, 1, false, device)
+}
+
+/// A GroupNorm with the reference's group count.
+pub fn group_norm(channels: usize, device: &Device) -> GroupNorm {
+    GroupNormConfig::new(norm_groups(channels), channels).init(device)
+}
+
+/// Options of a residual block.
+#[derive(Debug, Clone, Copy)]
+pub struct ResBlockSpec {
+    /// Input width (including a concatenated lateral).
+    pub c_in: usize,
+    /// Output width.
+    pub c_out: usize,
+    /// Resolution change.
+    pub resample: Resample,
+    /// `Some((embed_channels, latent_dim, dropout))` for a conditioned UNet block.
+    pub conditioning: Option<(usize, usize, f64)>,
+}
+
+impl ResBlock {
+    /// Builds a block from its spec.
+    pub fn new(spec: ResBlockSpec, device: &Device) -> Self {
+        let ResBlockSpec { c_in, c_out, resample, conditioning } = spec;
+        let cond = conditioning.map(|(embed, latent, dropout)| Conditioning {
+            emb_linear: LinearConfig::new(embed, 2 * c_out).init(device),
+            cond_linear: LinearConfig::new(latent, c_out).init(device),
+            out_norm: group_norm(c_out, device),
+            out_conv: conv3x3(c_out, c_out, true, device),
+            dropout: DropoutConfig::new(dropout).init(),
+        });
+        Self {
+            in_norm: group_norm(c_in, device),
+            in_conv: conv3x3(c_in, c_out, false, device),
+            cond,
+            skip: (c_in != c_out).then(|| conv1x1(c_in, c_out, device)),
+            resample,
+        }
+    }
+
+    /// Applies the block to `x` [B, C_in, H, W]. `cond` = (time embedding [B, E], `z_sem`
+    /// [B, D]) is required by a conditioned block and ignored by a plain one.
+    pub fn forward(&self, x: Tensor<4>, cond: Option<(&Tensor<2>, &Tensor<2>)>) -> Tensor<4> {
+        let h = silu(self.in_norm.forward(x.clone()));
+        let h = self.in_conv.forward(self.resample.apply(h));
+        let x = self.resample.apply(x);
+        let h = match &self.cond {
+            Some(c) => {
+                let (emb, z) = cond.expect("a conditioned residual block needs (emb, z_sem)");
+                let t = c.emb_linear.forward(silu(emb.clone()));
+                let ch = t.dims()[1] / 2;
+                let scale = t.clone().narrow(1, 0, ch).unsqueeze_dims::<4>(&[2, 3]);
+                let shift = t.narrow(1, ch, ch).unsqueeze_dims::<4>(&[2, 3]);
+                let zs = c.cond_linear.forward(silu(z.clone())).unsqueeze_dims::<4>(&[2, 3]);
+                let h = c.out_norm.forward(h);
+                let h = (h * (scale + 1.0) + shift) * (zs + 1.0);
+                c.out_conv.forward(c.dropout.forward(silu(h)))
+            }
+            None => h,
+        };
+        match &self.skip {
+            Some(skip) => skip.forward(x) + h,
+            None => x + h,
+        }
+    }
+}

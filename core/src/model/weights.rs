@@ -1,0 +1,218 @@
+//! Loading weights: safetensors files with the reference PyTorch DAE's parameter names, the
+//! reference's PyTorch Lightning checkpoints (`state_dict` holding `ema_model.*` and
+//! `model.*`), and daecf's own checkpoints (safetensors with the config in the header).
+//!
+//! All reading and name mapping goes through burn-store; this module only says how the
+//! reference's names map onto daecf's modules and turns a partial load into a clear error.
+
+use std::path::Path;
+
+use burn::store::{
+    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
+use burn::tensor::Device;
+
+use super::autoencoder::DiffusionAutoencoder;
+use super::config::DaeConfig;
+use crate::error::{DaecfError, Result};
+
+/// Which of the two weight copies of a Lightning checkpoint to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckpointCopy {
+    /// The exponential moving average (`ema_model.*`): what the papers use for inference.
+    #[default]
+    Ema,
+    /// The online training weights (`model.*`).
+    Online,
+}
+
+impl CheckpointCopy {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Ema => "ema_model.",
+            Self::Online => "model.",
+        }
+    }
+}
+
+/// Rules from the reference's parameter names to daecf's module paths.
+const REFERENCE_NAMES: [(&str, &str); 17] = [
+    (r"^time_embed\.time_embed\.0\.", "unet.time_embed.linear_in."),
+    (r"^time_embed\.time_embed\.2\.", "unet.time_embed.linear_out."),
+    (r"^(input_blocks|middle_block|output_blocks)\.", "unet.$1."),
+    (r"^out\.0\.", "unet.out_norm."),
+    (r"^out\.2\.", "unet.out_conv."),
+    (r"^encoder\.out\.0\.", "encoder.out_norm."),
+    (r"^encoder\.out\.3\.", "encoder.out_conv."),
+    (r"\.in_layers\.0\.", ".in_norm."),
+    (r"\.in_layers\.2\.", ".in_conv."),
+    (r"\.emb_layers\.1\.", ".cond.emb_linear."),
+    (r"\.cond_emb_layers\.1\.", ".cond.cond_linear."),
+    (r"\.out_layers\.0\.", ".cond.out_norm."),
+    (r"\.out_layers\.3\.", ".cond.out_conv."),
+    (r"\.skip_connection\.", ".skip."),
+    // Buffers of the reference's LitModel that are not model weights.
+    (r"^x_T$", "buffers.x_T"),
+    (r"^conds_mean$", "buffers.conds_mean"),
+    (r"^conds_std$", "buffers.conds_std"),
+];
+
+/// The key remapper from reference names, after stripping `prefix` (e.g. `ema_model.`).
+fn reference_remapper(prefix: Option<&str>) -> KeyRemapper {
+    let strip = prefix.map(|p| (format!("^{}", regex_escape(p)), String::new()));
+    let rules = strip
+        .into_iter()
+        .chain(REFERENCE_NAMES.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+    KeyRemapper::from_pattern_iter(rules).expect("the built-in patterns are valid regexes")
+}
+
+fn regex_escape(s: &str) -> String {
+    s.replace('.', r"\.")
+}
+
+/// Turns a partial load into an error listing every missing, unexpected and mis-shaped tensor.
+/// Unused entries accepted by `ignore` (the other checkpoint copy, LitModel buffers) are fine.
+fn check(result: ApplyResult, path: &Path, ignore: impl Fn(&str) -> bool) -> Result<()> {
+    let mut lines: Vec<String> = result
+        .missing
+        .iter()
+        .map(|(p, _)| format!("  missing: {p}"))
+        .collect();
+    lines.extend(result.unused.iter().filter(|p| !ignore(p)).map(|p| format!("  unexpected: {p}")));
+    lines.extend(result.errors.iter().map(|e| format!("  {e}")));
+    if lines.is_empty() {
+        return Ok(());
+    }
+    lines.push(
+        "(names are daecf module paths; does the model config match the one the weights were trained with?)"
+            .into(),
+    );
+    Err(DaecfError::Weights { path: path.display().to_string(), details: lines.join("\n") })
+}
+
+fn missing_file(path: &Path) -> Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(DaecfError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        })
+    }
+}
+
+fn store_error(path: &Path, e: impl std::fmt::Display) -> DaecfError {
+    DaecfError::Format { path: path.display().to_string(), reason: e.to_string() }
+}
+
+impl DiffusionAutoencoder {
+    /// Loads a safetensors file with the reference PyTorch DAE's parameter names
+    /// (`input_blocks.1.0.in_layers.0.weight`, ...; an `ema_model.` or `model.` prefix is
+    /// also accepted, preferring the EMA copy).
+    pub fn load_reference_safetensors(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        missing_file(path)?;
+        let mut store = SafetensorsStore::from_file(path)
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .skip_enum_variants(true)
+            .remap(reference_remapper(Some(CheckpointCopy::Ema.prefix())))
+            .allow_partial(true)
+            .validate(false);
+        let result = self.load_from(&mut store).map_err(|e| store_error(path, e))?;
+        check(result, path, is_reference_extra)
+    }
+
+    /// Loads a PyTorch Lightning checkpoint of the reference DAE (`.ckpt`: a torch.save'd dict
+    /// whose `state_dict` holds `ema_model.*` and `model.*`), taking the chosen copy.
+    pub fn load_lightning_checkpoint(&mut self, path: impl AsRef<Path>, copy: CheckpointCopy) -> Result<()> {
+        let path = path.as_ref();
+        missing_file(path)?;
+        let other = match copy {
+            CheckpointCopy::Ema => CheckpointCopy::Online.prefix(),
+            CheckpointCopy::Online => CheckpointCopy::Ema.prefix(),
+        };
+        let mut store = PytorchStore::from_file(path)
+            .with_top_level_key("state_dict")
+            .skip_enum_variants(true)
+            .map_indices_contiguous(false)
+            .remap(reference_remapper(Some(copy.prefix())))
+            .allow_partial(true)
+            .validate(false);
+        let result = self.load_from(&mut store).map_err(|e| store_error(path, e))?;
+        let selected = result.applied.len();
+        check(result, path, |p| p.starts_with(other) || is_reference_extra(p))?;
+        if selected == 0 {
+            return Err(store_error(path, format!("no tensors under '{}' in state_dict", copy.prefix())));
+        }
+        Ok(())
+    }
+
+    /// Loads reference weights by file type: `.ckpt`/`.pt`/`.pth` as a Lightning checkpoint
+    /// (EMA copy), anything else as safetensors.
+    pub fn load_reference(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("ckpt" | "pt" | "pth") => self.load_lightning_checkpoint(path, CheckpointCopy::Ema),
+            _ => self.load_reference_safetensors(path),
+        }
+    }
+
+    /// Saves the model as a daecf checkpoint: safetensors with daecf's parameter names and the
+    /// config (JSON) in the header, so [`load`](Self::load) needs nothing else.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let config = serde_json::to_string(&self.config).expect("a config serialises");
+        let mut store = SafetensorsStore::from_file(path)
+            .metadata(CONFIG_KEY, config)
+            .overwrite(true);
+        self.save_into(&mut store).map_err(|e| store_error(path, e))
+    }
+
+    /// Loads a daecf checkpoint written by [`save`](Self::save) onto `device`.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let config = read_checkpoint_config(path)?;
+        let mut model = Self::new(&config, device)?;
+        let mut store = SafetensorsStore::from_file(path).allow_partial(true).validate(false);
+        let result = model.load_from(&mut store).map_err(|e| store_error(path, e))?;
+        check(result, path, |_| false)?;
+        Ok(model)
+    }
+}
+
+/// The header key of a daecf checkpoint's config.
+const CONFIG_KEY: &str = "daecf_config";
+
+/// Entries of reference files that are not weights of the model.
+fn is_reference_extra(path: &str) -> bool {
+    path.starts_with("buffers.")
+}
+
+/// Reads the config stored in a daecf checkpoint's header (only the header is read).
+pub fn read_checkpoint_config(path: &Path) -> Result<DaeConfig> {
+    use std::io::Read;
+    let io = |source| DaecfError::Io { path: path.display().to_string(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(io)?;
+    let len = u64::from_le_bytes(len);
+    if len > 100 << 20 {
+        return Err(store_error(path, "not a safetensors file (header length out of range)"));
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let header: serde_json::Value = serde_json::from_slice(&header)
+        .map_err(|e| store_error(path, format!("not a safetensors file ({e})")))?;
+    let json = header
+        .get("__metadata__")
+        .and_then(|m| m.get(CONFIG_KEY))
+        .and_then(|c| c.as_str())
+        .ok_or_else(|| {
+            store_error(
+                path,
+                "no daecf config in the header: is this a reference PyTorch file? \
+                 Load it with load_reference and a config instead",
+            )
+        })?;
+    serde_json::from_str(json).map_err(|e| store_error(path, format!("bad daecf config: {e}")))
+}
