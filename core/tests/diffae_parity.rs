@@ -1,0 +1,155 @@
+//! Parity with the reference PyTorch Diffusion Autoencoder.
+//!
+//! Loads the fixture folder named by `DAECF_PARITY_FIXTURE` (default
+//! `../shared/fixtures/diffae-tiny`, relative to the workspace root), builds the model from its
+//! `config.json`, loads its weights from `model.safetensors` and from `model.ckpt` (EMA copy),
+//! and compares every reference output in `io.safetensors`, on the default CPU backend, on
+//! ndarray and on wgpu. Prints the max abs errors.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use daecf_core::diffusion::{DdimSampler, NoiseSchedule, noise_prediction_loss};
+use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
+
+/// The fixture folder.
+fn fixture_dir() -> PathBuf {
+    let dir = std::env::var_os("DAECF_PARITY_FIXTURE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/diffae-tiny")
+    });
+    assert!(
+        dir.join("config.json").is_file(),
+        "parity fixture not found at {} (set DAECF_PARITY_FIXTURE)",
+        dir.display()
+    );
+    dir
+}
+
+/// The reference tensors of io.safetensors, as (shape, values).
+fn reference_io(dir: &PathBuf) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(dir.join("io.safetensors")).expect("io.safetensors");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = match view.dtype() {
+                safetensors::Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                safetensors::Dtype::I64 => view
+                    .data()
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32)
+                    .collect(),
+                other => panic!("{name}: unexpected dtype {other:?}"),
+            };
+            (name, (view.shape().to_vec(), values))
+        })
+        .collect()
+}
+
+struct Fixture {
+    config: ReferenceConfig,
+    io: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn load() -> Self {
+        let dir = fixture_dir();
+        let text = std::fs::read_to_string(dir.join("config.json")).expect("config.json");
+        let config = ReferenceConfig::from_json(&text).expect("a supported reference config");
+        Self { config, io: reference_io(&dir), dir }
+    }
+
+    fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D> {
+        let (shape, values) = &self.io[name];
+        Tensor::from_data(TensorData::new(values.clone(), shape.clone()), device)
+    }
+
+    fn values(&self, name: &str) -> &[f32] {
+        &self.io[name].1
+    }
+}
+
+fn max_abs_err<const D: usize>(got: Tensor<D>, want: &[f32]) -> f32 {
+    let got: Vec<f32> = got.into_data().convert::<f32>().try_to_vec().unwrap();
+    assert_eq!(got.len(), want.len(), "length");
+    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+}
+
+/// Runs every comparison on `device` with weights from `weights`; returns failures.
+fn check(fx: &Fixture, device: &Device, weights: &str) -> Vec<String> {
+    let mut model = DiffusionAutoencoder::new(&fx.config.model, device).unwrap();
+    model.load_reference(fx.dir.join(weights)).unwrap();
+    let base = NoiseSchedule::linear(fx.config.timesteps).unwrap();
+    let sampler = DdimSampler::new(&base, 20).unwrap();
+
+    let x0: Tensor<4> = fx.tensor("x0", device);
+    let z = model.encode(x0.clone());
+    let mut results = vec![("z_sem", max_abs_err(z.clone(), fx.values("z_sem")), 1e-4)];
+
+    let eps = model.predict_noise(fx.tensor("x_t", device), fx.tensor("t", device), &z);
+    results.push(("eps", max_abs_err(eps, fx.values("eps")), 1e-4));
+
+    let map: Vec<f32> = sampler.schedule().timesteps.iter().map(|&t| t as f32).collect();
+    let map_err = map.iter().zip(fx.values("timestep_map_20")).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert_eq!(map.len(), fx.values("timestep_map_20").len());
+    results.push(("timestep_map_20", map_err, 1e-4));
+
+    let cond = model.conditioned(z.clone());
+    let inv = sampler.reverse_step(&cond, x0.clone(), 0);
+    results.push(("inv_step_first", max_abs_err(inv, fx.values("inv_step_first")), 1e-4));
+    let x_t_ref: Tensor<4> = fx.tensor("x_T_20", device);
+    let last = sampler.steps() - 1;
+    let step = sampler.render_step(&cond, x_t_ref.clone(), last);
+    results.push(("render_step_first", max_abs_err(step, fx.values("render_step_first")), 1e-4));
+
+    let x_t = sampler.encode(&cond, x0.clone());
+    results.push(("x_T_20", max_abs_err(x_t, fx.values("x_T_20")), 1e-3));
+    let render = sampler.render(&cond, x_t_ref.clone());
+    results.push(("render_20", max_abs_err(render, fx.values("render_20")), 1e-3));
+    let z_shift: Tensor<1> = fx.tensor("z_shift", device);
+    let shifted = model.conditioned(z.clone() + z_shift.unsqueeze::<2>());
+    let render = sampler.render(&shifted, x_t_ref);
+    results.push(("render_20_shifted", max_abs_err(render, fx.values("render_20_shifted")), 1e-3));
+
+    let t: Vec<usize> = fx.values("loss_t").iter().map(|&t| t as usize).collect();
+    let loss = noise_prediction_loss(&base, &cond, x0, &t, fx.tensor("noise", device));
+    results.push(("loss_eps_mse", max_abs_err(loss, fx.values("loss_eps_mse")), 1e-4));
+
+    let mut failures = Vec::new();
+    for (name, err, tol) in results {
+        let verdict = if err <= tol { "ok" } else { "FAIL" };
+        println!("{device:?} {weights:>18} {name:>18}: max abs err {err:.3e} (tol {tol:.0e}) {verdict}");
+        if err > tol {
+            failures.push(format!("{weights} {name}: {err:.3e} > {tol:.0e}"));
+        }
+    }
+    failures
+}
+
+fn assert_parity(device: Device, weight_files: &[&str]) {
+    let fx = Fixture::load();
+    let failures: Vec<String> = weight_files.iter().flat_map(|w| check(&fx, &device, w)).collect();
+    assert!(failures.is_empty(), "parity failures on {device:?}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn parity_on_the_default_cpu_backend() {
+    assert_parity(Device::flex(), &["model.safetensors", "model.ckpt"]);
+}
+
+#[test]
+#[allow(deprecated)] // ndarray is the second CPU backend daecf supports
+fn parity_on_ndarray() {
+    assert_parity(Device::ndarray(), &["model.safetensors"]);
+}
+
+#[test]
+fn parity_on_wgpu() {
+    assert_parity(Device::wgpu(Default::default()), &["model.safetensors", "model.ckpt"]);
+}
