@@ -216,3 +216,35 @@ pub fn read_checkpoint_config(path: &Path) -> Result<DaeConfig> {
         })?;
     serde_json::from_str(json).map_err(|e| store_error(path, format!("bad daecf config: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Tensor;
+
+    #[test]
+    fn own_checkpoints_round_trip_with_their_config() {
+        let device = Device::flex();
+        device.seed(7);
+        let config = DaeConfig::preset("tiny32").unwrap().with_input_range(super::super::InputRange::ZeroToOne);
+        let model = DiffusionAutoencoder::new(&config, &device).unwrap();
+        let path = std::env::temp_dir().join(format!("daecf-ckpt-{}.safetensors", std::process::id()));
+        model.save(&path).unwrap();
+        let loaded = DiffusionAutoencoder::load(&path, &device).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(loaded.config, config);
+        let x = Tensor::<4>::ones([1, 1, 32, 32], &device) * 0.5;
+        let a: Vec<f32> = model.encode(x.clone()).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = loaded.encode(x).into_data().try_to_vec().unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_reference_file_is_not_a_daecf_checkpoint() {
+        let path = std::env::temp_dir().join(format!("daecf-notckpt-{}.bin", std::process::id()));
+        std::fs::write(&path, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}         ").unwrap();
+        let err = read_checkpoint_config(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).ok();
+        assert!(err.contains("no daecf config"), "{err}");
+    }
+}
