@@ -7,9 +7,12 @@
 //!
 //! - [`model`]: the DAE (UNet + semantic encoder), configs and presets, weight loading.
 //! - [`diffusion`]: beta schedule, respacing, q_sample, training loss, DDIM render/encode.
+//! - [`training`]: the reference's training step (Adam, global-norm clipping, EMA).
 
 pub mod diffusion;
 pub mod error;
 pub mod model;
+#[cfg(feature = "train")]
+pub mod training;
 
 pub use error::{DaecfError, Result};

@@ -1,0 +1,9 @@
+//! Unsupervised DAE training as the reference does it (LitModel.training_step): random
+//! timestep and noise, the noise-prediction loss with the encoder inside, backward,
+//! global gradient-norm clipping, Adam(W), and an exponential moving average of the weights.
+
+pub mod ema;
+pub mod grad_clip;
+pub mod trainer;
+
+pub use trainer::{DaeTrainer, TrainerConfig};
