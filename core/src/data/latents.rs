@@ -1,0 +1,189 @@
+//! The latents file: z_sem of a data set's images with their labels, per split, in the layout
+//! of the paper's published RetinaMNIST latents (`train_latents` (N x 512 float32),
+//! `train_labels` (N int64), `val_*`, `test_*`; labels optional).
+
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2};
+use ndarray_npy::NpzWriter;
+
+use super::npz::Npz;
+use crate::{DaecfError, Result};
+
+/// The latents and (optional) labels of one split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentSplit {
+    /// Split name: `train`, `val`, `test` or another prefix found in the file.
+    pub name: String,
+    /// One z_sem per row.
+    pub latents: Array2<f32>,
+    /// One label per row, when the file has `<name>_labels`.
+    pub labels: Option<Vec<i64>>,
+}
+
+impl LatentSplit {
+    /// The labels, or an error naming the split when it has none.
+    pub fn require_labels(&self) -> Result<&[i64]> {
+        self.labels.as_deref().ok_or_else(|| {
+            DaecfError::Data(format!("split '{}' has no labels ({}_labels is missing)", self.name, self.name))
+        })
+    }
+
+    /// The latents as a view.
+    pub fn view(&self) -> ArrayView2<'_, f32> {
+        self.latents.view()
+    }
+}
+
+/// The splits of a latents file, in the order train, val, test, then any others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentSet {
+    /// The splits.
+    pub splits: Vec<LatentSplit>,
+}
+
+impl LatentSet {
+    /// Reads and checks a latents .npz file: every `<split>_latents` array with its
+    /// `<split>_labels` when present; lengths, dimensions and values are checked.
+    pub fn read(path: &Path) -> Result<Self> {
+        let mut npz = Npz::open(path)?;
+        let shown = path.display().to_string();
+        let mut names: Vec<String> =
+            npz.names.iter().filter_map(|n| n.strip_suffix("_latents")).map(str::to_string).collect();
+        if names.is_empty() {
+            return Err(DaecfError::Format {
+                path: shown,
+                reason: format!(
+                    "no <split>_latents array (found: {}); a latents file holds train_latents, train_labels, \
+                     val_latents, ... as `daecf encode` writes them",
+                    npz.names.join(", ")
+                ),
+            });
+        }
+        let rank = |n: &String| ["train", "val", "test"].iter().position(|s| s == n).unwrap_or(3);
+        names.sort_by_key(|n| (rank(n), n.clone()));
+        let mut splits = Vec::with_capacity(names.len());
+        for name in names {
+            let latents = npz.matrix_f32(&format!("{name}_latents"))?;
+            let label_key = format!("{name}_labels");
+            let labels = if npz.has(&label_key) { Some(npz.labels(&label_key)?) } else { None };
+            splits.push(LatentSplit { name, latents, labels });
+        }
+        let set = Self { splits };
+        set.check().map_err(|reason| DaecfError::Format { path: shown, reason })?;
+        Ok(set)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let dim = self.splits[0].latents.ncols();
+        for s in &self.splits {
+            let (n, d) = s.latents.dim();
+            if n == 0 || d == 0 {
+                return Err(format!("{}_latents is empty ({n} x {d})", s.name));
+            }
+            if d != dim {
+                return Err(format!("{}_latents has {d} dimensions but {}_latents has {dim}", s.name, self.splits[0].name));
+            }
+            if let Some(labels) = &s.labels
+                && labels.len() != n
+            {
+                return Err(format!("{}_latents has {n} rows but {}_labels has {} labels", s.name, s.name, labels.len()));
+            }
+            if let Some((i, v)) = s.latents.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(format!("{}_latents[{}, {}] is {v}; re-encode the images or drop that sample", s.name, i.0, i.1));
+            }
+        }
+        Ok(())
+    }
+
+    /// The split called `name`.
+    pub fn split(&self, name: &str) -> Option<&LatentSplit> {
+        self.splits.iter().find(|s| s.name == name)
+    }
+
+    /// The dimension of the latents.
+    pub fn dim(&self) -> usize {
+        self.splits[0].latents.ncols()
+    }
+
+    /// Writes the set in the same layout (`<split>_latents` float32, `<split>_labels` int64).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let io = |e: std::io::Error| DaecfError::Io { path: path.display().to_string(), source: e };
+        let npz_error = |e: ndarray_npy::WriteNpzError| DaecfError::Format { path: path.display().to_string(), reason: e.to_string() };
+        let mut npz = NpzWriter::new(std::fs::File::create(path).map_err(io)?);
+        for s in &self.splits {
+            npz.add_array(format!("{}_latents", s.name), &s.latents).map_err(npz_error)?;
+            if let Some(labels) = &s.labels {
+                npz.add_array(format!("{}_labels", s.name), &ndarray::Array1::from(labels.clone())).map_err(npz_error)?;
+            }
+        }
+        npz.finish().map_err(npz_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array1;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("daecf-latents-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn split(name: &str, rows: usize, labels: Option<Vec<i64>>) -> LatentSplit {
+        LatentSplit { name: name.into(), latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32), labels }
+    }
+
+    #[test]
+    fn round_trip_orders_splits() {
+        let set = LatentSet {
+            splits: vec![split("train", 4, Some(vec![0, 1, 2, 1])), split("val", 2, Some(vec![1, 0])), split("test", 3, None)],
+        };
+        let path = temp("ok.npz");
+        set.write(&path).unwrap();
+        let back = LatentSet::read(&path).unwrap();
+        assert_eq!(back, set);
+        assert_eq!(back.split("val").unwrap().require_labels().unwrap(), &[1, 0]);
+        assert!(back.split("test").unwrap().require_labels().unwrap_err().to_string().contains("test_labels"));
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let write = |name: &str, f: &dyn Fn(&mut NpzWriter<std::fs::File>)| {
+            let path = temp(name);
+            let mut npz = NpzWriter::new(std::fs::File::create(&path).unwrap());
+            f(&mut npz);
+            npz.finish().unwrap();
+            LatentSet::read(&path).unwrap_err().to_string()
+        };
+        let x = Array2::<f32>::zeros((3, 2));
+        let wrong_keys = write("keys.npz", &|n| n.add_array("images", &x).unwrap());
+        assert!(wrong_keys.contains("no <split>_latents") && wrong_keys.contains("images"), "{wrong_keys}");
+        let lengths = write("len.npz", &|n| {
+            n.add_array("train_latents", &x).unwrap();
+            n.add_array("train_labels", &Array1::<i64>::zeros(2)).unwrap();
+        });
+        assert!(lengths.contains("3 rows but train_labels has 2"), "{lengths}");
+        let nan = write("nan.npz", &|n| {
+            let mut y = x.clone();
+            y[[1, 1]] = f32::NAN;
+            n.add_array("train_latents", &y).unwrap();
+        });
+        assert!(nan.contains("train_latents[1, 1] is NaN"), "{nan}");
+        let dims = write("dims.npz", &|n| {
+            n.add_array("train_latents", &x).unwrap();
+            n.add_array("val_latents", &Array2::<f32>::zeros((3, 5))).unwrap();
+        });
+        assert!(dims.contains("5 dimensions"), "{dims}");
+        let uint8 = temp("u8.npz");
+        let mut npz = NpzWriter::new(std::fs::File::create(&uint8).unwrap());
+        npz.add_array("train_latents", &x).unwrap();
+        npz.add_array("train_labels", &ndarray::Array2::<u8>::from_elem((3, 1), 2)).unwrap();
+        npz.finish().unwrap();
+        assert_eq!(LatentSet::read(&uint8).unwrap().splits[0].labels, Some(vec![2, 2, 2]));
+        assert!(LatentSet::read(&temp("missing.npz")).is_err());
+    }
+}

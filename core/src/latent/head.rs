@@ -1,0 +1,186 @@
+//! A head: one task's classifier hyperplane with its calibration to grades, and the file that
+//! stores one or more heads for one latent space (JSON, versioned).
+
+use std::path::Path;
+
+use ndarray::{ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::{Calibration, Hyperplane, Standardizer, TaskSpec};
+use crate::{DaecfError, Result};
+
+/// The kind of linear classifier behind a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierKind {
+    /// Linear support vector machine (hinge loss with linfa, squared hinge with the Burn solver).
+    Svm,
+    /// L2-regularised logistic regression.
+    Logreg,
+}
+
+/// One task's classifier and grade calibration on z_sem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    /// The task: positive and excluded labels.
+    pub task: TaskSpec,
+    /// The classifier that gave the hyperplane.
+    pub classifier: ClassifierKind,
+    /// Its inverse regularisation strength C.
+    pub c: f64,
+    /// The decision hyperplane, in standardised space when `standardizer` is set.
+    pub hyperplane: Hyperplane,
+    /// Standardisation applied to latents before the hyperplane, if any.
+    pub standardizer: Option<Standardizer>,
+    /// Signed distance -> grade.
+    pub calibration: Calibration,
+}
+
+impl Head {
+    /// The dimension of the latents this head takes.
+    pub fn dim(&self) -> usize {
+        self.hyperplane.dim()
+    }
+
+    /// Whether the labels are grades (three or more levels) rather than two classes.
+    pub fn is_graded(&self) -> bool {
+        self.calibration.grade_range.1 - self.calibration.grade_range.0 >= 2
+    }
+
+    /// Signed distances of the rows of `latents` to the hyperplane.
+    pub fn distances(&self, latents: ArrayView2<f32>) -> Result<Vec<f32>> {
+        self.check_dim(latents.ncols())?;
+        Ok(match &self.standardizer {
+            Some(s) => self.hyperplane.signed_distances(s.apply(latents).view()),
+            None => self.hyperplane.signed_distances(latents),
+        })
+    }
+
+    /// The latent `w` moved along the normal to signed distance `distance` (in the original,
+    /// unstandardised space): the core of every counterfactual.
+    pub fn move_to_distance(&self, w: ArrayView1<f32>, distance: f32) -> Result<Vec<f32>> {
+        self.check_dim(w.len())?;
+        Ok(match &self.standardizer {
+            Some(s) => {
+                let ws = s.apply_one(w);
+                s.invert_one(&self.hyperplane.move_to_distance(ArrayView1::from(&ws), distance))
+            }
+            None => self.hyperplane.move_to_distance(w, distance),
+        })
+    }
+
+    fn check_dim(&self, got: usize) -> Result<()> {
+        if got != self.dim() {
+            return Err(DaecfError::Data(format!(
+                "head '{}' takes {}-d latents but got {got}-d ones; use latents of the DAE the head was fitted on",
+                self.task.name,
+                self.dim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The head file's format name.
+pub const HEAD_FORMAT: &str = "daecf-heads";
+/// The head file's current version.
+pub const HEAD_VERSION: u32 = 1;
+
+/// A JSON file of heads fitted on one latent space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadFile {
+    /// Always [`HEAD_FORMAT`].
+    pub format: String,
+    /// The format version, [`HEAD_VERSION`] when written by this version.
+    pub version: u32,
+    /// The heads, one per task.
+    pub heads: Vec<Head>,
+}
+
+impl HeadFile {
+    /// A file holding `heads`.
+    pub fn new(heads: Vec<Head>) -> Self {
+        Self { format: HEAD_FORMAT.into(), version: HEAD_VERSION, heads }
+    }
+
+    /// Writes the file as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| format_error(path, e.to_string()))?;
+        std::fs::write(path, json).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })
+    }
+
+    /// Reads and checks a head file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
+        let file: Self = serde_json::from_str(&text)
+            .map_err(|e| format_error(path, format!("not a daecf head file ({e}); write one with `daecf fit`")))?;
+        if file.format != HEAD_FORMAT || file.version == 0 || file.version > HEAD_VERSION {
+            return Err(format_error(
+                path,
+                format!(
+                    "format {} version {} is not supported (this build reads {HEAD_FORMAT} up to version {HEAD_VERSION})",
+                    file.format, file.version
+                ),
+            ));
+        }
+        if file.heads.is_empty() {
+            return Err(format_error(path, "holds no heads".into()));
+        }
+        Ok(file)
+    }
+}
+
+fn format_error(path: &Path, reason: String) -> DaecfError {
+    DaecfError::Format { path: path.display().to_string(), reason }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::latent::CalibrationKind;
+    use ndarray::array;
+
+    /// A 2-d head: n = (1, 0), b = 0, grade = 1 + d, grades 0..3.
+    pub(crate) fn toy_head(standardizer: Option<Standardizer>) -> Head {
+        Head {
+            task: TaskSpec::new("toy"),
+            classifier: ClassifierKind::Svm,
+            c: 1.0,
+            hyperplane: Hyperplane::new(vec![1.0, 0.0], 0.0).unwrap(),
+            standardizer,
+            calibration: Calibration {
+                kind: CalibrationKind::Linear,
+                coefficients: vec![1.0, 1.0],
+                grade_range: (0, 3),
+                distance_range: (-1.0, 2.0),
+            },
+        }
+    }
+
+    #[test]
+    fn moves_happen_in_the_original_space() {
+        let s = Standardizer { mean: vec![1.0, 0.0], std: vec![2.0, 1.0] };
+        let head = toy_head(Some(s));
+        let w = array![3.0f32, 7.0]; // standardised: (1, 7), d = 1
+        assert_eq!(head.distances(w.view().insert_axis(ndarray::Axis(0))).unwrap(), vec![1.0]);
+        let moved = head.move_to_distance(w.view(), -0.5).unwrap();
+        assert_eq!(moved, vec![0.0, 7.0]); // standardised (-0.5, 7)
+        assert!(head.distances(array![[1.0f32, 2.0, 3.0]].view()).is_err());
+    }
+
+    #[test]
+    fn head_file_round_trips_and_rejects_other_files() {
+        let dir = std::env::temp_dir().join(format!("daecf-head-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("head.json");
+        let file = HeadFile::new(vec![toy_head(None)]);
+        file.save(&path).unwrap();
+        assert_eq!(HeadFile::load(&path).unwrap(), file);
+        std::fs::write(&path, r#"{"format":"daecf-heads","version":99,"heads":[]}"#).unwrap();
+        assert!(HeadFile::load(&path).unwrap_err().to_string().contains("version 99"));
+        std::fs::write(&path, "[1, 2]").unwrap();
+        assert!(HeadFile::load(&path).unwrap_err().to_string().contains("daecf fit"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

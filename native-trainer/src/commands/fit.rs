@@ -1,0 +1,159 @@
+//! `daecf fit`: heads on a latents file, with a report of their figures and plots.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use daecf_core::data::LatentSet;
+use daecf_core::latent::fit::{HeadConfig, Solver, fit_head};
+use daecf_core::latent::{CalibrationKind, ClassifierKind, HeadFile, TaskSpec};
+
+use crate::backend::Backend;
+use crate::report::{FitReport, TaskReport};
+
+/// Options of `daecf fit`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  daecf fit --latents ../shared/data/retinamnist_dae_latents.npz
+  daecf fit --latents latents.npz --classifier logreg --json
+  daecf fit --latents vcf.npz --task fracture:positive=2,3:exclude=1 --calibration grades:0,3
+  daecf fit --latents dr.npz --task referable:positive=2,3,4 --task any:positive=1,2,3,4")]
+pub struct FitArgs {
+    /// Latents file (.npz): train_latents and train_labels to fit on; val_* and test_* are evaluated.
+    #[arg(long, value_name = "FILE.npz")]
+    latents: PathBuf,
+    /// A task: NAME[:positive=A,B][:exclude=C]. Repeat for several heads on one latent space.
+    /// Default: one task "task" where label > 0 is positive (or --positive/--exclude).
+    #[arg(long = "task", value_name = "SPEC", value_parser = parse_task)]
+    tasks: Vec<TaskSpec>,
+    /// Positive labels of the default task, e.g. 2,3 (default: every label above 0).
+    #[arg(long, value_name = "A,B", value_delimiter = ',', conflicts_with = "tasks")]
+    positive: Option<Vec<i64>>,
+    /// Labels the default task's classifier does not train on, e.g. 1 (still calibrated on).
+    #[arg(long, value_name = "C", value_delimiter = ',', conflicts_with = "tasks")]
+    exclude: Vec<i64>,
+    /// The linear classifier.
+    #[arg(long, value_enum, default_value_t = Classifier::Svm)]
+    classifier: Classifier,
+    /// Inverse regularisation strength C.
+    #[arg(long = "c", value_name = "C", default_value_t = 1.0)]
+    c: f64,
+    /// Solver: linfa (scikit-learn's objectives), burn (L-BFGS on the device; squared hinge for
+    /// the SVM), auto (linfa below 5000 training samples).
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+    /// Device of the Burn solver.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Distance -> grade calibration: linear, grades:A,B (a line through those grades' mean
+    /// distances) or poly:K.
+    #[arg(long, value_name = "KIND", default_value = "linear", value_parser = parse_calibration)]
+    calibration: CalibrationKind,
+    /// Standardise the latents before fitting (the statistics are stored in the head).
+    #[arg(long)]
+    standardize: bool,
+    /// Output folder: head.json and report/ (report.json, report.md, PNG plots).
+    #[arg(long, value_name = "DIR", default_value = "out/fit")]
+    out: PathBuf,
+    /// Skip the PNG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// Skip the t-SNE plot of the latents (the slowest plot).
+    #[arg(long)]
+    no_tsne: bool,
+    /// Print one JSON object with the figures of each evaluated split (val, test) on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--classifier`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Classifier {
+    /// Linear support vector machine.
+    Svm,
+    /// L2-regularised logistic regression.
+    Logreg,
+}
+
+/// `--solver`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SolverArg {
+    Auto,
+    Linfa,
+    Burn,
+}
+
+fn parse_task(s: &str) -> Result<TaskSpec, String> {
+    TaskSpec::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_calibration(s: &str) -> Result<CalibrationKind, String> {
+    CalibrationKind::parse(s).map_err(|e| e.to_string())
+}
+
+/// Runs `daecf fit`.
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let set = LatentSet::read(&args.latents)?;
+    let train = set
+        .split("train")
+        .with_context(|| format!("{} has no train_latents to fit on", args.latents.display()))?;
+    let train_labels = train.require_labels()?;
+    let tasks = if args.tasks.is_empty() {
+        vec![TaskSpec { name: "task".into(), positive: args.positive.clone(), exclude: args.exclude.clone() }]
+    } else {
+        args.tasks.clone()
+    };
+    let config = HeadConfig {
+        classifier: match args.classifier {
+            Classifier::Svm => ClassifierKind::Svm,
+            Classifier::Logreg => ClassifierKind::Logreg,
+        },
+        c: args.c,
+        solver: match args.solver {
+            SolverArg::Auto => Solver::Auto,
+            SolverArg::Linfa => Solver::Linfa,
+            SolverArg::Burn => Solver::Burn,
+        },
+        standardize: args.standardize,
+        calibration: args.calibration.clone(),
+        ..HeadConfig::default()
+    };
+    let device = args.backend.device()?;
+
+    let mut heads = Vec::new();
+    let mut reports = Vec::new();
+    for task in &tasks {
+        let start = Instant::now();
+        let head = fit_head(task, train.view(), train_labels, &config, &device)
+            .with_context(|| format!("fitting task '{}'", task.name))?;
+        let fit_seconds = start.elapsed().as_secs_f64();
+        let mut splits = BTreeMap::new();
+        for split in &set.splits {
+            if let Some(labels) = &split.labels {
+                splits.insert(split.name.clone(), head.evaluate(split.view(), labels)?);
+            }
+        }
+        let solver = config.solver_for(train.latents.nrows());
+        eprintln!("fitted '{}' ({:?}, {solver:?} solver) in {fit_seconds:.2} s", task.name, config.classifier);
+        reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits });
+        heads.push(head);
+    }
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let head_path = args.out.join("head.json");
+    let file = HeadFile::new(heads);
+    file.save(&head_path)?;
+    let report = FitReport { latents: args.latents.display().to_string(), head: head_path.display().to_string(), tasks: reports };
+    let report_dir = args.out.join("report");
+    report.write(&report_dir, &set, &file, !args.no_plots, !args.no_plots && !args.no_tsne)?;
+    eprintln!("wrote {} and {}", head_path.display(), report_dir.display());
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.summary_json())?);
+    } else {
+        print!("{}", report.figures_table());
+    }
+    Ok(())
+}

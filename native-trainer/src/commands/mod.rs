@@ -1,0 +1,4 @@
+//! One module per `daecf` subcommand.
+
+pub mod fit;
+pub mod grade;

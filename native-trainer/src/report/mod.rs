@@ -1,0 +1,146 @@
+//! The report of `daecf fit`: report.json (every figure), report.md (tables and the plots),
+//! and PNG plots (ROC curves, distance vs grade, confusion matrix, t-SNE of the latents).
+
+mod plots;
+mod tsne;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use daecf_core::data::LatentSet;
+use daecf_core::latent::fit::Solver;
+use daecf_core::latent::{Evaluation, HeadFile};
+use serde::Serialize;
+
+/// Everything `daecf fit` measured.
+#[derive(Debug, Serialize)]
+pub struct FitReport {
+    /// The latents file.
+    pub latents: String,
+    /// The head file written.
+    pub head: String,
+    /// One entry per task.
+    pub tasks: Vec<TaskReport>,
+}
+
+/// One task's fit and figures.
+#[derive(Debug, Serialize)]
+pub struct TaskReport {
+    /// The task's name.
+    pub task: String,
+    /// The solver that fitted it.
+    pub solver: Solver,
+    /// Seconds the fit took (classifier and calibration).
+    pub fit_seconds: f64,
+    /// Figures per labelled split (train included).
+    pub splits: BTreeMap<String, Evaluation>,
+}
+
+impl FitReport {
+    /// The `--json` output: the figures of every evaluated split (not train) by split name;
+    /// with several tasks, `{"tasks": {name: {split: figures}}}`.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let evaluated = |t: &TaskReport| -> serde_json::Value {
+            t.splits
+                .iter()
+                .filter(|(name, _)| name.as_str() != "train")
+                .map(|(name, e)| (name.clone(), serde_json::to_value(e).unwrap_or_default()))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        match self.tasks.as_slice() {
+            [only] => evaluated(only),
+            tasks => serde_json::json!({
+                "tasks": tasks.iter().map(|t| (t.task.clone(), evaluated(t))).collect::<serde_json::Map<_, _>>()
+            }),
+        }
+    }
+
+    /// A plain-text table of the main figures, for the terminal.
+    pub fn figures_table(&self) -> String {
+        let mut out = format!(
+            "{:<12} {:<6} {:>5} {:>6} {:>9} {:>6} {:>6} {:>6} {:>9} {:>10}\n",
+            "task", "split", "n", "AUC", "AUC hard", "F1", "acc", "MAE", "macro-F1", "(unclip.)"
+        );
+        for t in &self.tasks {
+            for (split, e) in &t.splits {
+                let (mae, mf1, mf1u) = e
+                    .grading
+                    .as_ref()
+                    .map_or(("-".into(), "-".into(), "-".into()), |g| {
+                        (format!("{:.3}", g.mae), format!("{:.3}", g.macro_f1), format!("{:.3}", g.macro_f1_unclipped))
+                    });
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<6} {:>5} {:>6.3} {:>9.3} {:>6.3} {:>6.3} {:>6} {:>9} {:>10}",
+                    t.task, split, e.n, e.auc, e.auc_hard, e.f1, e.accuracy, mae, mf1, mf1u
+                );
+            }
+        }
+        out
+    }
+
+    fn markdown(&self, plots: &[(String, Vec<String>)]) -> String {
+        let mut md = format!("# daecf fit report\n\nLatents: `{}`  \nHeads: `{}`\n\n", self.latents, self.head);
+        md.push_str(
+            "AUC is on the signed distances; AUC (hard) on the 0/1 predictions, as the paper reported. \
+             MAE is of the continuous calibrated grade; macro-F1 of the rounded grades clipped to the \
+             grade range (unclipped in brackets).\n\n",
+        );
+        for t in &self.tasks {
+            let _ = writeln!(md, "## Task `{}`\n\nSolver: {:?}, fitted in {:.2} s.\n", t.task, t.solver, t.fit_seconds);
+            md.push_str("| split | n | positive | AUC | AUC (hard) | F1 | accuracy | MAE | macro-F1 |\n");
+            md.push_str("|---|---|---|---|---|---|---|---|---|\n");
+            for (split, e) in &t.splits {
+                let grading = e.grading.as_ref().map_or("- | -".into(), |g| {
+                    format!("{:.3} | {:.3} ({:.3})", g.mae, g.macro_f1, g.macro_f1_unclipped)
+                });
+                let _ = writeln!(
+                    md,
+                    "| {split} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {grading} |",
+                    e.n, e.n_positive, e.auc, e.auc_hard, e.f1, e.accuracy
+                );
+            }
+            for (task, files) in plots {
+                if task == &t.task {
+                    md.push('\n');
+                    for f in files {
+                        let _ = writeln!(md, "![{f}]({f})");
+                    }
+                }
+            }
+            md.push('\n');
+        }
+        if let Some((_, files)) = plots.iter().find(|(task, _)| task.is_empty()) {
+            md.push_str("## Latent space\n\n");
+            for f in files {
+                let _ = writeln!(md, "![{f}]({f})");
+            }
+        }
+        md
+    }
+
+    /// Writes report.json, report.md and (optionally) the plots into `dir`.
+    pub fn write(&self, dir: &Path, set: &LatentSet, heads: &HeadFile, plots: bool, tsne: bool) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut files = Vec::new();
+        if plots {
+            for head in &heads.heads {
+                files.push((head.task.name.clone(), plots::head_plots(dir, set, head)?));
+            }
+        }
+        if tsne {
+            let train = set.split("train").context("no train split")?;
+            let embedding = tsne::embed(train.view())?;
+            let name = "tsne.png".to_string();
+            plots::tsne(&dir.join(&name), &embedding, train.labels.as_deref())?;
+            files.push((String::new(), vec![name]));
+        }
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(dir.join("report.json"), json).context("writing report.json")?;
+        std::fs::write(dir.join("report.md"), self.markdown(&files)).context("writing report.md")?;
+        Ok(())
+    }
+}
