@@ -9,7 +9,8 @@
 //! - [`diffusion`]: beta schedule, respacing, q_sample, training loss, DDIM render/encode.
 //! - [`latent`]: heads on z_sem: hyperplane, signed distance, calibration to grades, CE moves,
 //!   and (feature `fit`) fitting them with linfa or Burn.
-//! - [`data`]: data sets (the latents file).
+//! - [`pipeline`]: model and sampler together: reconstruction (and counterfactuals).
+//! - [`data`]: data sets: images (folders, MedMNIST archives) and latents files.
 //! - [`metrics`]: ROC-AUC (scores and hard labels), F1, accuracy, macro-F1, MAE, confusion.
 //! - [`training`]: the reference's training step (Adam, global-norm clipping, EMA).
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod latent;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 #[cfg(feature = "train")]
 pub mod training;
 

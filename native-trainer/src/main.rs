@@ -3,6 +3,8 @@
 
 mod backend;
 mod commands;
+mod data_source;
+mod preview;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +19,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train a Diffusion Autoencoder on unlabelled images (progress, checkpoints, Ctrl-C, --resume).
+    Train(commands::train::TrainArgs),
+    /// Encode images to semantic latents (z_sem) with a trained model: the input of `fit`.
+    Encode(commands::encode::EncodeArgs),
     /// Fit linear heads (classifier + grade calibration) on a latents file and report their figures.
     Fit(commands::fit::FitArgs),
     /// Distance, class and grade of every sample of a latents file under fitted heads.
@@ -25,6 +31,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Encode(args) => commands::encode::run(args),
         Command::Fit(args) => commands::fit::run(args),
         Command::Grade(args) => commands::grade::run(args),
     }

@@ -1,7 +1,13 @@
-//! Data sets: the latents file that heads are fitted on (and, in later modules, images,
-//! MedMNIST archives and phantoms).
+//! Data sets: images (folders of PNG/JPEG with a CSV of labels, MedMNIST archives) prepared for
+//! a model, and the latents file that heads are fitted on.
 
+pub mod folder;
+pub mod images;
 pub mod latents;
+pub mod medmnist;
 mod npz;
 
+pub use folder::{Rejected, read_folder};
+pub use images::{ImageSet, ImageSpec};
 pub use latents::{LatentSet, LatentSplit};
+pub use medmnist::read_medmnist;

@@ -55,6 +55,13 @@ impl Npz {
         array.into_dimensionality().map_err(|_| self.format_error(format!("{name} has shape {shape:?}; expected (samples, dims)")))
     }
 
+    /// Reads `name` as a uint8 array of any shape (MedMNIST images).
+    pub fn u8_array(&mut self, name: &str) -> Result<ArrayD<u8>> {
+        self.reader
+            .by_name::<_, IxDyn>(name)
+            .map_err(|e| self.format_error(format!("{name}: {e}; expected uint8 images as MedMNIST stores them")))
+    }
+
     /// Reads `name` as integer labels: int64, int32, uint8 or integral floats, shape (N) or (N, 1).
     pub fn labels(&mut self, name: &str) -> Result<Vec<i64>> {
         let values: ArrayD<i64> = if let Ok(a) = self.reader.by_name::<_, IxDyn>(name) {

@@ -1,7 +1,10 @@
 //! Unsupervised DAE training as the reference does it (LitModel.training_step): random
 //! timestep and noise, the noise-prediction loss with the encoder inside, backward,
-//! global gradient-norm clipping, Adam(W), and an exponential moving average of the weights.
+//! global gradient-norm clipping, Adam(W), and an exponential moving average of the weights;
+//! checkpoints that resume a run exactly.
 
+#[cfg(feature = "store")]
+pub mod checkpoint;
 pub mod ema;
 pub mod grad_clip;
 pub mod trainer;

@@ -31,21 +31,20 @@ pub struct TrainerConfig {
     /// Diffusion length T.
     #[config(default = 1000)]
     pub timesteps: usize,
-    /// Seed of the timestep and noise draws.
+    /// Seed of every random draw of training (timesteps, noise, dropout); step k draws from
+    /// stream k of this seed, so a resumed run draws what an uninterrupted one would.
     #[config(default = 0)]
     pub seed: u64,
 }
 
-/// A DAE being trained: the online model on an autodiff device, its EMA, the optimiser state
-/// and the random stream of timesteps and noise.
+/// A DAE being trained: the online model on an autodiff device, its EMA and the optimiser state.
 pub struct DaeTrainer {
-    model: DiffusionAutoencoder,
-    ema: DiffusionAutoencoder,
-    optimizer: ModuleOptimizer,
+    pub(super) model: DiffusionAutoencoder,
+    pub(super) ema: DiffusionAutoencoder,
+    pub(super) optimizer: ModuleOptimizer,
     schedule: NoiseSchedule,
-    config: TrainerConfig,
-    rng: ChaCha8Rng,
-    step: usize,
+    pub(super) config: TrainerConfig,
+    pub(super) step: usize,
 }
 
 impl DaeTrainer {
@@ -58,8 +57,7 @@ impl DaeTrainer {
             .with_epsilon(1e-8)
             .with_weight_decay(config.weight_decay as f32)
             .init();
-        let rng = ChaCha8Rng::seed_from_u64(config.seed);
-        Ok(Self { model, ema, optimizer, schedule, config, rng, step: 0 })
+        Ok(Self { model, ema, optimizer, schedule, config, step: 0 })
     }
 
     /// Steps taken so far.
@@ -83,8 +81,11 @@ impl DaeTrainer {
         let ad_device = self.model.devices()[0].clone();
         let x0 = x0.to_device(&ad_device);
         let [b, c, h, w] = x0.dims();
-        let t: Vec<usize> = (0..b).map(|_| self.rng.random_range(0..self.schedule.len())).collect();
-        let noise: Vec<f32> = (0..b * c * h * w).map(|_| self.rng.sample(StandardNormal)).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+        rng.set_stream(self.step as u64);
+        ad_device.seed(rng.random()); // dropout
+        let t: Vec<usize> = (0..b).map(|_| rng.random_range(0..self.schedule.len())).collect();
+        let noise: Vec<f32> = (0..b * c * h * w).map(|_| rng.sample(StandardNormal)).collect();
         let noise = Tensor::<4>::from_data(TensorData::new(noise, [b, c, h, w]), &ad_device);
 
         let z = self.model.encode(x0.clone());

@@ -1,4 +1,6 @@
 //! One module per `daecf` subcommand.
 
+pub mod encode;
 pub mod fit;
 pub mod grade;
+pub mod train;

@@ -9,7 +9,8 @@ use daecf_core::data::LatentSet;
 use daecf_core::latent::Head;
 use daecf_core::metrics::{Confusion, RocCurve};
 use ndarray::Array2;
-use plotters::coord::Shift;
+use plotters::coord::ranged1d::AsRangedCoord;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -44,6 +45,37 @@ fn save_png(
     }
     let img = image::RgbImage::from_raw(w, h, buf).context("plot buffer has the wrong size")?;
     img.save(path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A chart with a title and the standard margins on `root`.
+fn chart<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    x: X,
+    y: Y,
+) -> anyhow::Result<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>> {
+    ChartBuilder::on(root)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(x, y)
+        .map_err(plot_error)
+}
+
+/// Draws the legend of the labelled series at `position`.
+fn legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, CT>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 15))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_error)
 }
 
 fn plot_error(e: impl std::fmt::Display) -> anyhow::Error {
@@ -108,13 +140,7 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
 
 fn roc(path: &Path, title: &str, curves: &[(String, RocCurve)]) -> anyhow::Result<()> {
     save_png(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.001f64)
-            .map_err(plot_error)?;
+        let mut chart = chart(root, title, 0f64..1f64, 0f64..1.001f64)?;
         chart
             .configure_mesh()
             .x_desc("false positive rate")
@@ -131,14 +157,7 @@ fn roc(path: &Path, title: &str, curves: &[(String, RocCurve)]) -> anyhow::Resul
                 .label(format!("{split} (AUC {:.3})", curve.area()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
 }
 
@@ -148,13 +167,7 @@ fn distance_grade(path: &Path, title: &str, head: &Head, distance: &[f32], label
     let pad = ((d_hi - d_lo) * 0.05).max(1e-3);
     let (x0, x1) = ((d_lo - pad) as f64, (d_hi + pad) as f64);
     save_png(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
-            .build_cartesian_2d(x0..x1, (g_lo as f64 - 0.8)..(g_hi as f64 + 0.8))
-            .map_err(plot_error)?;
+        let mut chart = chart(root, title, x0..x1, (g_lo as f64 - 0.8)..(g_hi as f64 + 0.8))?;
         chart
             .configure_mesh()
             .x_desc("signed distance to the hyperplane")
@@ -185,14 +198,7 @@ fn distance_grade(path: &Path, title: &str, head: &Head, distance: &[f32], label
             .map_err(plot_error)?
             .label("calibration")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 
@@ -207,13 +213,7 @@ fn confusion_matrix(path: &Path, title: &str, confusion: &Confusion) -> anyhow::
         SegmentValue::Last => String::new(),
     };
     save_png(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
-            .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())
-            .map_err(plot_error)?;
+        let mut chart = chart(root, title, (0..k).into_segmented(), (0..k).into_segmented())?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -261,13 +261,7 @@ pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>) -> any
     classes.sort_unstable();
     classes.dedup();
     save_png(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("t-SNE of the latents (train)", (FONT, 22))
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(40)
-            .build_cartesian_2d(range(0), range(1))
-            .map_err(plot_error)?;
+        let mut chart = chart(root, "t-SNE of the latents (train)", range(0), range(1))?;
         chart.configure_mesh().disable_mesh().label_style((FONT, 12)).draw().map_err(plot_error)?;
         let rows = || embedding.rows().into_iter().enumerate();
         if classes.is_empty() {
@@ -285,13 +279,6 @@ pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>) -> any
                 .label(format!("label {class}"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }

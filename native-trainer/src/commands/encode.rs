@@ -1,0 +1,73 @@
+//! `daecf encode`: a trained model and images -> a latents file (z_sem per image with its
+//! label, per split) in the layout `daecf fit` reads.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use daecf_core::data::{ImageSpec, LatentSet, LatentSplit};
+use daecf_core::model::DiffusionAutoencoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+
+use crate::backend::Backend;
+use crate::commands::train::batch_tensor;
+use crate::data_source::DataArgs;
+
+/// Options of `daecf encode`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  daecf encode --model out/train/model.safetensors --data retinamnist_128.npz --out latents.npz")]
+pub struct EncodeArgs {
+    /// A daecf model file (model.safetensors from `daecf train`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// The latents file to write.
+    #[arg(long, value_name = "FILE.npz", default_value = "out/latents.npz")]
+    out: PathBuf,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+/// Runs `daecf encode`.
+pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    let device = args.backend.device()?;
+    let model = DiffusionAutoencoder::load(&args.model, &device)?;
+    let config = &model.config;
+    let sets = args.data.read(ImageSpec { size: config.image_size, channels: config.in_channels })?;
+    let total: usize = sets.iter().map(|s| s.len()).sum();
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("encoding [{elapsed_precise}] {wide_bar} {pos}/{len} images  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut splits = Vec::new();
+    for set in &sets {
+        let mut latents = Vec::with_capacity(set.len() * config.latent_dim);
+        for chunk in (0..set.len()).collect::<Vec<_>>().chunks(args.batch.max(1)) {
+            let z = model.encode(batch_tensor(set, chunk, config.input_range, &device));
+            latents.extend(z.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            bar.inc(chunk.len() as u64);
+        }
+        let labels = set.labels.iter().all(Option::is_some).then(|| set.labels.iter().flatten().copied().collect());
+        if labels.is_none() && set.labels.iter().any(Option::is_some) {
+            eprintln!("note: split '{}' is only partly labelled; its labels are not written", set.name);
+        }
+        let name = if set.name == "images" { "train".to_string() } else { set.name.clone() };
+        let latents = Array2::from_shape_vec((set.len(), config.latent_dim), latents)?;
+        splits.push(LatentSplit { name, latents, labels });
+    }
+    bar.finish();
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    LatentSet { splits }.write(&args.out)?;
+    eprintln!("wrote {} ({total} latents)", args.out.display());
+    Ok(())
+}

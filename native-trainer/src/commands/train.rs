@@ -1,0 +1,205 @@
+//! `daecf train`: unsupervised DAE training with progress, a loss CSV, atomic checkpoints,
+//! reconstruction grids, a clean stop on Ctrl-C and exact resumption.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::tensor::{Tensor, TensorData};
+use clap::Args;
+use daecf_core::data::{ImageSet, ImageSpec};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
+use daecf_core::training::{DaeTrainer, TrainerConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::backend::Backend;
+use crate::data_source::DataArgs;
+use crate::preview::reconstruction_grid;
+
+/// Options of `daecf train`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  daecf train --data retinamnist_128.npz --preset retina128 --steps 100000
+  daecf train --data scans/ --preset paper64 --batch 16 --steps 2000 --out runs/spine
+  daecf train --data scans/ --preset paper64 --out runs/spine --resume      # continue after a stop")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Model preset (tiny32, paper64, vcf96, retina128).
+    #[arg(long, default_value = "tiny32", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
+    preset: String,
+    /// Optimisation steps to reach (counting the steps of a resumed run).
+    #[arg(long, conflicts_with = "samples")]
+    steps: Option<usize>,
+    /// Training samples to see instead of --steps (steps = samples / batch).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Batch size (the paper's 64); clamped, with a warning, to the number of images.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Learning rate (Adam, no weight decay, as the reference).
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// EMA decay of the weights used for inference.
+    #[arg(long, default_value_t = 0.9999)]
+    ema_decay: f64,
+    /// Seed of the initial weights, data order, timesteps, noise and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Intensity range the model sees: minus-one-to-one (the reference) or zero-to-one (the
+    /// paper's MONAI pipelines); stored in the model.
+    #[arg(long, value_enum, default_value_t = RangeArg::MinusOneToOne)]
+    input_range: RangeArg,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// Output folder: loss.csv, checkpoint/, reconstructions/, model.safetensors (final EMA).
+    #[arg(long, value_name = "DIR", default_value = "out/train")]
+    out: PathBuf,
+    /// Write a checkpoint and a reconstruction grid every N steps (and at the end).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    checkpoint_every: usize,
+    /// Continue from OUT/checkpoint (an exact continuation on CPU).
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `--input-range`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RangeArg {
+    MinusOneToOne,
+    ZeroToOne,
+}
+
+/// The image indices of step `step`: epochs are seeded permutations of the data set, so the
+/// order depends on (seed, step) only.
+struct BatchOrder {
+    seed: u64,
+    n: usize,
+    epoch: Option<(usize, Vec<usize>)>,
+}
+
+impl BatchOrder {
+    fn indices(&mut self, step: usize, batch: usize) -> Vec<usize> {
+        (step * batch..(step + 1) * batch)
+            .map(|pos| {
+                let epoch = pos / self.n;
+                if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    let mut order: Vec<usize> = (0..self.n).collect();
+                    let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                    rng.set_stream(epoch as u64);
+                    order.shuffle(&mut rng);
+                    self.epoch = Some((epoch, order));
+                }
+                self.epoch.as_ref().map_or(0, |(_, order)| order[pos % self.n])
+            })
+            .collect()
+    }
+}
+
+/// Runs `daecf train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let device = args.backend.device()?;
+    let range = match args.input_range {
+        RangeArg::MinusOneToOne => InputRange::MinusOneToOne,
+        RangeArg::ZeroToOne => InputRange::ZeroToOne,
+    };
+    let checkpoint = args.out.join("checkpoint");
+    let mut trainer = if args.resume {
+        let trainer = DaeTrainer::resume(&checkpoint, &device)
+            .with_context(|| format!("resuming from {} (drop --resume to start anew)", checkpoint.display()))?;
+        eprintln!("resumed at step {}", trainer.step_count());
+        trainer
+    } else {
+        let config = DaeConfig::preset(&args.preset)?.with_input_range(range);
+        device.seed(args.seed);
+        let model = DiffusionAutoencoder::new(&config, &device)?;
+        let config = TrainerConfig::new().with_learning_rate(args.lr).with_ema_decay(args.ema_decay).with_seed(args.seed);
+        DaeTrainer::new(model, config, &device)?
+    };
+    let model_config = trainer.ema().config.clone();
+    let spec = ImageSpec { size: model_config.image_size, channels: model_config.in_channels };
+    let data = args.data.read_training(spec)?;
+    let mut batch = args.batch.max(1);
+    if batch > data.len() {
+        eprintln!("warning: --batch {batch} is more than the {} training images; using {}", data.len(), data.len());
+        batch = data.len();
+    }
+    let total = match (args.steps, args.samples) {
+        (Some(steps), _) => steps,
+        (None, Some(samples)) => samples.div_ceil(batch),
+        (None, None) => anyhow::bail!("say how long to train: --steps N or --samples N"),
+    };
+    std::fs::create_dir_all(args.out.join("reconstructions")).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut loss_csv = open_loss_csv(&args.out, args.resume)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+
+    let bar = ProgressBar::new(total as u64).with_position(trainer.step_count() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}  ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut order = BatchOrder { seed: args.seed, n: data.len(), epoch: None };
+    let started = Instant::now();
+    let first_step = trainer.step_count();
+    while trainer.step_count() < total {
+        if stop.load(Ordering::SeqCst) {
+            bar.suspend(|| eprintln!("stopping: writing a checkpoint at step {}", trainer.step_count()));
+            trainer.save_checkpoint(&checkpoint)?;
+            bar.abandon_with_message("stopped; continue with --resume");
+            return Ok(());
+        }
+        let step = trainer.step_count();
+        let x = batch_tensor(&data, &order.indices(step, batch), range, &device);
+        let loss = trainer.step(x);
+        anyhow::ensure!(loss.is_finite(), "the loss became {loss} at step {step}; lower --lr or check the images");
+        let rate = ((step + 1 - first_step) * batch) as f64 / started.elapsed().as_secs_f64();
+        writeln!(loss_csv, "{},{loss},{rate:.3}", step + 1)?;
+        bar.set_message(format!("loss {loss:.4}  {rate:.1} samples/s"));
+        bar.inc(1);
+        let done = trainer.step_count();
+        if done % args.checkpoint_every.max(1) == 0 || done == total {
+            loss_csv.flush()?;
+            trainer.save_checkpoint(&checkpoint)?;
+            let grid = args.out.join("reconstructions").join(format!("step-{done:07}.png"));
+            reconstruction_grid(trainer.ema(), &data, &grid, &device)?;
+        }
+    }
+    bar.finish_with_message("done");
+    let model_path = args.out.join("model.safetensors");
+    trainer.ema().save(&model_path)?;
+    eprintln!("wrote {} (EMA weights) and {}", model_path.display(), checkpoint.display());
+    Ok(())
+}
+
+fn open_loss_csv(out: &std::path::Path, append: bool) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    let path = out.join("loss.csv");
+    let exists = path.exists();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    if !(append && exists) {
+        writeln!(w, "step,loss,samples_per_s")?;
+    }
+    Ok(w)
+}
+
+/// The images at `indices` as a [B, C, H, W] tensor in the model's range.
+pub fn batch_tensor(data: &ImageSet, indices: &[usize], range: InputRange, device: &burn::tensor::Device) -> Tensor<4> {
+    let (_, c, h, w) = data.images.dim();
+    Tensor::from_data(TensorData::new(data.batch(indices, range), [indices.len(), c, h, w]), device)
+}

@@ -1,0 +1,53 @@
+//! The `--data` option shared by the commands that read images: a folder of PNG/JPEG (with an
+//! optional labels CSV) or a MedMNIST .npz.
+
+use std::path::{Path, PathBuf};
+
+use daecf_core::data::{ImageSet, ImageSpec, read_folder, read_medmnist};
+
+/// Where images come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Images: a folder of PNG/JPEG (8/16-bit, grey or RGB; labels from --labels or
+    /// DIR/labels.csv) or a MedMNIST .npz (train_images, val_images, test_images).
+    #[arg(long, value_name = "DIR|FILE.npz")]
+    pub data: PathBuf,
+    /// CSV of labels for a folder: file,label per line (header optional).
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: Option<PathBuf>,
+    /// Stop at the first unreadable image instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl DataArgs {
+    /// Reads every split, converted to `spec`; skipped files are listed on stderr.
+    pub fn read(&self, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
+        let path: &Path = &self.data;
+        if path.is_dir() {
+            let (set, rejected) = read_folder(path, self.labels.as_deref(), spec, self.strict)?;
+            for r in &rejected {
+                eprintln!("skipped {}: {}", r.path.display(), r.reason);
+            }
+            if !rejected.is_empty() {
+                eprintln!("skipped {} unreadable image(s); --strict stops at the first instead", rejected.len());
+            }
+            Ok(vec![set])
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+            Ok(read_medmnist(path, spec)?)
+        } else if !path.exists() {
+            anyhow::bail!("{}: no such file or folder", path.display())
+        } else {
+            anyhow::bail!("{}: --data takes a folder of images or a MedMNIST .npz", path.display())
+        }
+    }
+
+    /// The split to train on: `train` when the source has one, else the only one.
+    pub fn read_training(&self, spec: ImageSpec) -> anyhow::Result<ImageSet> {
+        let mut sets = self.read(spec)?;
+        let i = sets.iter().position(|s| s.name == "train").unwrap_or(0);
+        let set = sets.swap_remove(i);
+        anyhow::ensure!(!set.is_empty(), "{} holds no training images", self.data.display());
+        Ok(set)
+    }
+}

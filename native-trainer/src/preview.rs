@@ -1,0 +1,50 @@
+//! Pictures of model outputs: tensors to images, and the reconstruction grid written while
+//! training (top row: training images; bottom row: their reconstructions by the EMA model).
+
+use std::path::Path;
+
+use anyhow::Context;
+use burn::tensor::{Device, Tensor};
+use daecf_core::data::ImageSet;
+use daecf_core::model::{DiffusionAutoencoder, InputRange};
+use daecf_core::pipeline::reconstruct;
+use image::{DynamicImage, RgbImage};
+
+/// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
+const PREVIEW_STEPS: usize = 20;
+
+/// The images of a [B, C, H, W] tensor in `range`, as 8-bit RGB.
+pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage>> {
+    let [b, c, h, w] = x.dims();
+    let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let plane = h * w;
+    Ok((0..b)
+        .map(|i| {
+            RgbImage::from_fn(w as u32, h as u32, |x, y| {
+                let at = |ch: usize| {
+                    let v = data[(i * c + ch.min(c - 1)) * plane + y as usize * w + x as usize];
+                    (range.to_unit(v) * 255.0).round() as u8
+                };
+                image::Rgb([at(0), at(1), at(2)])
+            })
+        })
+        .collect())
+}
+
+/// Writes originals over reconstructions of (up to) the first 8 images of `data`.
+pub fn reconstruction_grid(model: &DiffusionAutoencoder, data: &ImageSet, path: &Path, device: &Device) -> anyhow::Result<()> {
+    let n = data.len().min(8);
+    let range = model.config.input_range;
+    let indices: Vec<usize> = (0..n).collect();
+    let x = crate::commands::train::batch_tensor(data, &indices, range, device);
+    let rec = reconstruct(model, x.clone(), PREVIEW_STEPS, PREVIEW_STEPS)?;
+    let top = to_images(x, range)?;
+    let bottom = to_images(rec.image, range)?;
+    let (w, h) = top[0].dimensions();
+    let mut grid = RgbImage::new(w * n as u32, h * 2);
+    for (i, (a, b)) in top.iter().zip(&bottom).enumerate() {
+        image::imageops::replace(&mut grid, a, (i as u32 * w) as i64, 0);
+        image::imageops::replace(&mut grid, b, (i as u32 * w) as i64, h as i64);
+    }
+    DynamicImage::ImageRgb8(grid).save(path).with_context(|| format!("writing {}", path.display()))
+}

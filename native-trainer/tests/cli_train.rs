@@ -1,0 +1,93 @@
+//! End-to-end: `daecf train` on generated images writes its outputs, stops and resumes
+//! exactly (bit-identical weights on CPU), and `daecf encode` turns the model and images into
+//! a latents file that `daecf fit` reads.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Device;
+use daecf_core::training::DaeTrainer;
+use image::{GrayImage, Luma};
+use safetensors::SafeTensors;
+
+/// Every tensor of a safetensors file, by name, as raw bytes.
+fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect()
+}
+
+fn daecf(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf");
+    assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A folder of 12 grey 40x40 PNGs (resized to tiny32's 32x32 on reading) with labels 0-2.
+fn image_folder(dir: &Path) -> PathBuf {
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let mut csv = String::from("file,label\n");
+    for i in 0..12u32 {
+        let img = GrayImage::from_fn(40, 40, |x, y| {
+            let v = ((x as f32 * (1.0 + (i % 3) as f32) / 7.0).sin() * (y as f32 / 9.0 + i as f32).cos() + 1.0) * 127.0;
+            Luma([v as u8])
+        });
+        img.save(images.join(format!("img{i:02}.png"))).unwrap();
+        csv.push_str(&format!("img{i:02}.png,{}\n", i % 3));
+    }
+    std::fs::write(images.join("labels.csv"), csv).unwrap();
+    images
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("daecf-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
+    let (data, out, steps) = (data.to_str().unwrap(), out.to_str().unwrap(), steps.to_string());
+    let mut args = vec!["train", "--data", data, "--preset", "tiny32", "--batch", "4", "--steps", &steps];
+    args.extend(["--checkpoint-every", "3", "--seed", "5", "--out", out]);
+    if resume {
+        args.push("--resume");
+    }
+    daecf(&args);
+}
+
+#[test]
+fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
+    let dir = temp_dir("resume");
+    let data = image_folder(&dir);
+    let (whole, parts) = (dir.join("whole"), dir.join("parts"));
+    train(&data, &whole, 6, false);
+    train(&data, &parts, 3, false);
+    train(&data, &parts, 6, true);
+    // The EMA weights written at the end and the online weights of the last checkpoints
+    // (re-saved as safetensors) must be equal to the last bit.
+    for run in [&whole, &parts] {
+        let trainer = DaeTrainer::resume(&run.join("checkpoint"), &Device::flex()).unwrap();
+        assert_eq!(trainer.step_count(), 6);
+        trainer.online().save(run.join("online.safetensors")).unwrap();
+    }
+    for file in ["model.safetensors", "online.safetensors"] {
+        let (a, b) = (tensors(&whole.join(file)), tensors(&parts.join(file)));
+        assert!(a.len() > 100, "{file} holds {} tensors", a.len());
+        assert!(a == b, "{file}: the resumed run's weights differ from the uninterrupted run's");
+    }
+    let csv = std::fs::read_to_string(parts.join("loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "header + 6 steps:\n{csv}");
+    assert!(whole.join("reconstructions/step-0000006.png").is_file());
+
+    let latents = dir.join("latents.npz");
+    let model = whole.join("model.safetensors");
+    daecf(&["encode", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", latents.to_str().unwrap()]);
+    let fit = daecf(&["fit", "--latents", latents.to_str().unwrap(), "--out", dir.join("fit").to_str().unwrap(), "--no-plots", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
+    assert!(json.is_object(), "{json}");
+    assert!(dir.join("fit/head.json").is_file());
+}
