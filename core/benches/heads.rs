@@ -30,8 +30,8 @@ fn generated(n: usize, device: &Device) -> (Array2<f32>, Vec<i64>) {
     let position = Tensor::<2>::random([n, 1], Distribution::Uniform(0.0, 5.0), device);
     let direction = Tensor::<2>::random([1, dim], Distribution::Normal(0.0, 0.1), device);
     let x = noise.add(position.clone().matmul(direction));
-    let x: Vec<f32> = x.into_data().into_vec().unwrap_or_default();
-    let grades = position.into_data().into_vec::<f32>().unwrap_or_default().iter().map(|p| *p as i64).collect();
+    let x: Vec<f32> = x.into_data().try_into_vec().unwrap_or_default();
+    let grades = position.into_data().try_into_vec::<f32>().unwrap_or_default().iter().map(|p| *p as i64).collect();
     (Array2::from_shape_vec((n, dim), x).unwrap_or_default(), grades)
 }
 
