@@ -23,6 +23,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Encode images to semantic latents (z_sem) with a trained model: the input of `fit`.
     Encode(commands::encode::EncodeArgs),
+    /// Reconstruct images through the DAE (encode to z_sem and x_T, render back) with MSE, PSNR, SSIM.
+    Reconstruct(commands::reconstruct::ReconstructArgs),
     /// Fit linear heads (classifier + grade calibration) on a latents file and report their figures.
     Fit(commands::fit::FitArgs),
     /// Distance, class and grade of every sample of a latents file under fitted heads.
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => commands::train::run(args),
         Command::Encode(args) => commands::encode::run(args),
+        Command::Reconstruct(args) => commands::reconstruct::run(args),
         Command::Fit(args) => commands::fit::run(args),
         Command::Grade(args) => commands::grade::run(args),
     }

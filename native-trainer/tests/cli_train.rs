@@ -1,6 +1,6 @@
 //! End-to-end: `daecf train` on generated images writes its outputs, stops and resumes
-//! exactly (bit-identical weights on CPU), and `daecf encode` turns the model and images into
-//! a latents file that `daecf fit` reads.
+//! exactly (bit-identical weights on CPU); `daecf reconstruct` reports MSE, PSNR and SSIM, and
+//! `daecf encode` turns the model and images into a latents file that `daecf fit` reads.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -82,6 +82,17 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     let csv = std::fs::read_to_string(parts.join("loss.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "header + 6 steps:\n{csv}");
     assert!(whole.join("reconstructions/step-0000006.png").is_file());
+
+    let rec = dir.join("rec");
+    let out = daecf(&[
+        "reconstruct", "--model", whole.join("model.safetensors").to_str().unwrap(), "--data", data.to_str().unwrap(),
+        "--limit", "3", "--t-encode", "5", "--t-render", "5", "--out", rec.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 images: MSE"));
+    let metrics = std::fs::read_to_string(rec.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
+    assert!(metrics.lines().skip(1).all(|l| l.split(',').nth(3).and_then(|s| s.parse::<f64>().ok()).is_some_and(|s| s <= 1.0)));
+    assert!(rec.join("0002.png").is_file());
 
     let latents = dir.join("latents.npz");
     let model = whole.join("model.safetensors");

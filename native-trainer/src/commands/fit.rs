@@ -80,8 +80,11 @@ enum Classifier {
 /// `--solver`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SolverArg {
+    /// linfa below 5000 training samples, Burn from there on.
     Auto,
+    /// linfa: scikit-learn's objectives (SMO hinge-loss SVM, L-BFGS logistic regression).
     Linfa,
+    /// Burn: L-BFGS with the loss computed on --backend (smoothed-hinge SVM, logistic).
     Burn,
 }
 

@@ -3,4 +3,5 @@
 pub mod encode;
 pub mod fit;
 pub mod grade;
+pub mod reconstruct;
 pub mod train;

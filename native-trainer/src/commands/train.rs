@@ -73,7 +73,9 @@ pub struct TrainArgs {
 /// `--input-range`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum RangeArg {
+    /// [-1, 1], the reference DAE's convention.
     MinusOneToOne,
+    /// [0, 1], the paper's MONAI pipelines.
     ZeroToOne,
 }
 
