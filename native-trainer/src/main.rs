@@ -5,6 +5,7 @@ mod backend;
 mod commands;
 mod data_source;
 mod preview;
+mod progress;
 mod report;
 
 use clap::{Parser, Subcommand};

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::{ImageSpec, LatentSet, LatentSplit};
 use daecf_core::model::DiffusionAutoencoder;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 
 use crate::backend::Backend;
@@ -42,11 +41,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let config = &model.config;
     let sets = args.data.read(ImageSpec { size: config.image_size, channels: config.in_channels })?;
     let total: usize = sets.iter().map(|s| s.len()).sum();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("encoding [{elapsed_precise}] {wide_bar} {pos}/{len} images  ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(total as u64, "encoding", "images");
     let mut splits = Vec::new();
     for set in &sets {
         let mut latents = Vec::with_capacity(set.len() * config.latent_dim);

@@ -11,7 +11,6 @@ use daecf_core::data::ImageSpec;
 use daecf_core::metrics::image::{mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::reconstruct;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array3, Axis};
 
 use crate::backend::Backend;
@@ -66,11 +65,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
     writeln!(csv, "id,mse,psnr,ssim")?;
-    let bar = ProgressBar::new(n as u64);
-    bar.set_style(
-        ProgressStyle::with_template("reconstructing [{elapsed_precise}] {wide_bar} {pos}/{len} images  ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(n as u64, "reconstructing", "images");
     let mut sums = [0.0f64; 3];
     for chunk in (0..n).collect::<Vec<_>>().chunks(args.batch.max(1)) {
         let x = batch_tensor(&set, chunk, range, &device);

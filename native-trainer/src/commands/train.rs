@@ -13,7 +13,6 @@ use clap::Args;
 use daecf_core::data::{ImageSet, ImageSpec};
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -145,11 +144,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
 
-    let bar = ProgressBar::new(total as u64).with_position(trainer.step_count() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  {msg}  ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = crate::progress::bar(total as u64, "training", "steps").with_position(trainer.step_count() as u64);
     let mut order = BatchOrder { seed: args.seed, n: data.len(), epoch: None };
     let started = Instant::now();
     let first_step = trainer.step_count();
