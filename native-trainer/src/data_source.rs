@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::data::{ImageSet, ImageSpec, read_folder, read_medmnist};
+use daecf_core::model::InputRange;
 
 /// Where images come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,4 +52,10 @@ impl DataArgs {
         anyhow::ensure!(!set.is_empty(), "{} holds no training images", self.data.display());
         Ok(set)
     }
+}
+
+/// The images at `indices` as a [B, C, H, W] tensor in the model's range.
+pub fn batch_tensor(data: &ImageSet, indices: &[usize], range: InputRange, device: &Device) -> Tensor<4> {
+    let (_, c, h, w) = data.images.dim();
+    Tensor::from_data(TensorData::new(data.batch(indices, range), [indices.len(), c, h, w]), device)
 }

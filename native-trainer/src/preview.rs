@@ -36,7 +36,7 @@ pub fn reconstruction_grid(model: &DiffusionAutoencoder, data: &ImageSet, path: 
     let n = data.len().min(8);
     let range = model.config.input_range;
     let indices: Vec<usize> = (0..n).collect();
-    let x = crate::commands::train::batch_tensor(data, &indices, range, device);
+    let x = crate::data_source::batch_tensor(data, &indices, range, device);
     let rec = reconstruct(model, x.clone(), PREVIEW_STEPS, PREVIEW_STEPS)?;
     let top = to_images(x, range)?;
     let bottom = to_images(rec.image, range)?;

@@ -10,8 +10,7 @@ use daecf_core::model::DiffusionAutoencoder;
 use ndarray::Array2;
 
 use crate::backend::Backend;
-use crate::commands::train::batch_tensor;
-use crate::data_source::DataArgs;
+use crate::data_source::{DataArgs, batch_tensor};
 
 /// Options of `daecf encode`.
 #[derive(Debug, Args)]

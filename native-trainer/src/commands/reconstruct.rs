@@ -14,8 +14,7 @@ use daecf_core::pipeline::reconstruct;
 use ndarray::{Array3, Axis};
 
 use crate::backend::Backend;
-use crate::commands::train::batch_tensor;
-use crate::data_source::DataArgs;
+use crate::data_source::{DataArgs, batch_tensor};
 use crate::preview::to_images;
 
 /// Options of `daecf reconstruct`.
@@ -69,6 +68,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let mut sums = [0.0f64; 3];
     for chunk in (0..n).collect::<Vec<_>>().chunks(args.batch.max(1)) {
         let x = batch_tensor(&set, chunk, range, &device);
+        let originals = to_images(x.clone(), range)?;
         let rec = reconstruct(&model, x, args.t_encode, args.t_render)?;
         let rec_data: Vec<f32> = rec.image.clone().into_data().convert::<f32>().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let (_, c, h, w) = set.images.dim();
@@ -80,9 +80,8 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             let (m, p, s) = (mse(original, restored.view()), psnr(original, restored.view()), ssim(original, restored.view()));
             sums = [sums[0] + m, sums[1] + p, sums[2] + s];
             writeln!(csv, "{},{m:.6},{p:.3},{s:.4}", set.ids[i])?;
-            let before = to_images(batch_tensor(&set, &[i], range, &device), range)?;
             let mut pair = image::RgbImage::new(2 * w as u32, h as u32);
-            image::imageops::replace(&mut pair, &before[0], 0, 0);
+            image::imageops::replace(&mut pair, &originals[k], 0, 0);
             image::imageops::replace(&mut pair, &pictures[k], w as i64, 0);
             let name = format!("{:04}.png", i);
             pair.save(args.out.join(&name)).with_context(|| format!("writing {name}"))?;

@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use burn::tensor::{Tensor, TensorData};
 use clap::Args;
-use daecf_core::data::{ImageSet, ImageSpec};
+use daecf_core::data::ImageSpec;
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 use rand::SeedableRng;
@@ -18,7 +17,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::backend::Backend;
-use crate::data_source::DataArgs;
+use crate::data_source::{DataArgs, batch_tensor};
 use crate::preview::reconstruction_grid;
 
 /// Options of `daecf train`.
@@ -193,10 +192,4 @@ fn open_loss_csv(out: &std::path::Path, append: bool) -> anyhow::Result<std::io:
         writeln!(w, "step,loss,samples_per_s")?;
     }
     Ok(w)
-}
-
-/// The images at `indices` as a [B, C, H, W] tensor in the model's range.
-pub fn batch_tensor(data: &ImageSet, indices: &[usize], range: InputRange, device: &burn::tensor::Device) -> Tensor<4> {
-    let (_, c, h, w) = data.images.dim();
-    Tensor::from_data(TensorData::new(data.batch(indices, range), [indices.len(), c, h, w]), device)
 }
