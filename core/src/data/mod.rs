@@ -1,10 +1,11 @@
 //! Data sets: images (folders of PNG/JPEG with a CSV of labels, MedMNIST archives) prepared for
-//! a model, and the latents file that heads are fitted on.
+//! a model, phantoms with a known truth, and the latents file that heads are fitted on.
 
 pub mod folder;
 pub mod images;
 pub mod latents;
 pub mod medmnist;
+pub mod phantom;
 mod npz;
 
 pub use folder::{Rejected, read_folder};

@@ -1,0 +1,65 @@
+//! Phantoms: synthetic scans whose ground truth is known, so that a counterfactual can be
+//! checked by measuring the image rather than by looking at it.
+//!
+//! - [`vertebra`]: a sagittal slice of three vertebral bodies; the centre one carries a Genant
+//!   grade by height loss (wedge, biconcave or crush form). [`vertebra_oracle`] measures that
+//!   height loss back from an image.
+//! - [`retina`]: an RGB fundus-like disc with vessels and an optic disc; the diabetic
+//!   retinopathy grade (0-4) sets the number and size of lesions. [`retina_oracle`] counts them.
+//!
+//! Every image depends only on (seed, index): the n-th image of a set is the same whatever the
+//! set's size, and sets with different seeds do not overlap.
+
+pub mod raster;
+pub mod vertebra;
+pub mod vertebra_oracle;
+
+use ndarray::{Array3, Array4, Axis, stack};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub use vertebra::{FractureForm, VertebraConfig, VertebraTruth, genant_grade};
+
+use super::images::ImageSet;
+use crate::{DaecfError, Result};
+
+/// The phantom kinds, by the name the CLI takes (`phantom:NAME`).
+pub const PHANTOMS: [&str; 2] = ["vertebra", "retina"];
+
+/// The random stream of image `index` of the set seeded with `seed`.
+pub(crate) fn image_rng(seed: u64, index: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    rng
+}
+
+/// Stacks generated images into a named [`ImageSet`] labelled with `labels`.
+pub(crate) fn image_set(name: &str, images: Vec<Array3<f32>>, labels: Vec<i64>) -> Result<ImageSet> {
+    let views: Vec<_> = images.iter().map(|a| a.view()).collect();
+    let images: Array4<f32> = stack(Axis(0), &views).map_err(|e| DaecfError::Data(format!("phantom images: {e}")))?;
+    let ids = (0..labels.len()).map(|i| format!("{name}-{i:05}")).collect();
+    Ok(ImageSet { name: name.into(), images, labels: labels.into_iter().map(Some).collect(), ids })
+}
+
+/// A phantom data set in the MedMNIST layout: `train`, `val` and `test` splits of `n`, `n / 10`
+/// and `n / 5` images (at least one each), from disjoint seeds derived from `seed`.
+pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Vec<ImageSet>> {
+    let sizes = [("train", n), ("val", (n / 10).max(1)), ("test", (n / 5).max(1))];
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &(name, count))| {
+            let split_seed = seed.wrapping_mul(3).wrapping_add(i as u64);
+            match kind {
+                "vertebra" => {
+                    let config = VertebraConfig::new().with_size(size);
+                    Ok(vertebra::generate_set(&config, name, count, split_seed)?.0)
+                }
+                other => Err(DaecfError::Data(format!(
+                    "unknown phantom '{other}'; choose one of {}",
+                    PHANTOMS.join(", ")
+                ))),
+            }
+        })
+        .collect()
+}
