@@ -1,9 +1,10 @@
 //! The `--data` option shared by the commands that read images: a folder of PNG/JPEG (with an
-//! optional labels CSV) or a MedMNIST .npz.
+//! optional labels CSV), a MedMNIST .npz, or a generated phantom set.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use daecf_core::data::phantom::{PHANTOMS, phantom_splits};
 use daecf_core::data::{ImageSet, ImageSpec, read_folder, read_medmnist};
 use daecf_core::model::InputRange;
 
@@ -11,8 +12,10 @@ use daecf_core::model::InputRange;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
     /// Images: a folder of PNG/JPEG (8/16-bit, grey or RGB; labels from --labels or
-    /// DIR/labels.csv) or a MedMNIST .npz (train_images, val_images, test_images).
-    #[arg(long, value_name = "DIR|FILE.npz")]
+    /// DIR/labels.csv), a MedMNIST .npz (train_images, val_images, test_images), or
+    /// phantom:NAME[:N] (vertebra or retina; N training images, default 2000, plus N/10
+    /// validation and N/5 test images, labelled with their grade; seed 0).
+    #[arg(long, value_name = "DIR|FILE.npz|phantom:NAME[:N]")]
     pub data: PathBuf,
     /// CSV of labels for a folder: file,label per line (header optional).
     #[arg(long, value_name = "FILE.csv")]
@@ -26,7 +29,9 @@ impl DataArgs {
     /// Reads every split, converted to `spec`; skipped files are listed on stderr.
     pub fn read(&self, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
         let path: &Path = &self.data;
-        if path.is_dir() {
+        if let Some(spec_text) = path.to_str().and_then(|p| p.strip_prefix("phantom:")) {
+            read_phantom(spec_text, spec)
+        } else if path.is_dir() {
             let (set, rejected) = read_folder(path, self.labels.as_deref(), spec, self.strict)?;
             for r in &rejected {
                 eprintln!("skipped {}: {}", r.path.display(), r.reason);
@@ -52,6 +57,29 @@ impl DataArgs {
         anyhow::ensure!(!set.is_empty(), "{} holds no training images", self.data.display());
         Ok(set)
     }
+}
+
+/// The default number of training images of `--data phantom:NAME`.
+const PHANTOM_DEFAULT_COUNT: usize = 2000;
+
+/// `phantom:NAME[:N]` at the model's size.
+fn read_phantom(text: &str, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
+    let (name, count) = match text.split_once(':') {
+        Some((name, n)) => {
+            let n = n.parse::<usize>().ok().filter(|&n| n > 0);
+            (name, n.ok_or_else(|| anyhow::anyhow!("phantom:{text}: the count after the name must be a positive integer"))?)
+        }
+        None => (text, PHANTOM_DEFAULT_COUNT),
+    };
+    anyhow::ensure!(PHANTOMS.contains(&name), "phantom:{name}: unknown phantom; choose one of {}", PHANTOMS.join(", "));
+    let sets = phantom_splits(name, count, spec.size, 0)?;
+    let channels = sets[0].images.dim().1;
+    anyhow::ensure!(
+        channels == spec.channels,
+        "phantom:{name} has {channels} channel(s) but the model takes {}; choose a preset with {channels}",
+        spec.channels
+    );
+    Ok(sets)
 }
 
 /// The images at `indices` as a [B, C, H, W] tensor in the model's range.

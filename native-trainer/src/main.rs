@@ -30,6 +30,8 @@ enum Command {
     Fit(commands::fit::FitArgs),
     /// Distance, class and grade of every sample of a latents file under fitted heads.
     Grade(commands::grade::GradeArgs),
+    /// Explain images: distance, class, grade, and counterfactuals (binary, grades, progression).
+    Explain(commands::explain::ExplainArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         Command::Reconstruct(args) => commands::reconstruct::run(args),
         Command::Fit(args) => commands::fit::run(args),
         Command::Grade(args) => commands::grade::run(args),
+        Command::Explain(args) => commands::explain::run(args),
     }
 }

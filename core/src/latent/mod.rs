@@ -4,6 +4,7 @@
 //! made of, head files, and (feature `fit`) fitting heads with linfa or with Burn.
 
 pub mod calibration;
+pub mod counterfactual;
 pub mod evaluate;
 #[cfg(feature = "fit")]
 pub mod fit;
@@ -13,6 +14,7 @@ pub mod standardize;
 pub mod task;
 
 pub use calibration::{Calibration, CalibrationKind};
+pub use counterfactual::{CeTarget, CounterfactualPlan};
 pub use evaluate::{Evaluation, GradingEvaluation, Predictions};
 pub use head::{ClassifierKind, Head, HeadFile};
 pub use hyperplane::Hyperplane;

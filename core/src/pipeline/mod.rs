@@ -1,6 +1,8 @@
 //! Pipelines that put the model and the sampler together (diffusers' split: models,
-//! schedulers, pipelines): reconstruction through the latent, and (later) counterfactuals.
+//! schedulers, pipelines): reconstruction through the latent, and counterfactuals.
 
+pub mod counterfactual;
 pub mod reconstruct;
 
+pub use counterfactual::{CeObserver, CeSteps, Explanations, ImageExplanation, explain};
 pub use reconstruct::{Reconstruction, reconstruct};

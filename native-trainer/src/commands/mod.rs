@@ -1,6 +1,7 @@
 //! One module per `daecf` subcommand.
 
 pub mod encode;
+pub mod explain;
 pub mod fit;
 pub mod grade;
 pub mod reconstruct;

@@ -32,6 +32,12 @@ pub struct TrainArgs {
     /// Model preset (tiny32, paper64, vcf96, retina128).
     #[arg(long, default_value = "tiny32", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
     preset: String,
+    /// Base width of the UNet and encoder instead of the preset's (a multiple of 32).
+    #[arg(long, value_name = "N")]
+    channels: Option<usize>,
+    /// Residual blocks per level (UNet and encoder) instead of the preset's.
+    #[arg(long, value_name = "N")]
+    res_blocks: Option<usize>,
     /// Optimisation steps to reach (counting the steps of a resumed run).
     #[arg(long, conflicts_with = "samples")]
     steps: Option<usize>,
@@ -117,7 +123,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         eprintln!("resumed at step {}", trainer.step_count());
         trainer
     } else {
-        let config = DaeConfig::preset(&args.preset)?.with_input_range(range);
+        let mut config = DaeConfig::preset(&args.preset)?.with_input_range(range);
+        if let Some(c) = args.channels {
+            config.model_channels = c;
+        }
+        if let Some(n) = args.res_blocks {
+            (config.num_res_blocks, config.enc_num_res_blocks) = (n, n);
+        }
         device.seed(args.seed);
         let model = DiffusionAutoencoder::new(&config, &device)?;
         let config = TrainerConfig::new().with_learning_rate(args.lr).with_ema_decay(args.ema_decay).with_seed(args.seed);

@@ -11,6 +11,8 @@
 //! set's size, and sets with different seeds do not overlap.
 
 pub mod raster;
+pub mod retina;
+pub mod retina_oracle;
 pub mod vertebra;
 pub mod vertebra_oracle;
 
@@ -18,6 +20,7 @@ use ndarray::{Array3, Array4, Axis, stack};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use retina::{RetinaConfig, RetinaTruth};
 pub use vertebra::{FractureForm, VertebraConfig, VertebraTruth, genant_grade};
 
 use super::images::ImageSet;
@@ -54,6 +57,10 @@ pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Ve
                 "vertebra" => {
                     let config = VertebraConfig::new().with_size(size);
                     Ok(vertebra::generate_set(&config, name, count, split_seed)?.0)
+                }
+                "retina" => {
+                    let config = RetinaConfig::new().with_size(size);
+                    Ok(retina::generate_set(&config, name, count, split_seed)?.0)
                 }
                 other => Err(DaecfError::Data(format!(
                     "unknown phantom '{other}'; choose one of {}",

@@ -1,0 +1,117 @@
+//! The retina oracle: counts the lesions of a retina phantom and grades it from the count.
+//!
+//! Red lesions (microaneurysms, haemorrhages) are the connected regions whose green channel is
+//! far darker than both the fundus and the vessels; hard exudates are the bright-green regions
+//! other than the largest one (the optic disc). Both are searched inside the fundus disc only,
+//! found from the image itself.
+
+use ndarray::{Array2, ArrayView3, Axis};
+
+use super::retina::grade_of_lesions;
+use crate::{DaecfError, Result};
+
+/// What the oracle counted on one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetinaMeasure {
+    /// Red lesions (microaneurysms and haemorrhages).
+    pub red_lesions: u32,
+    /// Hard exudates.
+    pub exudates: u32,
+    /// The grade of the total count.
+    pub grade: u8,
+}
+
+/// Counts the lesions of an RGB retina phantom ([3, H, W] in [0, 1]).
+pub fn measure(image: ArrayView3<f32>) -> Result<RetinaMeasure> {
+    let (c, h, w) = image.dim();
+    if c != 3 || h < 16 || w != h {
+        return Err(DaecfError::Data(format!("the retina oracle needs a square RGB image of at least 16 px, got {c}x{h}x{w}")));
+    }
+    let (r, g) = (image.index_axis(Axis(0), 0), image.index_axis(Axis(0), 1));
+    // The fundus: pixels brighter than the black surround; its centroid and radius from its area.
+    let fundus: Vec<(usize, usize)> = ndarray::indices((h, w)).into_iter().filter(|&(y, x)| r[(y, x)] > 0.15).collect();
+    if fundus.len() < h * w / 10 {
+        return Err(DaecfError::Data("the retina oracle found no fundus disc".into()));
+    }
+    let n = fundus.len() as f32;
+    let (cy, cx) = fundus.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 as f32 / n, b + p.1 as f32 / n));
+    let radius = (n / std::f32::consts::PI).sqrt() - 1.5;
+    let inside = |y: usize, x: usize| (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2) < radius * radius;
+
+    let red = Array2::from_shape_fn((h, w), |(y, x)| inside(y, x) && g[(y, x)] < 0.1);
+    let yellow = Array2::from_shape_fn((h, w), |(y, x)| inside(y, x) && g[(y, x)] > 0.6);
+    let red_lesions = regions(&red).len() as u32;
+    let mut bright = regions(&yellow);
+    bright.sort_unstable();
+    let exudates = bright.len().saturating_sub(1) as u32;
+    Ok(RetinaMeasure { red_lesions, exudates, grade: grade_of_lesions(red_lesions + exudates) })
+}
+
+/// The sizes of the 8-connected regions of a mask.
+fn regions(mask: &Array2<bool>) -> Vec<usize> {
+    let (h, w) = mask.dim();
+    let mut seen = Array2::from_elem((h, w), false);
+    let mut sizes = Vec::new();
+    for start in ndarray::indices((h, w)) {
+        if seen[start] || !mask[start] {
+            continue;
+        }
+        seen[start] = true;
+        let (mut stack, mut size) = (vec![start], 0);
+        while let Some((y, x)) = stack.pop() {
+            size += 1;
+            for dy in -1i64..=1 {
+                for dx in -1i64..=1 {
+                    let (ny, nx) = (y as i64 + dy, x as i64 + dx);
+                    if ny >= 0 && nx >= 0 && (ny as usize) < h && (nx as usize) < w {
+                        let p = (ny as usize, nx as usize);
+                        if mask[p] && !seen[p] {
+                            seen[p] = true;
+                            stack.push(p);
+                        }
+                    }
+                }
+            }
+        }
+        sizes.push(size);
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::phantom::retina::{RetinaConfig, generate};
+
+    fn accuracy(size: usize, n: usize) -> (f32, f32) {
+        let config = RetinaConfig::new().with_size(size);
+        let (mut exact, mut within) = (0, 0);
+        for i in 0..n {
+            let (image, truth) = generate(&config, 13, i);
+            let m = measure(image.view()).expect("a fundus");
+            exact += (m.grade == truth.grade) as usize;
+            within += (m.grade.abs_diff(truth.grade) <= 1) as usize;
+        }
+        let (exact, within) = (exact as f32 / n as f32, within as f32 / n as f32);
+        println!("retina oracle at {size} px on {n} phantoms: grade exact {exact:.3}, within one {within:.3}");
+        (exact, within)
+    }
+
+    #[test]
+    fn oracle_grades_retina_phantoms_at_128_px() {
+        let (exact, within) = accuracy(128, 100);
+        assert!(exact > 0.8 && within > 0.95, "{exact} {within}");
+    }
+
+    #[test]
+    fn oracle_grades_retina_phantoms_at_64_px() {
+        let (exact, within) = accuracy(64, 100);
+        assert!(exact > 0.6 && within > 0.9, "{exact} {within}");
+    }
+
+    #[test]
+    fn black_image_is_an_error() {
+        assert!(measure(ndarray::Array3::zeros((3, 32, 32)).view()).is_err());
+        assert!(measure(ndarray::Array3::zeros((1, 32, 32)).view()).is_err());
+    }
+}

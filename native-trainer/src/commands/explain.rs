@@ -1,0 +1,341 @@
+//! `daecf explain`: for each image, the head's distance, class and grade, and its
+//! counterfactuals rendered from the image's own x_T: the binary CE (reflection across the
+//! hyperplane), grade CEs (including fractional and out-of-range grades), a progression across
+//! the boundary (strip PNG and animated GIF, each frame labelled), difference maps, and a JSON
+//! of every distance, grade (before, after, and re-encoded) and step size.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::{Device, Tensor};
+use clap::Args;
+use daecf_core::data::images::prepare_bytes;
+use daecf_core::data::{ImageSet, ImageSpec};
+use daecf_core::latent::{CeTarget, Head, HeadFile};
+use daecf_core::model::DiffusionAutoencoder;
+use daecf_core::pipeline::{CeSteps, explain};
+use image::RgbImage;
+use ndarray::{Array4, Axis, stack};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::data_source::batch_tensor;
+use crate::preview::to_images;
+use crate::report::figures::{captioned, difference_overlay, enlarge, strip, write_gif};
+
+/// Side in pixels of the enlarged images in strips and GIFs.
+const DISPLAY: u32 = 192;
+
+/// Options of `daecf explain`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  daecf explain scan.png --model out/train/model.safetensors --head out/fit/head.json
+  daecf explain a.png b.png --model m.safetensors --head head.json --task fracture --grades 0,3 --frames 9
+  daecf explain scan.png --model m.safetensors --head head.json --t-encode 50 --t-render 20   # fast preview")]
+pub struct ExplainArgs {
+    /// Images to explain (PNG/JPEG, any size; converted to the model's channels and size).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<PathBuf>,
+    /// A daecf model file (model.safetensors from `daecf train`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Head file from `daecf fit`.
+    #[arg(long, value_name = "head.json")]
+    head: PathBuf,
+    #[command(flatten)]
+    ce: CeArgs,
+    /// Output folder: one subfolder per image.
+    #[arg(long, value_name = "DIR", default_value = "out/explain")]
+    out: PathBuf,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+/// The counterfactual options shared by `explain` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct CeArgs {
+    /// Task of the head file to explain (default: its first head).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Grades to render (fractional and out-of-range allowed, e.g. -1,0.5,4); default: every
+    /// grade of a graded head's range plus one beyond each end, none for a binary head.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub grades: Option<Vec<f64>>,
+    /// Frames of the progression across the boundary.
+    #[arg(long, default_value_t = 7)]
+    pub frames: usize,
+    /// Largest |distance| of the progression (default: the head's fitted distance range, and at
+    /// least the image's own distance).
+    #[arg(long)]
+    pub extent: Option<f32>,
+    /// DDIM steps of the stochastic encoding x0 -> x_T (the paper: 250).
+    #[arg(long, default_value_t = 250)]
+    pub t_encode: usize,
+    /// DDIM steps of each render (the paper: 100).
+    #[arg(long, default_value_t = 100)]
+    pub t_render: usize,
+    /// Most images rendered in one batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+impl CeArgs {
+    /// The head for `--task` from `file`.
+    pub fn head<'a>(&self, file: &'a HeadFile, path: &Path) -> anyhow::Result<&'a Head> {
+        let names: Vec<&str> = file.heads.iter().map(|h| h.task.name.as_str()).collect();
+        match &self.task {
+            Some(t) => file.heads.iter().find(|h| &h.task.name == t).with_context(|| {
+                format!("{} has no head for task '{t}' (it has: {})", path.display(), names.join(", "))
+            }),
+            None => file.heads.first().with_context(|| format!("{} holds no heads", path.display())),
+        }
+    }
+
+    /// The grade CEs to render for `head`.
+    pub fn grades(&self, head: &Head) -> Vec<f64> {
+        match &self.grades {
+            Some(g) => g.clone(),
+            None if head.is_graded() => {
+                let (lo, hi) = head.calibration.grade_range;
+                (lo - 1..=hi + 1).map(|g| g as f64).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// DDIM steps.
+    pub fn steps(&self) -> CeSteps {
+        CeSteps { encode: self.t_encode, render: self.t_render, max_batch: self.batch }
+    }
+}
+
+/// One rendered counterfactual in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeReport {
+    /// `binary`, `grade <g>` or `frame <i>`.
+    pub name: String,
+    /// What was asked for.
+    pub target: CeTarget,
+    /// Signed distance of the moved latent.
+    pub distance: f32,
+    /// Grade at that distance (calibrated, rounded and clipped).
+    pub grade: i64,
+    /// Continuous calibrated grade at that distance.
+    pub grade_continuous: f64,
+    /// L2 length of the move in z_sem.
+    pub step_size: f32,
+    /// Signed distance of the rendered CE encoded again (validity: does the image cross?).
+    pub reencoded_distance: f32,
+    /// Grade of the rendered CE encoded again.
+    pub reencoded_grade: i64,
+    /// The CE image (native size), when written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Its difference map against the reconstruction, when written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference: Option<String>,
+}
+
+/// The JSON report of one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    /// The image's id (file stem).
+    pub image: String,
+    /// The head's task.
+    pub task: String,
+    /// Signed distance of the image's latent.
+    pub distance: f32,
+    /// Positive class?
+    pub positive: bool,
+    /// Grade (calibrated, rounded and clipped).
+    pub grade: i64,
+    /// Continuous calibrated grade.
+    pub grade_continuous: f64,
+    /// DDIM steps used (encode, render).
+    pub steps: (usize, usize),
+    /// Binary and grade counterfactuals.
+    pub counterfactuals: Vec<CeReport>,
+    /// The progression's frames.
+    pub progression: Vec<CeReport>,
+    /// Files written, relative to the image's folder.
+    pub files: Vec<String>,
+}
+
+/// Pictures of one explained image at native size.
+pub struct ImagePictures {
+    /// The input as the model saw it.
+    pub original: RgbImage,
+    /// The reconstruction.
+    pub reconstruction: RgbImage,
+    /// Binary and grade CEs, then the progression frames.
+    pub counterfactuals: Vec<RgbImage>,
+}
+
+/// Explains images `indices` of `set`, writing DIR/<id>/ for each; `on_step` sees DDIM progress.
+pub fn explain_images(
+    model: &DiffusionAutoencoder,
+    head: &Head,
+    set: &ImageSet,
+    indices: &[usize],
+    ce: &CeArgs,
+    out: &Path,
+    device: &Device,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<Vec<(ImageReport, ImagePictures)>> {
+    let range = model.config.input_range;
+    let grades = ce.grades(head);
+    let extent = ce.extent.unwrap_or_else(|| {
+        let (lo, hi) = head.calibration.distance_range;
+        lo.abs().max(hi.abs()) as f32
+    });
+    let frames = ce.frames.max(2);
+    let plan = |h: &Head, w: ndarray::ArrayView1<f32>| {
+        let mut plans = vec![h.plan(w, CeTarget::Binary)?];
+        for &g in &grades {
+            plans.push(h.plan(w, CeTarget::Grade(g))?);
+        }
+        plans.extend(h.progression(w, frames, extent)?);
+        Ok(plans)
+    };
+    let x = batch_tensor(set, indices, range, device);
+    let mut observer = |done: usize, total: usize| {
+        on_step(done, total);
+        std::ops::ControlFlow::Continue(())
+    };
+    let result = explain(model, head, x.clone(), &plan, ce.steps(), &mut observer)?;
+    let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
+    let originals = to_images(x, range)?;
+    let recs = to_images(result.reconstructions, range)?;
+    let mut ces = to_images(result.counterfactuals, range)?.into_iter();
+    let k = 1 + grades.len() + frames;
+    let mut out_items = Vec::new();
+    for (b, item) in result.items.iter().enumerate() {
+        let id = safe_id(&set.ids[indices[b]]);
+        let dir = out.join(&id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let pictures = ImagePictures { original: originals[b].clone(), reconstruction: recs[b].clone(), counterfactuals: ces.by_ref().take(k).collect() };
+        let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
+        pictures.original.save(dir.join("original.png"))?;
+        pictures.reconstruction.save(dir.join("reconstruction.png"))?;
+        let mut reports = Vec::new();
+        for (j, p) in item.plans.iter().enumerate() {
+            let name = match p.target {
+                CeTarget::Binary => "binary".to_string(),
+                CeTarget::Grade(g) => format!("grade {g}"),
+                CeTarget::Distance(_) => format!("frame {}", j - 1 - grades.len()),
+            };
+            let d = reencoded[b * k + j];
+            let mut report = CeReport {
+                name: name.clone(),
+                target: p.target,
+                distance: p.distance,
+                grade: head.calibration.grade(p.distance as f64),
+                grade_continuous: p.grade,
+                step_size: p.step_size,
+                reencoded_distance: d,
+                reencoded_grade: head.calibration.grade(d as f64),
+                file: None,
+                difference: None,
+            };
+            if j <= grades.len() {
+                let stem = name.replace(' ', "_");
+                let (file, diff) = (format!("{stem}.png"), format!("{stem}_difference.png"));
+                pictures.counterfactuals[j].save(dir.join(&file))?;
+                enlarge(&difference_overlay(&pictures.reconstruction, &pictures.counterfactuals[j]), DISPLAY).save(dir.join(&diff))?;
+                files.extend([file.clone(), diff.clone()]);
+                (report.file, report.difference) = (Some(file), Some(diff));
+            }
+            reports.push(report);
+        }
+        let progression = reports.split_off(1 + grades.len());
+        let labelled = progression
+            .iter()
+            .zip(&pictures.counterfactuals[1 + grades.len()..])
+            .map(|(r, img)| captioned(img, DISPLAY, &format!("d = {:+.2}\ngrade {:.1}", r.distance, r.grade_continuous)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        strip(&labelled).save(dir.join("progression.png"))?;
+        write_gif(&dir.join("progression.gif"), &labelled, 350)?;
+        files.extend(["progression.png".to_string(), "progression.gif".to_string(), "explanation.json".to_string()]);
+        let report = ImageReport {
+            image: id,
+            task: head.task.name.clone(),
+            distance: item.distance,
+            positive: item.distance > 0.0,
+            grade: head.calibration.grade(item.distance as f64),
+            grade_continuous: item.grade,
+            steps: (ce.t_encode, ce.t_render),
+            counterfactuals: reports,
+            progression,
+            files,
+        };
+        std::fs::write(dir.join("explanation.json"), serde_json::to_string_pretty(&report)?)?;
+        out_items.push((report, pictures));
+    }
+    Ok(out_items)
+}
+
+/// The rows of a [N, D] tensor as an ndarray matrix.
+pub fn tensor_rows(z: Tensor<2>) -> anyhow::Result<ndarray::Array2<f32>> {
+    let [n, d] = z.dims();
+    let v: Vec<f32> = z.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(ndarray::Array2::from_shape_vec((n, d), v)?)
+}
+
+/// A file-system-safe folder name for an image id.
+fn safe_id(id: &str) -> String {
+    let stem = Path::new(id).file_stem().map_or_else(|| id.to_string(), |s| s.to_string_lossy().to_string());
+    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// Reads the images given on the command line as one set.
+fn read_images(paths: &[PathBuf], spec: ImageSpec) -> anyhow::Result<ImageSet> {
+    let mut images = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        images.push(prepare_bytes(&bytes, spec).with_context(|| format!("{}: not a usable PNG/JPEG image", p.display()))?);
+    }
+    let views: Vec<_> = images.iter().map(|a| a.view()).collect();
+    let images: Array4<f32> = stack(Axis(0), &views)?;
+    let ids = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok(ImageSet { name: "images".into(), images, labels: vec![None; paths.len()], ids })
+}
+
+/// Runs `daecf explain`.
+pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
+    let device = args.backend.device()?;
+    let model = DiffusionAutoencoder::load(&args.model, &device)?;
+    let file = HeadFile::load(&args.head)?;
+    let head = args.ce.head(&file, &args.head)?;
+    anyhow::ensure!(
+        head.dim() == model.config.latent_dim,
+        "the head takes {}-d latents but the model makes {}-d ones: fit the head on this model's latents",
+        head.dim(),
+        model.config.latent_dim
+    );
+    let set = read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
+    let bar = crate::progress::bar(1, "explaining", "DDIM steps");
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut on_step = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let items = explain_images(&model, head, &set, &indices, &args.ce, &args.out, &device, &mut on_step)?;
+    bar.finish();
+    for (r, _) in &items {
+        let binary = &r.counterfactuals[0];
+        println!(
+            "{}: distance {:+.3} ({}), grade {} ({:.2}); binary CE at {:+.3} re-encodes to {:+.3} (grade {}) -> {}",
+            r.image,
+            r.distance,
+            if r.positive { "positive" } else { "negative" },
+            r.grade,
+            r.grade_continuous,
+            binary.distance,
+            binary.reencoded_distance,
+            binary.reencoded_grade,
+            args.out.join(&r.image).display()
+        );
+    }
+    Ok(())
+}
