@@ -30,6 +30,8 @@ enum Command {
     Fit(commands::fit::FitArgs),
     /// Distance, class and grade of every sample of a latents file under fitted heads.
     Grade(commands::grade::GradeArgs),
+    /// Write a phantom data set with its ground truth (PNG folder + labels CSV, MedMNIST .npz).
+    Phantom(commands::phantom::PhantomArgs),
     /// Explain images: distance, class, grade, and counterfactuals (binary, grades, progression).
     Explain(commands::explain::ExplainArgs),
 }
@@ -42,5 +44,6 @@ fn main() -> anyhow::Result<()> {
         Command::Fit(args) => commands::fit::run(args),
         Command::Grade(args) => commands::grade::run(args),
         Command::Explain(args) => commands::explain::run(args),
+        Command::Phantom(args) => commands::phantom::run(args),
     }
 }

@@ -53,6 +53,20 @@ impl ImageSet {
     }
 }
 
+/// A [C, H, W] image in [0, 1] as an 8-bit picture: grey for one channel, RGB for three.
+pub fn to_picture(image: ndarray::ArrayView3<f32>) -> Result<DynamicImage> {
+    let (c, h, w) = image.dim();
+    let to_u8 = |v: &f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let hwc: Vec<u8> = image.permuted_axes([1, 2, 0]).iter().map(to_u8).collect();
+    let (w, h) = (w as u32, h as u32);
+    let picture = match c {
+        1 => image::GrayImage::from_raw(w, h, hwc).map(DynamicImage::ImageLuma8),
+        3 => image::RgbImage::from_raw(w, h, hwc).map(DynamicImage::ImageRgb8),
+        _ => None,
+    };
+    picture.ok_or_else(|| DaecfError::Data(format!("cannot make a picture of a {c}-channel image; 1 or 3 channels")))
+}
+
 /// Decodes and prepares one image file's bytes.
 pub fn prepare_bytes(bytes: &[u8], spec: ImageSpec) -> Result<ndarray::Array3<f32>> {
     let img = image::load_from_memory(bytes).map_err(|e| DaecfError::Data(format!("cannot decode the image: {e}")))?;

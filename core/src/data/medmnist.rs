@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use image::{DynamicImage, GrayImage, RgbImage};
-use ndarray::{Array4, Axis, stack};
+use ndarray::{Array2, Array4, Axis, stack};
+use ndarray_npy::NpzWriter;
 
 use super::images::{ImageSet, ImageSpec, prepare};
 use super::npz::Npz;
@@ -68,6 +69,32 @@ pub fn read_medmnist(path: &Path, spec: ImageSpec) -> Result<Vec<ImageSet>> {
     Ok(sets)
 }
 
+/// Writes image sets named `train`, `val` or `test` as a MedMNIST archive: `<split>_images`
+/// uint8 N x H x W (grey) or N x H x W x 3 (RGB), `<split>_labels` uint8 N x 1 (unlabelled
+/// images get 0), compressed.
+pub fn write_medmnist(path: &Path, sets: &[ImageSet]) -> Result<()> {
+    let shown = path.display().to_string();
+    let io = |e: std::io::Error| DaecfError::Io { path: shown.clone(), source: e };
+    let fail = |e: ndarray_npy::WriteNpzError| DaecfError::Format { path: shown.clone(), reason: e.to_string() };
+    let mut npz = NpzWriter::new_compressed(std::fs::File::create(path).map_err(io)?);
+    for set in sets {
+        let (n, c, _, _) = set.images.dim();
+        let to_u8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let key = format!("{}_images", set.name);
+        if c == 1 {
+            let images = set.images.index_axis(Axis(1), 0).mapv(to_u8);
+            npz.add_array(key, &images).map_err(fail)?;
+        } else {
+            let images = set.images.view().permuted_axes([0, 2, 3, 1]).mapv(to_u8);
+            npz.add_array(key, &images.as_standard_layout()).map_err(fail)?;
+        }
+        let labels = Array2::from_shape_fn((n, 1), |(i, _)| set.labels[i].unwrap_or(0).clamp(0, 255) as u8);
+        npz.add_array(format!("{}_labels", set.name), &labels).map_err(fail)?;
+    }
+    npz.finish().map_err(fail)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,7 +102,7 @@ mod tests {
     use ndarray_npy::NpzWriter;
 
     /// Writes an archive in MedMNIST's exact layout: uint8 images, uint8 labels of shape (N, 1).
-    fn write_medmnist(path: &Path, rgb: bool) {
+    fn write_raw_medmnist(path: &Path, rgb: bool) {
         let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
         for (split, n) in [("train", 5usize), ("val", 2), ("test", 3)] {
             if rgb {
@@ -95,15 +122,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("daecf-medmnist-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let grey = dir.join("grey.npz");
-        write_medmnist(&grey, false);
+        write_raw_medmnist(&grey, false);
         let sets = read_medmnist(&grey, ImageSpec { size: 28, channels: 1 }).unwrap();
         assert_eq!(sets.iter().map(|s| (s.name.as_str(), s.len())).collect::<Vec<_>>(), vec![("train", 5), ("val", 2), ("test", 3)]);
         assert_eq!(sets[0].labels, vec![Some(0), Some(1), Some(2), Some(3), Some(4)]);
         assert!((sets[0].images[[1, 0, 2, 3]] - 45.0 / 255.0).abs() < 1e-6);
         let rgb = dir.join("rgb.npz");
-        write_medmnist(&rgb, true);
+        write_raw_medmnist(&rgb, true);
         let sets = read_medmnist(&rgb, ImageSpec { size: 16, channels: 3 }).unwrap();
         assert_eq!(sets[2].images.dim(), (3, 3, 16, 16));
+        let again = dir.join("again.npz");
+        super::write_medmnist(&again, &sets).unwrap();
+        let back = read_medmnist(&again, ImageSpec { size: 16, channels: 3 }).unwrap();
+        for (a, b) in back.iter().zip(&sets) {
+            assert_eq!((&a.name, &a.labels, &a.ids), (&b.name, &b.labels, &b.ids));
+            assert!(a.images.iter().zip(&b.images).all(|(x, y)| (x - y).abs() <= 0.51 / 255.0), "8-bit round trip");
+        }
         let err = read_medmnist(&dir.join("missing.npz"), ImageSpec { size: 16, channels: 3 }).unwrap_err();
         assert!(err.to_string().contains("missing.npz"));
         std::fs::remove_dir_all(dir).unwrap();

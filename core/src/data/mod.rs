@@ -11,4 +11,4 @@ mod npz;
 pub use folder::{Rejected, read_folder};
 pub use images::{ImageSet, ImageSpec};
 pub use latents::{LatentSet, LatentSplit};
-pub use medmnist::read_medmnist;
+pub use medmnist::{read_medmnist, write_medmnist};

@@ -4,5 +4,6 @@ pub mod encode;
 pub mod explain;
 pub mod fit;
 pub mod grade;
+pub mod phantom;
 pub mod reconstruct;
 pub mod train;

@@ -44,6 +44,12 @@ pub(crate) fn image_set(name: &str, images: Vec<Array3<f32>>, labels: Vec<i64>) 
     Ok(ImageSet { name: name.into(), images, labels: labels.into_iter().map(Some).collect(), ids })
 }
 
+/// The seed of split `split` (0 train, 1 val, 2 test) of a phantom set seeded with `seed`:
+/// the splits never share an image.
+pub fn split_seed(seed: u64, split: usize) -> u64 {
+    seed.wrapping_mul(3).wrapping_add(split as u64)
+}
+
 /// A phantom data set in the MedMNIST layout: `train`, `val` and `test` splits of `n`, `n / 10`
 /// and `n / 5` images (at least one each), from disjoint seeds derived from `seed`.
 pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Vec<ImageSet>> {
@@ -52,7 +58,7 @@ pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Ve
         .iter()
         .enumerate()
         .map(|(i, &(name, count))| {
-            let split_seed = seed.wrapping_mul(3).wrapping_add(i as u64);
+            let split_seed = split_seed(seed, i);
             match kind {
                 "vertebra" => {
                     let config = VertebraConfig::new().with_size(size);

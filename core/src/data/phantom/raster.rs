@@ -1,6 +1,7 @@
 //! Small drawing helpers shared by the phantoms: anti-aliased shapes from signed distances,
 //! blending, a smooth texture and per-image noise.
 
+use ndarray::{Array2, ArrayView2};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
@@ -55,6 +56,22 @@ pub fn add_noise<R: Rng>(values: &mut [f32], sigma: f32, rng: &mut R) {
 pub fn pixel_centres(size: usize) -> impl Iterator<Item = (usize, usize, f32, f32)> {
     let s = size as f32;
     (0..size).flat_map(move |r| (0..size).map(move |c| (r, c, (c as f32 + 0.5) / s - 0.5, (r as f32 + 0.5) / s - 0.5)))
+}
+
+/// 3x3 mean filter with edges replicated.
+pub fn box_blur(image: ArrayView2<f32>) -> Array2<f32> {
+    let (h, w) = image.dim();
+    Array2::from_shape_fn((h, w), |(r, c)| {
+        let mut sum = 0.0;
+        for dr in -1i64..=1 {
+            for dc in -1i64..=1 {
+                let rr = (r as i64 + dr).clamp(0, h as i64 - 1) as usize;
+                let cc = (c as i64 + dc).clamp(0, w as i64 - 1) as usize;
+                sum += image[[rr, cc]];
+            }
+        }
+        sum / 9.0
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use super::raster::box_blur;
 use super::vertebra::genant_grade;
 use crate::{DaecfError, Result};
 
@@ -167,22 +168,6 @@ fn upsample(image: ArrayView2<f32>, factor: usize) -> Array2<f32> {
     Array2::from_shape_fn((h * factor, w * factor), |(r, c)| {
         let (x, y) = ((c as f32 + 0.5) / f - 0.5, (r as f32 + 0.5) / f - 0.5);
         bilinear(image, x.clamp(0.0, (w - 1) as f32), y.clamp(0.0, (h - 1) as f32))
-    })
-}
-
-/// 3x3 mean filter with edges replicated.
-fn box_blur(image: ArrayView2<f32>) -> Array2<f32> {
-    let (h, w) = image.dim();
-    Array2::from_shape_fn((h, w), |(r, c)| {
-        let mut sum = 0.0;
-        for dr in -1i64..=1 {
-            for dc in -1i64..=1 {
-                let rr = (r as i64 + dr).clamp(0, h as i64 - 1) as usize;
-                let cc = (c as i64 + dc).clamp(0, w as i64 - 1) as usize;
-                sum += image[[rr, cc]];
-            }
-        }
-        sum / 9.0
     })
 }
 
