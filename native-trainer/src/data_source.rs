@@ -49,6 +49,22 @@ impl DataArgs {
         }
     }
 
+    /// The phantom's name when the source is `phantom:NAME[:N]`.
+    pub fn phantom_name(&self) -> Option<&str> {
+        let rest = self.data.to_str()?.strip_prefix("phantom:")?;
+        Some(rest.split(':').next().unwrap_or(rest))
+    }
+
+    /// One split: `split` when given (an error if absent), else `test` when the source has one,
+    /// else the first.
+    pub fn read_split(&self, spec: ImageSpec, split: Option<&str>) -> anyhow::Result<ImageSet> {
+        let mut sets = self.read(spec)?;
+        let wanted = split.unwrap_or("test");
+        let i = sets.iter().position(|s| s.name == wanted);
+        anyhow::ensure!(i.is_some() || split.is_none(), "{} has no split '{wanted}'", self.data.display());
+        Ok(sets.swap_remove(i.unwrap_or(0)))
+    }
+
     /// The split to train on: `train` when the source has one, else the only one.
     pub fn read_training(&self, spec: ImageSpec) -> anyhow::Result<ImageSet> {
         let mut sets = self.read(spec)?;

@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: grade held-out vertebra phantoms with the shipped demo model, draw and measure counterfactuals, write an HTML report.
+    Demo(commands::demo::DemoArgs),
     /// Train a Diffusion Autoencoder on unlabelled images (progress, checkpoints, Ctrl-C, --resume).
     Train(commands::train::TrainArgs),
     /// Encode images to semantic latents (z_sem) with a trained model: the input of `fit`.
@@ -30,6 +32,8 @@ enum Command {
     Fit(commands::fit::FitArgs),
     /// Distance, class and grade of every sample of a latents file under fitted heads.
     Grade(commands::grade::GradeArgs),
+    /// Measure counterfactuals on a labelled set: validity, proximity, reconstruction, oracle on phantoms.
+    EvaluateCe(commands::evaluate_ce::EvaluateCeArgs),
     /// Write a phantom data set with its ground truth (PNG folder + labels CSV, MedMNIST .npz).
     Phantom(commands::phantom::PhantomArgs),
     /// Explain images: distance, class, grade, and counterfactuals (binary, grades, progression).
@@ -38,6 +42,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Encode(args) => commands::encode::run(args),
         Command::Reconstruct(args) => commands::reconstruct::run(args),
@@ -45,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Grade(args) => commands::grade::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Phantom(args) => commands::phantom::run(args),
+        Command::EvaluateCe(args) => commands::evaluate_ce::run(args),
     }
 }

@@ -8,27 +8,24 @@ use burn::tensor::{Device, Tensor};
 use daecf_core::data::ImageSet;
 use daecf_core::model::{DiffusionAutoencoder, InputRange};
 use daecf_core::pipeline::reconstruct;
+use daecf_core::data::images::to_picture;
 use image::{DynamicImage, RgbImage};
+use ndarray::{Array4, Axis};
 
 /// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
 const PREVIEW_STEPS: usize = 20;
 
-/// The images of a [B, C, H, W] tensor in `range`, as 8-bit RGB.
-pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage>> {
+/// A [B, C, H, W] tensor in the model's `range` as an array in [0, 1].
+pub fn to_unit_array(x: Tensor<4>, range: InputRange) -> anyhow::Result<Array4<f32>> {
     let [b, c, h, w] = x.dims();
     let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let plane = h * w;
-    Ok((0..b)
-        .map(|i| {
-            RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                let at = |ch: usize| {
-                    let v = data[(i * c + ch.min(c - 1)) * plane + y as usize * w + x as usize];
-                    (range.to_unit(v) * 255.0).round() as u8
-                };
-                image::Rgb([at(0), at(1), at(2)])
-            })
-        })
-        .collect())
+    Ok(Array4::from_shape_vec((b, c, h, w), data)?.mapv(|v| range.to_unit(v)))
+}
+
+/// The images of a [B, C, H, W] tensor in `range`, as 8-bit RGB.
+pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage>> {
+    let unit = to_unit_array(x, range)?;
+    unit.axis_iter(Axis(0)).map(|img| Ok(to_picture(img)?.to_rgb8())).collect()
 }
 
 /// Writes originals over reconstructions of (up to) the first 8 images of `data`.

@@ -113,7 +113,12 @@ impl HeadFile {
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
-        let file: Self = serde_json::from_str(&text)
+        Self::from_json(&text, path)
+    }
+
+    /// Parses and checks a head file's text; `path` only labels errors.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let file: Self = serde_json::from_str(text)
             .map_err(|e| format_error(path, format!("not a daecf head file ({e}); write one with `daecf fit`")))?;
         if file.format != HEAD_FORMAT || file.version == 0 || file.version > HEAD_VERSION {
             return Err(format_error(

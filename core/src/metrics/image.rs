@@ -1,9 +1,16 @@
-//! Image similarity for reconstructions and counterfactuals: mean squared error, PSNR and SSIM
+//! Image similarity for reconstructions and counterfactuals: mean absolute (L1) and squared
+//! error, PSNR and SSIM
 //! (Wang et al., IEEE TIP 2004: Gaussian window sigma 1.5, K1 = 0.01, K2 = 0.03, population
 //! statistics, the choices of scikit-image's `structural_similarity(gaussian_weights=True)`),
 //! on images in [0, 1] shaped [C, H, W]; SSIM is averaged over channels.
 
 use ndarray::{Array2, ArrayView2, ArrayView3, Axis};
+
+/// Mean absolute difference (L1 per pixel).
+pub fn l1(a: ArrayView3<f32>, b: ArrayView3<f32>) -> f64 {
+    let n = a.len().max(1) as f64;
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs() as f64).sum::<f64>() / n
+}
 
 /// Mean squared error.
 pub fn mse(a: ArrayView3<f32>, b: ArrayView3<f32>) -> f64 {
@@ -86,6 +93,7 @@ mod tests {
         let want = (2.0 * 0.2 * 0.4 + 1e-4) / (0.04 + 0.16 + 1e-4);
         assert!((ssim(p.view(), q.view()) - want).abs() < 1e-6);
         assert!((mse(p.view(), q.view()) - 0.04).abs() < 1e-7);
+        assert!((l1(p.view(), q.view()) - 0.2).abs() < 1e-7);
         assert!((psnr(p.view(), q.view()) - 10.0 * (1.0f64 / 0.04).log10()).abs() < 1e-4);
     }
 

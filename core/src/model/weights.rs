@@ -201,7 +201,12 @@ pub fn read_checkpoint_config(path: &Path) -> Result<DaeConfig> {
     }
     let mut header = vec![0u8; len as usize];
     file.read_exact(&mut header).map_err(io)?;
-    let header: serde_json::Value = serde_json::from_slice(&header)
+    config_from_header(&header, path)
+}
+
+/// The daecf config in a safetensors header (the JSON after the 8-byte length).
+fn config_from_header(header: &[u8], path: &Path) -> Result<DaeConfig> {
+    let header: serde_json::Value = serde_json::from_slice(header)
         .map_err(|e| store_error(path, format!("not a safetensors file ({e})")))?;
     let json = header
         .get("__metadata__")
@@ -215,6 +220,24 @@ pub fn read_checkpoint_config(path: &Path) -> Result<DaeConfig> {
             )
         })?;
     serde_json::from_str(json).map_err(|e| store_error(path, format!("bad daecf config: {e}")))
+}
+
+impl DiffusionAutoencoder {
+    /// Loads a daecf checkpoint from its bytes (as written by [`save`](Self::save)); `name`
+    /// only labels errors.
+    pub fn load_bytes(bytes: &[u8], name: &str, device: &Device) -> Result<Self> {
+        let path = Path::new(name);
+        let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize);
+        let header = len
+            .and_then(|len| bytes.get(8..8usize.checked_add(len)?))
+            .ok_or_else(|| store_error(path, "not a safetensors file (truncated header)"))?;
+        let config = config_from_header(header, path)?;
+        let mut model = Self::new(&config, device)?;
+        let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).allow_partial(true).validate(false);
+        let result = model.load_from(&mut store).map_err(|e| store_error(path, e))?;
+        check(result, path, |_| false)?;
+        Ok(model)
+    }
 }
 
 #[cfg(test)]
@@ -231,12 +254,17 @@ mod tests {
         let path = std::env::temp_dir().join(format!("daecf-ckpt-{}.safetensors", std::process::id()));
         model.save(&path).unwrap();
         let loaded = DiffusionAutoencoder::load(&path, &device).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).ok();
         assert_eq!(loaded.config, config);
+        let from_bytes = DiffusionAutoencoder::load_bytes(&bytes, "model", &device).unwrap();
+        assert!(DiffusionAutoencoder::load_bytes(&bytes[..100], "cut", &device).is_err());
         let x = Tensor::<4>::ones([1, 1, 32, 32], &device) * 0.5;
         let a: Vec<f32> = model.encode(x.clone()).into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = loaded.encode(x).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = loaded.encode(x.clone()).into_data().try_to_vec().unwrap();
         assert_eq!(a, b);
+        let c: Vec<f32> = from_bytes.encode(x).into_data().try_to_vec().unwrap();
+        assert_eq!(a, c);
     }
 
     #[test]

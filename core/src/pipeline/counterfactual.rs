@@ -141,3 +141,82 @@ pub fn explain(
     let counterfactuals = if k == 0 { reconstructions.clone().slice(0..0) } else { pick(moved) };
     Ok(Explanations { items, x_t, reconstructions, counterfactuals })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latent::{Calibration, CalibrationKind, CeTarget, ClassifierKind, Hyperplane, TaskSpec};
+    use crate::model::DaeConfig;
+    use burn::tensor::Device;
+
+    fn model(device: &Device) -> DiffusionAutoencoder {
+        device.seed(3);
+        let config = DaeConfig::new(16, 1, 1, 32, vec![1, 2], vec![1, 2])
+            .with_attention_resolutions(vec![8])
+            .with_num_res_blocks(1)
+            .with_enc_num_res_blocks(1)
+            .with_latent_dim(8);
+        DiffusionAutoencoder::new(&config, device).unwrap()
+    }
+
+    fn head() -> Head {
+        Head {
+            task: TaskSpec::new("t"),
+            classifier: ClassifierKind::Svm,
+            c: 1.0,
+            hyperplane: Hyperplane::new(vec![1.0, -1.0, 0.5, 0.0, 0.0, 2.0, 0.0, 1.0], 0.1).unwrap(),
+            standardizer: None,
+            calibration: Calibration {
+                kind: CalibrationKind::Linear,
+                coefficients: vec![1.0, 1.0],
+                grade_range: (0, 3),
+                distance_range: (-2.0, 2.0),
+            },
+        }
+    }
+
+    #[test]
+    fn renders_each_plan_from_the_images_own_code() {
+        let device = Device::flex();
+        let m = model(&device);
+        let x = Tensor::<4>::random([3, 1, 16, 16], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let steps = CeSteps { encode: 4, render: 3, max_batch: 4 };
+        // Plans: the image's own latent (must render its reconstruction), then the binary CE.
+        let plan = |h: &Head, w: ArrayView1<f32>| {
+            Ok(vec![h.plan(w, CeTarget::Distance(h.distance(w)?))?, h.plan(w, CeTarget::Binary)?])
+        };
+        let mut calls = Vec::new();
+        let mut observer = |d: usize, t: usize| {
+            calls.push((d, t));
+            ControlFlow::Continue(())
+        };
+        let out = explain(&m, &head(), x.clone(), &plan, steps, &mut observer).unwrap();
+        assert_eq!(out.counterfactuals.dims(), [6, 1, 16, 16]);
+        assert_eq!(out.reconstructions.dims(), [3, 1, 16, 16]);
+        // 3 images: one encoding chunk of 4 steps; 9 renders: three chunks of 3 steps.
+        assert_eq!(calls.last(), Some(&(4 + 9, 4 + 9)));
+        let own: Vec<f32> = out.counterfactuals.clone().select(0, Tensor::from_data([0i64, 2, 4], &device)).into_data().to_vec().unwrap();
+        let rec: Vec<f32> = out.reconstructions.clone().into_data().to_vec().unwrap();
+        let err = own.iter().zip(&rec).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-4, "an unmoved latent renders the reconstruction ({err})");
+        // The reconstructions are what the reconstruction pipeline gives.
+        let reference = crate::pipeline::reconstruct(&m, x, 4, 3).unwrap();
+        let want: Vec<f32> = reference.image.into_data().to_vec().unwrap();
+        let err = want.iter().zip(&rec).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-4, "{err}");
+        for item in &out.items {
+            assert!((item.plans[1].distance + item.distance).abs() < 1e-5, "binary CE = reflection");
+        }
+    }
+
+    #[test]
+    fn cancelling_stops_with_an_error() {
+        let device = Device::flex();
+        let m = model(&device);
+        let x = Tensor::<4>::zeros([1, 1, 16, 16], &device);
+        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
+        let mut stop = |d: usize, _: usize| if d >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) };
+        let err = explain(&m, &head(), x, &plan, CeSteps { encode: 5, render: 5, max_batch: 2 }, &mut stop).unwrap_err();
+        assert!(matches!(err, DaecfError::Cancelled));
+    }
+}

@@ -1,6 +1,8 @@
 //! One module per `daecf` subcommand.
 
+pub mod demo;
 pub mod encode;
+pub mod evaluate_ce;
 pub mod explain;
 pub mod fit;
 pub mod grade;

@@ -11,11 +11,11 @@ use daecf_core::data::ImageSpec;
 use daecf_core::metrics::image::{mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::reconstruct;
-use ndarray::{Array3, Axis};
+use ndarray::Axis;
 
 use crate::backend::Backend;
 use crate::data_source::{DataArgs, batch_tensor};
-use crate::preview::to_images;
+use crate::preview::{to_images, to_unit_array};
 
 /// Options of `daecf reconstruct`.
 #[derive(Debug, Args)]
@@ -55,11 +55,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let model = DiffusionAutoencoder::load(&args.model, &device)?;
     let range = model.config.input_range;
-    let mut sets = args.data.read(ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
-    let wanted = args.split.clone().unwrap_or_else(|| "test".into());
-    let i = sets.iter().position(|s| s.name == wanted);
-    anyhow::ensure!(i.is_some() || args.split.is_none(), "{} has no split '{wanted}'", args.data.data.display());
-    let set = sets.swap_remove(i.unwrap_or(0));
+    let set = args.data.read_split(ImageSpec { size: model.config.image_size, channels: model.config.in_channels }, args.split.as_deref())?;
     let n = args.limit.map_or(set.len(), |l| l.min(set.len()));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
@@ -70,14 +66,13 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
         let x = batch_tensor(&set, chunk, range, &device);
         let originals = to_images(x.clone(), range)?;
         let rec = reconstruct(&model, x, args.t_encode, args.t_render)?;
-        let rec_data: Vec<f32> = rec.image.clone().into_data().convert::<f32>().try_into_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let (_, c, h, w) = set.images.dim();
+        let restored = to_unit_array(rec.image.clone(), range)?;
+        let (_, _, h, w) = set.images.dim();
         let pictures = to_images(rec.image, range)?;
         for (k, &i) in chunk.iter().enumerate() {
             let original = set.images.index_axis(Axis(0), i);
-            let plane = c * h * w;
-            let restored = Array3::from_shape_vec((c, h, w), rec_data[k * plane..(k + 1) * plane].iter().map(|&v| range.to_unit(v)).collect())?;
-            let (m, p, s) = (mse(original, restored.view()), psnr(original, restored.view()), ssim(original, restored.view()));
+            let restored = restored.index_axis(Axis(0), k);
+            let (m, p, s) = (mse(original, restored), psnr(original, restored), ssim(original, restored));
             sums = [sums[0] + m, sums[1] + p, sums[2] + s];
             writeln!(csv, "{},{m:.6},{p:.3},{s:.4}", set.ids[i])?;
             let mut pair = image::RgbImage::new(2 * w as u32, h as u32);

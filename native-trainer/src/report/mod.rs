@@ -2,7 +2,8 @@
 //! and PNG plots (ROC curves, distance vs grade, confusion matrix, t-SNE of the latents).
 
 pub mod figures;
-mod plots;
+pub mod html;
+pub mod plots;
 mod tsne;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@
 //! Every image depends only on (seed, index): the n-th image of a set is the same whatever the
 //! set's size, and sets with different seeds do not overlap.
 
+pub mod oracle;
 pub mod raster;
 pub mod retina;
 pub mod retina_oracle;
@@ -20,6 +21,7 @@ use ndarray::{Array3, Array4, Axis, stack};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use oracle::{Oracle, OracleReading};
 pub use retina::{RetinaConfig, RetinaTruth};
 pub use vertebra::{FractureForm, VertebraConfig, VertebraTruth, genant_grade};
 

@@ -1,0 +1,401 @@
+//! `daecf evaluate-ce`: how good are a head's counterfactuals on a labelled set?
+//!
+//! For every image: the binary CE and one grade CE (target grades taken in turn from the head's
+//! range, skipping the image's own), rendered from the image's x_T. Measured:
+//! - validity: the CE encoded again lands on the target side (binary) / at the target grade;
+//! - proximity: L1 and SSIM between each CE and the reconstruction, and the latent step size;
+//! - reconstruction quality: MSE, PSNR and SSIM against the input;
+//! - the head itself on these images (AUC and the rest of `daecf fit`'s figures);
+//! - on phantoms, the oracle: did the measured severity move the way the grade moved, and how
+//!   far is the CE's measured grade from the target?
+
+use std::cell::Cell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::Device;
+use clap::Args;
+use daecf_core::data::ImageSet;
+use daecf_core::data::phantom::Oracle;
+use daecf_core::latent::{CeTarget, Evaluation, Head, HeadFile};
+use daecf_core::metrics::image::{l1, mse, psnr, ssim};
+use daecf_core::model::DiffusionAutoencoder;
+use daecf_core::pipeline::{CeSteps, explain};
+use ndarray::{ArrayView1, Axis};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::commands::explain::tensor_rows;
+use crate::data_source::{DataArgs, batch_tensor};
+use crate::preview::to_unit_array;
+
+/// Options of `daecf evaluate-ce`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  daecf evaluate-ce --model m.safetensors --head head.json --data phantom:vertebra:1000 --limit 200
+  daecf evaluate-ce --model m.safetensors --head head.json --data scans/ --labels grades.csv --t-encode 50 --t-render 20")]
+pub struct EvaluateCeArgs {
+    /// A daecf model file (model.safetensors from `daecf train`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Head file from `daecf fit`.
+    #[arg(long, value_name = "head.json")]
+    head: PathBuf,
+    /// Task of the head file (default: its first head).
+    #[arg(long)]
+    task: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Split of a MedMNIST archive or phantom set (default: test, else the first).
+    #[arg(long)]
+    split: Option<String>,
+    /// At most this many (labelled) images.
+    #[arg(long, default_value_t = 200)]
+    limit: usize,
+    /// Oracle that measures the graded finding (default: the phantom's, for --data phantom:NAME).
+    #[arg(long, value_parser = ["vertebra", "retina", "none"])]
+    oracle: Option<String>,
+    /// DDIM steps of the stochastic encoding (the paper: 250).
+    #[arg(long, default_value_t = 250)]
+    t_encode: usize,
+    /// DDIM steps of each render (the paper: 100).
+    #[arg(long, default_value_t = 100)]
+    t_render: usize,
+    /// Images encoded or rendered per batch.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Output folder: report.json, report.md, per_image.csv.
+    #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
+    out: PathBuf,
+    /// Device.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+/// One image's counterfactual figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeRow {
+    /// Image id.
+    pub id: String,
+    /// Its label.
+    pub label: i64,
+    /// Its signed distance.
+    pub distance: f32,
+    /// Reconstruction PSNR, SSIM and MSE against the input.
+    pub recon: [f64; 3],
+    /// Binary CE: target distance, re-encoded distance, L1 and SSIM to the reconstruction, step.
+    pub binary: CeFigures,
+    /// Grade CE: as for the binary one, with its target grade.
+    pub grade: CeFigures,
+    /// The grade CE's target.
+    pub target_grade: i64,
+    /// Oracle grade of the reconstruction, on phantoms.
+    pub recon_oracle_grade: Option<u8>,
+}
+
+/// The figures of one counterfactual.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeFigures {
+    /// Target signed distance.
+    pub distance: f32,
+    /// Signed distance of the CE encoded again.
+    pub reencoded: f32,
+    /// The calibrated grade of the re-encoded CE.
+    pub reencoded_grade: i64,
+    /// Mean |CE - reconstruction| per pixel.
+    pub l1: f64,
+    /// SSIM between CE and reconstruction.
+    pub ssim: f64,
+    /// L2 length of the move in z_sem.
+    pub step: f32,
+    /// Oracle severity of reconstruction and CE, and the CE's oracle grade.
+    pub oracle: Option<(f32, f32, u8)>,
+}
+
+/// Means over a set.
+#[derive(Debug, Clone, Serialize)]
+pub struct CeSummary {
+    /// Images evaluated.
+    pub n: usize,
+    /// DDIM steps (encode, render).
+    pub steps: (usize, usize),
+    /// The head on these images.
+    pub head: Evaluation,
+    /// Reconstruction: mean MSE, PSNR (dB), SSIM.
+    pub recon_mse: f64,
+    /// Mean PSNR.
+    pub recon_psnr: f64,
+    /// Mean SSIM.
+    pub recon_ssim: f64,
+    /// Fraction of binary CEs whose re-encoding lands on the target side.
+    pub binary_validity: f64,
+    /// Fraction of grade CEs whose re-encoding has the target grade.
+    pub grade_validity: f64,
+    /// Fraction of grade CEs whose re-encoding is within one grade of the target.
+    pub grade_validity_within_one: f64,
+    /// Mean L1 and SSIM between binary CE and reconstruction.
+    pub binary_l1: f64,
+    /// Mean SSIM between binary CE and reconstruction.
+    pub binary_ssim: f64,
+    /// Mean L1 between grade CE and reconstruction.
+    pub grade_l1: f64,
+    /// Mean SSIM between grade CE and reconstruction.
+    pub grade_ssim: f64,
+    /// Mean latent step of the binary CEs.
+    pub binary_step: f64,
+    /// Oracle figures, on phantoms.
+    pub oracle: Option<OracleSummary>,
+}
+
+/// What the oracle says about the counterfactuals.
+#[derive(Debug, Clone, Serialize)]
+pub struct OracleSummary {
+    /// Fraction of binary CEs whose measured severity moved the way the head's grade moved.
+    pub binary_direction: f64,
+    /// The same for grade CEs (whose target differs from the reconstruction's grade).
+    pub grade_direction: f64,
+    /// Fraction of grade CEs whose measured grade equals the target.
+    pub grade_exact: f64,
+    /// Fraction of grade CEs whose measured grade is within one of the target.
+    pub grade_within_one: f64,
+    /// Fraction of reconstructions whose measured grade equals the image's label.
+    pub recon_grade_exact: f64,
+}
+
+/// Evaluates the counterfactuals of images `indices` of `set` (all labelled).
+pub fn evaluate(
+    model: &DiffusionAutoencoder,
+    head: &Head,
+    set: &ImageSet,
+    indices: &[usize],
+    oracle: Option<Oracle>,
+    steps: CeSteps,
+    device: &Device,
+    on_step: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<(CeSummary, Vec<CeRow>)> {
+    let range = model.config.input_range;
+    let (lo, hi) = head.calibration.grade_range;
+    let turn = Cell::new(0usize);
+    let plan = |h: &Head, w: ArrayView1<f32>| {
+        let own = h.calibration.grade(h.distance(w)? as f64);
+        let others: Vec<i64> = (lo..=hi).filter(|&g| g != own).collect();
+        let target = others[turn.get() % others.len().max(1)];
+        turn.set(turn.get() + 1);
+        Ok(vec![h.plan(w, CeTarget::Binary)?, h.plan(w, CeTarget::Grade(target as f64))?])
+    };
+    let mut rows = Vec::new();
+    let mut latents = Vec::new();
+    let batch = steps.max_batch.max(1);
+    let calls: Vec<&[usize]> = indices.chunks(batch * 4).collect();
+    // The DDIM steps `explain` takes for n images with two counterfactuals each.
+    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + (3 * n).div_ceil(batch) * steps.render;
+    let total: usize = calls.iter().map(|c| steps_of(c.len())).sum();
+    let mut base = 0;
+    for chunk in calls {
+        let x = batch_tensor(set, chunk, range, device);
+        let mut progress = |done: usize, _: usize| {
+            on_step(base + done, total);
+            std::ops::ControlFlow::Continue(())
+        };
+        let result = explain(model, head, x, &plan, steps, &mut progress)?;
+        base += steps_of(chunk.len());
+        let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
+        let recs = to_unit_array(result.reconstructions, range)?;
+        let ces = to_unit_array(result.counterfactuals, range)?;
+        for (b, item) in result.items.iter().enumerate() {
+            let i = chunk[b];
+            let original = set.images.index_axis(Axis(0), i);
+            let rec = recs.index_axis(Axis(0), b);
+            let rec_oracle = oracle.map(|o| o.read(rec)).transpose()?;
+            let figures = |k: usize| -> anyhow::Result<CeFigures> {
+                let ce = ces.index_axis(Axis(0), 2 * b + k);
+                let p = &item.plans[k];
+                let d = reencoded[2 * b + k];
+                let oracle = match (oracle, rec_oracle) {
+                    (Some(o), Some(r)) => {
+                        let m = o.read(ce)?;
+                        Some((r.severity, m.severity, m.grade))
+                    }
+                    _ => None,
+                };
+                Ok(CeFigures {
+                    distance: p.distance,
+                    reencoded: d,
+                    reencoded_grade: head.calibration.grade(d as f64),
+                    l1: l1(ce, rec),
+                    ssim: ssim(ce, rec),
+                    step: p.step_size,
+                    oracle,
+                })
+            };
+            let target_grade = match item.plans[1].target {
+                CeTarget::Grade(g) => g as i64,
+                _ => unreachable!("the plan puts the grade CE second"),
+            };
+            rows.push(CeRow {
+                id: set.ids[i].clone(),
+                label: set.labels[i].context("evaluate-ce needs labelled images")?,
+                distance: item.distance,
+                recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
+                binary: figures(0)?,
+                grade: figures(1)?,
+                target_grade,
+                recon_oracle_grade: rec_oracle.map(|r| r.grade),
+            });
+            latents.extend_from_slice(&item.z_sem);
+        }
+    }
+    let dim = head.dim();
+    let latents = ndarray::Array2::from_shape_vec((rows.len(), dim), latents)?;
+    let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
+    let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, oracle.is_some());
+    Ok((summary, rows))
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+fn fraction(v: impl Iterator<Item = bool>) -> f64 {
+    mean(v.map(|b| if b { 1.0 } else { 0.0 }))
+}
+
+fn summarise(
+    head: &Head,
+    rows: &[CeRow],
+    evaluation: Evaluation,
+    steps: &CeSteps,
+    with_oracle: bool,
+) -> CeSummary {
+    let grade_at = |d: f32| head.calibration.predict(d as f64);
+    // Did the severity move the way the head's grade moved (and move at all)?
+    let direction = |r: &CeRow, f: &CeFigures| {
+        let want = grade_at(f.distance) - grade_at(r.distance);
+        f.oracle.is_some_and(|(before, after, _)| want != 0.0 && (after - before) as f64 * want > 0.0)
+    };
+    let oracle = with_oracle.then(|| OracleSummary {
+        binary_direction: fraction(rows.iter().map(|r| direction(r, &r.binary))),
+        grade_direction: fraction(
+            rows.iter()
+                .filter(|r| head.calibration.grade(r.distance as f64) != r.target_grade)
+                .map(|r| direction(r, &r.grade)),
+        ),
+        grade_exact: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| o.2 as i64 == r.target_grade))),
+        grade_within_one: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| (o.2 as i64 - r.target_grade).abs() <= 1))),
+        recon_grade_exact: fraction(rows.iter().map(|r| r.recon_oracle_grade.is_some_and(|g| g as i64 == r.label))),
+    });
+    CeSummary {
+        n: rows.len(),
+        steps: (steps.encode, steps.render),
+        head: evaluation,
+        recon_mse: mean(rows.iter().map(|r| r.recon[2])),
+        recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
+        recon_ssim: mean(rows.iter().map(|r| r.recon[1])),
+        binary_validity: fraction(rows.iter().map(|r| (r.binary.reencoded > 0.0) == (r.binary.distance > 0.0))),
+        grade_validity: fraction(rows.iter().map(|r| r.grade.reencoded_grade == r.target_grade)),
+        grade_validity_within_one: fraction(rows.iter().map(|r| (r.grade.reencoded_grade - r.target_grade).abs() <= 1)),
+        binary_l1: mean(rows.iter().map(|r| r.binary.l1)),
+        binary_ssim: mean(rows.iter().map(|r| r.binary.ssim)),
+        grade_l1: mean(rows.iter().map(|r| r.grade.l1)),
+        grade_ssim: mean(rows.iter().map(|r| r.grade.ssim)),
+        binary_step: mean(rows.iter().map(|r| r.binary.step as f64)),
+        oracle,
+    }
+}
+
+impl CeSummary {
+    /// The summary as a Markdown table.
+    pub fn markdown(&self) -> String {
+        let pct = |v: f64| format!("{:.1} %", 100.0 * v);
+        let mut rows = vec![
+            ("images".to_string(), self.n.to_string()),
+            ("DDIM steps (encode / render)".into(), format!("{} / {}", self.steps.0, self.steps.1)),
+            ("head ROC-AUC".into(), format!("{:.3}", self.head.auc)),
+            ("head accuracy".into(), format!("{:.3}", self.head.accuracy)),
+            ("reconstruction PSNR".into(), format!("{:.2} dB", self.recon_psnr)),
+            ("reconstruction SSIM".into(), format!("{:.3}", self.recon_ssim)),
+            ("reconstruction MSE".into(), format!("{:.5}", self.recon_mse)),
+            ("binary CE validity (re-encoded on the target side)".into(), pct(self.binary_validity)),
+            ("grade CE validity (re-encoded at the target grade)".into(), pct(self.grade_validity)),
+            ("grade CE validity within one grade".into(), pct(self.grade_validity_within_one)),
+            ("binary CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.binary_l1, self.binary_ssim)),
+            ("grade CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim)),
+            ("binary CE latent step (L2)".into(), format!("{:.3}", self.binary_step)),
+        ];
+        if let Some(o) = &self.oracle {
+            rows.extend([
+                ("oracle: binary CEs moving the measured finding the right way".to_string(), pct(o.binary_direction)),
+                ("oracle: grade CEs moving it the right way".into(), pct(o.grade_direction)),
+                ("oracle: grade CE measured at the target grade".into(), pct(o.grade_exact)),
+                ("oracle: grade CE measured within one grade of the target".into(), pct(o.grade_within_one)),
+                ("oracle: reconstruction measured at the label's grade".into(), pct(o.recon_grade_exact)),
+            ]);
+        }
+        let mut md = String::from("| measure | value |\n|---|---|\n");
+        for (k, v) in rows {
+            md.push_str(&format!("| {k} | {v} |\n"));
+        }
+        md
+    }
+}
+
+/// Writes report.json, report.md and per_image.csv into `dir`.
+pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
+    std::fs::write(dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("per_image.csv"))?);
+    writeln!(csv, "id,label,distance,psnr,binary_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
+    for r in rows {
+        let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
+        writeln!(
+            csv,
+            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{}",
+            r.id, r.label, r.distance, r.recon[0], r.binary.distance, r.binary.reencoded, r.binary.l1, r.target_grade,
+            r.grade.reencoded_grade, r.grade.l1,
+            r.binary.oracle.map_or(String::new(), |o| format!("{:.4}", o.0)), sev(&r.binary), sev(&r.grade),
+            r.grade.oracle.map_or(String::new(), |o| o.2.to_string())
+        )?;
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+/// Runs `daecf evaluate-ce`.
+pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
+    let device = args.backend.device()?;
+    let model = DiffusionAutoencoder::load(&args.model, &device)?;
+    let file = HeadFile::load(&args.head)?;
+    let ce = crate::commands::explain::CeArgs {
+        task: args.task.clone(),
+        grades: None,
+        frames: 2,
+        extent: None,
+        t_encode: args.t_encode,
+        t_render: args.t_render,
+        batch: args.batch,
+    };
+    let head = ce.head(&file, &args.head)?;
+    let oracle = match args.oracle.as_deref() {
+        Some("none") => None,
+        Some(name) => Some(Oracle::from_name(name)?),
+        None => args.data.phantom_name().map(Oracle::from_name).transpose()?,
+    };
+    let spec = daecf_core::data::ImageSpec { size: model.config.image_size, channels: model.config.in_channels };
+    let set = args.data.read_split(spec, args.split.as_deref())?;
+    let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(args.limit).collect();
+    anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data.display());
+    let bar = crate::progress::bar(1, "evaluating CEs", "DDIM steps");
+    let mut on_step = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), &device, &mut on_step)?;
+    bar.finish();
+    write_report(&args.out, &summary, &rows)?;
+    println!("{}", summary.markdown());
+    println!("per image: {}", args.out.join("per_image.csv").display());
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! A self-contained HTML page: every picture embedded as a data URI, so the page is one file
+//! that opens anywhere, offline, and can be sent on as is.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+/// An HTML page under construction.
+#[derive(Debug, Default)]
+pub struct Page {
+    body: String,
+}
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Page {
+    /// A heading of `level` (1-3).
+    pub fn heading(&mut self, level: u8, text: &str) {
+        let _ = writeln!(self.body, "<h{level}>{}</h{level}>", escape(text));
+    }
+
+    /// A paragraph of text (escaped).
+    pub fn paragraph(&mut self, text: &str) {
+        let _ = writeln!(self.body, "<p>{}</p>", escape(text));
+    }
+
+    /// A two-column table of (name, value) rows.
+    pub fn table(&mut self, rows: &[(String, String)]) {
+        self.body.push_str("<table>\n");
+        for (k, v) in rows {
+            let _ = writeln!(self.body, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v));
+        }
+        self.body.push_str("</table>\n");
+    }
+
+    /// A row of figures: each a file (PNG or GIF) embedded with its caption.
+    pub fn figures(&mut self, items: &[(&Path, String)]) -> anyhow::Result<()> {
+        self.body.push_str("<div class=\"row\">\n");
+        for (path, caption) in items {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let mime = if path.extension().is_some_and(|e| e == "gif") { "image/gif" } else { "image/png" };
+            let _ = writeln!(
+                self.body,
+                "<figure><img src=\"data:{mime};base64,{}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>",
+                STANDARD.encode(bytes),
+                c = escape(caption)
+            );
+        }
+        self.body.push_str("</div>\n");
+        Ok(())
+    }
+
+    /// Writes the page with `title` to `path`.
+    pub fn write(&self, path: &Path, title: &str) -> anyhow::Result<()> {
+        let html = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{t}</title><style>{STYLE}</style></head>\n<body>\n{}</body></html>\n",
+            self.body,
+            t = escape(title)
+        );
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}\
+th{background:#f4f4f4;font-weight:normal}.row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}\
+figure{margin:0}figure img{max-width:100%;image-rendering:pixelated}figcaption{font-size:13px;color:#555}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_embeds_pictures_and_escapes_text() {
+        let dir = std::env::temp_dir().join(format!("daecf-html-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        image::RgbImage::new(2, 2).save(dir.join("a.png")).unwrap();
+        let mut page = Page::default();
+        page.heading(1, "<demo>");
+        page.table(&[("AUC".into(), "0.95".into())]);
+        page.figures(&[(&dir.join("a.png"), "a & b".into())]).unwrap();
+        page.write(&dir.join("index.html"), "t").unwrap();
+        let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert!(html.contains("&lt;demo&gt;") && html.contains("data:image/png;base64,iVBOR") && html.contains("a &amp; b"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
