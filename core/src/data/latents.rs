@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, Array4, ArrayView2};
 use ndarray_npy::NpzWriter;
 
 use super::npz::Npz;
@@ -19,6 +19,10 @@ pub struct LatentSplit {
     pub latents: Array2<f32>,
     /// One label per row, when the file has `<name>_labels`.
     pub labels: Option<Vec<i64>>,
+    /// One id per row (file name or index in the source), when the file has `<name>_ids`.
+    pub ids: Option<Vec<String>>,
+    /// The stochastic codes x_T [N, C, H, W], when the file has `<name>_xT`.
+    pub x_t: Option<Array4<f32>>,
 }
 
 impl LatentSplit {
@@ -67,7 +71,20 @@ impl LatentSet {
             let latents = npz.matrix_f32(&format!("{name}_latents"))?;
             let label_key = format!("{name}_labels");
             let labels = if npz.has(&label_key) { Some(npz.labels(&label_key)?) } else { None };
-            splits.push(LatentSplit { name, latents, labels });
+            let ids_key = format!("{name}_ids");
+            let ids = if npz.has(&ids_key) { Some(decode_ids(&npz.u8_array(&ids_key)?, &shown, &ids_key)?) } else { None };
+            let x_t_key = format!("{name}_xT");
+            let x_t = if npz.has(&x_t_key) {
+                let a = npz.array_f32(&x_t_key)?;
+                let shape = a.shape().to_vec();
+                Some(a.into_dimensionality().map_err(|_| DaecfError::Format {
+                    path: shown.clone(),
+                    reason: format!("{x_t_key} has shape {shape:?}; expected (samples, channels, height, width)"),
+                })?)
+            } else {
+                None
+            };
+            splits.push(LatentSplit { name, latents, labels, ids, x_t });
         }
         let set = Self { splits };
         set.check().map_err(|reason| DaecfError::Format { path: shown, reason })?;
@@ -89,6 +106,16 @@ impl LatentSet {
             {
                 return Err(format!("{}_latents has {n} rows but {}_labels has {} labels", s.name, s.name, labels.len()));
             }
+            if let Some(ids) = &s.ids
+                && ids.len() != n
+            {
+                return Err(format!("{}_latents has {n} rows but {}_ids has {} ids", s.name, s.name, ids.len()));
+            }
+            if let Some(x_t) = &s.x_t
+                && x_t.len_of(ndarray::Axis(0)) != n
+            {
+                return Err(format!("{}_latents has {n} rows but {}_xT has {}", s.name, s.name, x_t.len_of(ndarray::Axis(0))));
+            }
             if let Some((i, v)) = s.latents.indexed_iter().find(|(_, v)| !v.is_finite()) {
                 return Err(format!("{}_latents[{}, {}] is {v}; re-encode the images or drop that sample", s.name, i.0, i.1));
             }
@@ -106,7 +133,9 @@ impl LatentSet {
         self.splits[0].latents.ncols()
     }
 
-    /// Writes the set in the same layout (`<split>_latents` float32, `<split>_labels` int64).
+    /// Writes the set in the same layout: `<split>_latents` float32, `<split>_labels` int64,
+    /// `<split>_ids` uint8 (N, L): each id's UTF-8 bytes, zero-padded (in numpy:
+    /// `bytes(row).rstrip(b"\0").decode()`), and `<split>_xT` float32 (N, C, H, W).
     pub fn write(&self, path: &Path) -> Result<()> {
         let io = |e: std::io::Error| DaecfError::Io { path: path.display().to_string(), source: e };
         let npz_error = |e: ndarray_npy::WriteNpzError| DaecfError::Format { path: path.display().to_string(), reason: e.to_string() };
@@ -116,10 +145,43 @@ impl LatentSet {
             if let Some(labels) = &s.labels {
                 npz.add_array(format!("{}_labels", s.name), &ndarray::Array1::from(labels.clone())).map_err(npz_error)?;
             }
+            if let Some(ids) = &s.ids {
+                npz.add_array(format!("{}_ids", s.name), &encode_ids(ids)).map_err(npz_error)?;
+            }
+            if let Some(x_t) = &s.x_t {
+                npz.add_array(format!("{}_xT", s.name), x_t).map_err(npz_error)?;
+            }
         }
         npz.finish().map_err(npz_error)?;
         Ok(())
     }
+}
+
+/// Ids as a zero-padded (N, L) byte matrix.
+fn encode_ids(ids: &[String]) -> Array2<u8> {
+    let width = ids.iter().map(String::len).max().unwrap_or(0).max(1);
+    let mut out = Array2::zeros((ids.len(), width));
+    for (mut row, id) in out.rows_mut().into_iter().zip(ids) {
+        for (cell, b) in row.iter_mut().zip(id.bytes()) {
+            *cell = b;
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_ids`].
+fn decode_ids(bytes: &ndarray::ArrayD<u8>, path: &str, key: &str) -> Result<Vec<String>> {
+    let bad = |reason: String| DaecfError::Format { path: path.into(), reason };
+    let matrix = bytes.view().into_dimensionality::<ndarray::Ix2>().map_err(|_| bad(format!("{key} must be (samples, bytes)")))?;
+    matrix
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let used: Vec<u8> = row.iter().copied().take_while(|&b| b != 0).collect();
+            String::from_utf8(used).map_err(|_| bad(format!("{key}[{i}] is not UTF-8")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -134,7 +196,7 @@ mod tests {
     }
 
     fn split(name: &str, rows: usize, labels: Option<Vec<i64>>) -> LatentSplit {
-        LatentSplit { name: name.into(), latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32), labels }
+        LatentSplit { name: name.into(), latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32), labels, ids: None, x_t: None }
     }
 
     #[test]
@@ -142,6 +204,9 @@ mod tests {
         let set = LatentSet {
             splits: vec![split("train", 4, Some(vec![0, 1, 2, 1])), split("val", 2, Some(vec![1, 0])), split("test", 3, None)],
         };
+        let mut set = set;
+        set.splits[1].ids = Some(vec!["a/b.png".into(), "ü.png".into()]);
+        set.splits[1].x_t = Some(Array4::from_shape_fn((2, 1, 2, 2), |(i, _, y, x)| (i + y * 2 + x) as f32));
         let path = temp("ok.npz");
         set.write(&path).unwrap();
         let back = LatentSet::read(&path).unwrap();

@@ -1,6 +1,7 @@
 //! Data sets: images (folders of PNG/JPEG with a CSV of labels, MedMNIST archives) prepared for
 //! a model, phantoms with a known truth, and the latents file that heads are fitted on.
 
+pub mod augment;
 pub mod folder;
 pub mod images;
 pub mod latents;

@@ -41,16 +41,21 @@ impl Npz {
         DaecfError::Format { path: self.path.clone(), reason }
     }
 
-    /// Reads `name` as an f32 matrix (f32 or f64 on disk).
-    pub fn matrix_f32(&mut self, name: &str) -> Result<Array2<f32>> {
-        let array: ArrayD<f32> = match self.reader.by_name::<_, IxDyn>(name) {
-            Ok(a) => a,
+    /// Reads `name` as an f32 array of any shape (f32 or f64 on disk).
+    pub fn array_f32(&mut self, name: &str) -> Result<ArrayD<f32>> {
+        match self.reader.by_name::<_, IxDyn>(name) {
+            Ok(a) => Ok(a),
             Err(_) => self
                 .reader
                 .by_name::<_, IxDyn>(name)
                 .map(|a: ArrayD<f64>| a.mapv(|v| v as f32))
-                .map_err(|e| self.format_error(format!("{name}: {e}; expected a float32 or float64 array")))?,
-        };
+                .map_err(|e| self.format_error(format!("{name}: {e}; expected a float32 or float64 array"))),
+        }
+    }
+
+    /// Reads `name` as an f32 matrix (f32 or f64 on disk).
+    pub fn matrix_f32(&mut self, name: &str) -> Result<Array2<f32>> {
+        let array = self.array_f32(name)?;
         let shape = array.shape().to_vec();
         array.into_dimensionality().map_err(|_| self.format_error(format!("{name} has shape {shape:?}; expected (samples, dims)")))
     }

@@ -88,7 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let latents = ndarray::concatenate(ndarray::Axis(0), &views)?;
     let labels: Vec<i64> = truths.iter().map(|t| t.grade as i64).collect();
     let evaluation = head.evaluate(latents.view(), &labels)?;
-    let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels) }] };
+    let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels), ids: Some(set.ids.clone()), x_t: None }] };
     let plots = head_plots(&args.out, &latent_set, head)?;
 
     let n_ce = args.ce_images.min(set.len());

@@ -1,13 +1,14 @@
 //! `daecf encode`: a trained model and images -> a latents file (z_sem per image with its
-//! label, per split) in the layout `daecf fit` reads.
+//! label and id, per split, optionally the stochastic code x_T) in the layout `daecf fit` reads.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use daecf_core::data::{ImageSpec, LatentSet, LatentSplit};
+use daecf_core::diffusion::{DdimSampler, NoiseSchedule};
 use daecf_core::model::DiffusionAutoencoder;
-use ndarray::Array2;
+use ndarray::{Array2, Array4};
 
 use crate::backend::Backend;
 use crate::data_source::{DataArgs, batch_tensor};
@@ -28,6 +29,10 @@ pub struct EncodeArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 32)]
     batch: usize,
+    /// Also write each image's stochastic code x_T (<split>_xT), by DDIM encoding with this
+    /// many steps (the paper: 250); slow: one UNet pass per step.
+    #[arg(long, value_name = "STEPS")]
+    x_t: Option<usize>,
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -40,22 +45,31 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let config = &model.config;
     let sets = args.data.read(ImageSpec { size: config.image_size, channels: config.in_channels })?;
     let total: usize = sets.iter().map(|s| s.len()).sum();
+    let sampler = args.x_t.map(|steps| DdimSampler::new(&NoiseSchedule::linear(1000)?, steps)).transpose()?;
     let bar = crate::progress::bar(total as u64, "encoding", "images");
     let mut splits = Vec::new();
     for set in &sets {
         let mut latents = Vec::with_capacity(set.len() * config.latent_dim);
+        let mut codes = Vec::new();
         for chunk in (0..set.len()).collect::<Vec<_>>().chunks(args.batch.max(1)) {
-            let z = model.encode(batch_tensor(set, chunk, config.input_range, &device));
+            let x = batch_tensor(set, chunk, config.input_range, &device);
+            let z = model.encode(x.clone());
+            if let Some(sampler) = &sampler {
+                let x_t = sampler.encode(&model.conditioned(z.clone()), x);
+                codes.extend(x_t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            }
             latents.extend(z.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
             bar.inc(chunk.len() as u64);
         }
+        let (_, c, h, w) = set.images.dim();
+        let x_t = sampler.is_some().then(|| Array4::from_shape_vec((set.len(), c, h, w), codes)).transpose()?;
         let labels = set.labels.iter().all(Option::is_some).then(|| set.labels.iter().flatten().copied().collect());
         if labels.is_none() && set.labels.iter().any(Option::is_some) {
             eprintln!("note: split '{}' is only partly labelled; its labels are not written", set.name);
         }
         let name = if set.name == "images" { "train".to_string() } else { set.name.clone() };
         let latents = Array2::from_shape_vec((set.len(), config.latent_dim), latents)?;
-        splits.push(LatentSplit { name, latents, labels });
+        splits.push(LatentSplit { name, latents, labels, ids: Some(set.ids.clone()), x_t });
     }
     bar.finish();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

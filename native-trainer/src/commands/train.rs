@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use daecf_core::data::ImageSpec;
+use daecf_core::data::augment::{AugmentConfig, augment};
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 use rand::SeedableRng;
@@ -69,6 +70,11 @@ pub struct TrainArgs {
     /// Write a checkpoint and a reconstruction grid every N steps (and at the end).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     checkpoint_every: usize,
+    /// Augment the training images as the paper did: rotation up to 30 degrees, horizontal and
+    /// vertical flips, grid distortion, zoom 90-110 %, each with probability 0.5 (seeded by
+    /// --seed and the step, so resuming stays exact).
+    #[arg(long)]
+    augment: bool,
     /// Continue from OUT/checkpoint (an exact continuation on CPU).
     #[arg(long)]
     resume: bool,
@@ -167,7 +173,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         let step = trainer.step_count();
-        let x = batch_tensor(&data, &order.indices(step, batch), range, &device);
+        let indices = order.indices(step, batch);
+        let x = if args.augment { augmented_batch(&data, &indices, range, args.seed, step, &device)? } else { batch_tensor(&data, &indices, range, &device) };
         let loss = trainer.step(x);
         anyhow::ensure!(loss.is_finite(), "the loss became {loss} at step {step}; lower --lr or check the images");
         let rate = ((step + 1 - first_step) * batch) as f64 / started.elapsed().as_secs_f64();
@@ -187,6 +194,27 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     trainer.ema().save(&model_path)?;
     eprintln!("wrote {} (EMA weights) and {}", model_path.display(), checkpoint.display());
     Ok(())
+}
+
+/// The images at `indices`, each through the paper's augmentations; the random stream depends
+/// on (seed, step) only.
+fn augmented_batch(
+    data: &daecf_core::data::ImageSet,
+    indices: &[usize],
+    range: InputRange,
+    seed: u64,
+    step: usize,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<burn::tensor::Tensor<4>> {
+    let config = AugmentConfig::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xa96_3e47);
+    rng.set_stream(step as u64);
+    let images: Vec<_> = indices.iter().map(|&i| augment(data.images.index_axis(ndarray::Axis(0), i), &config, &mut rng)).collect();
+    let views: Vec<_> = images.iter().map(|a| a.view()).collect();
+    let stacked = ndarray::stack(ndarray::Axis(0), &views)?;
+    let shape = stacked.shape().to_vec();
+    let values: Vec<f32> = stacked.iter().map(|&v| range.from_unit(v)).collect();
+    Ok(burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device))
 }
 
 fn open_loss_csv(out: &std::path::Path, append: bool) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
