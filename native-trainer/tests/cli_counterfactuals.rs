@@ -1,0 +1,110 @@
+//! End-to-end: `daecf phantom` writes a folder with its truth and a MedMNIST archive;
+//! `daecf explain`, `daecf evaluate-ce` and `daecf demo` run the shipped demo model on phantoms
+//! and write what they promise (few DDIM steps here: these tests check the plumbing, the
+//! quality figures of the demo model are in demo_model.rs).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use daecf_core::data::{ImageSpec, read_medmnist};
+use serde_json::Value;
+
+fn daecf(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf");
+    assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("daecf-ce-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn demo_files() -> (String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo");
+    (root.join("model.safetensors").display().to_string(), root.join("heads.json").display().to_string())
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn phantom_writes_images_truth_and_a_medmnist_archive() {
+    let dir = temp_dir("phantom");
+    let (folder, npz) = (dir.join("v"), dir.join("v.npz"));
+    daecf(&["phantom", "vertebra", "--count", "10", "--size", "32", "--out", folder.to_str().unwrap(), "--npz", npz.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(folder.join("labels.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "file,label,grade,form,height_ratio,anterior,middle,posterior,neighbour_ratio");
+    assert_eq!(lines.len(), 11);
+    let sets = read_medmnist(&npz, ImageSpec { size: 32, channels: 1 }).unwrap();
+    assert_eq!(sets.iter().map(|s| s.len()).collect::<Vec<_>>(), vec![10, 1, 2]);
+    for (line, label) in lines[1..].iter().zip(&sets[0].labels) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert!(folder.join(cells[0]).is_file());
+        assert_eq!(cells[1].parse::<i64>().ok(), *label, "the archive's labels are the CSV's grades");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_daecf")).args(["phantom", "vertebra"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--out"));
+}
+
+#[test]
+fn explain_writes_counterfactuals_and_their_figures() {
+    let dir = temp_dir("explain");
+    let (model, heads) = demo_files();
+    daecf(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
+    let image = dir.join("img/train-00000.png");
+    let out = dir.join("out");
+    let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3"];
+    daecf(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
+    let folder = out.join("train-00000");
+    let report = json(&folder.join("explanation.json"));
+    let d = report["distance"].as_f64().unwrap();
+    let ces = report["counterfactuals"].as_array().unwrap();
+    assert_eq!(ces.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["binary", "grade 0", "grade 3.5"]);
+    assert!((ces[0]["distance"].as_f64().unwrap() + d).abs() < 1e-4, "the binary CE is the reflection");
+    assert!(ces.iter().all(|c| c["reencoded_distance"].as_f64().is_some() && c["step_size"].as_f64().unwrap() >= 0.0));
+    assert_eq!(report["progression"].as_array().unwrap().len(), 3);
+    for f in report["files"].as_array().unwrap() {
+        assert!(folder.join(f.as_str().unwrap()).is_file(), "{f}");
+    }
+    let gif = image::open(folder.join("progression.gif")).unwrap();
+    assert_eq!(gif.width(), 192);
+}
+
+#[test]
+fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
+    let dir = temp_dir("evaluate");
+    let (model, heads) = demo_files();
+    let out = dir.join("out");
+    daecf(&[
+        "evaluate-ce", "--model", &model, "--head", &heads, "--data", "phantom:vertebra:30", "--limit", "5",
+        "--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap(),
+    ]);
+    let report = json(&out.join("report.json"));
+    let summary = &report["summary"];
+    assert_eq!(summary["n"], 5);
+    for key in ["binary_validity", "grade_validity", "binary_l1", "recon_psnr"] {
+        assert!(summary[key].as_f64().is_some(), "{key}");
+    }
+    let oracle = &summary["oracle"];
+    assert!((0.0..=1.0).contains(&oracle["binary_direction"].as_f64().unwrap()));
+    assert_eq!(report["images"].as_array().unwrap().len(), 5);
+    assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
+}
+
+#[test]
+fn demo_writes_a_self_contained_report() {
+    let dir = temp_dir("demo");
+    let out = dir.join("demo");
+    let run = daecf(&["demo", "--eval", "24", "--ce-images", "3", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for needle in ["ROC-AUC", "binary CE validity", "oracle", "data:image/png;base64,", "data:image/gif;base64,"] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
+}
