@@ -89,15 +89,12 @@ pub struct DaeConfig {
 }
 
 /// The presets daecf ships, by name.
-pub const PRESETS: [&str; 5] = ["tiny32", "demo64", "paper64", "vcf96", "retina128"];
+pub const PRESETS: [&str; 4] = ["tiny32", "paper64", "vcf96", "retina128"];
 
 impl DaeConfig {
-    /// A named preset: `tiny32`, `demo64`, `paper64`, `vcf96` or `retina128`.
+    /// A named preset: `tiny32`, `paper64`, `vcf96` or `retina128`.
     ///
     /// - `tiny32`: 32x32x1, 32 channels, mult (1,2,4), encoder (1,2,4,4), attention at 16.
-    /// - `demo64`: the shipped demo model, small enough to train on a laptop CPU and to load in
-    ///   a browser: 64x64x1, 32 channels, mult (1,1,2,2), encoder (1,1,2,2,2), one residual
-    ///   block per level, attention at 16.
     /// - `paper64`: the seed paper's SPIDER/BraTS model: 64x64x1, 64 channels, mult (1,2,4,8),
     ///   encoder (1,2,4,8,8), attention at 16.
     /// - `vcf96`: the paper's vertebra model size, 96x96x1, 64 channels. 96 = 3 x 2^5, so each
@@ -109,9 +106,6 @@ impl DaeConfig {
     pub fn preset(name: &str) -> crate::Result<Self> {
         let c = match name {
             "tiny32" => Self::new(32, 1, 1, 32, vec![1, 2, 4], vec![1, 2, 4, 4]),
-            "demo64" => Self::new(64, 1, 1, 32, vec![1, 1, 2, 2], vec![1, 1, 2, 2, 2])
-                .with_num_res_blocks(1)
-                .with_enc_num_res_blocks(1),
             "paper64" => Self::new(64, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]),
             "vcf96" => Self::new(96, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8])
                 .with_attention_resolutions(vec![24, 12]),
