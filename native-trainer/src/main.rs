@@ -4,6 +4,7 @@
 mod backend;
 mod commands;
 mod data_source;
+mod model_source;
 mod preview;
 mod progress;
 mod report;
@@ -34,6 +35,10 @@ enum Command {
     Grade(commands::grade::GradeArgs),
     /// Measure counterfactuals on a labelled set: validity, proximity, reconstruction, oracle on phantoms.
     EvaluateCe(commands::evaluate_ce::EvaluateCeArgs),
+    /// Write a model and its heads as one bundle file (for the browser app and `demo`).
+    Export(commands::export::ExportArgs),
+    /// Validate a bundle and print what it holds.
+    Inspect(commands::inspect::InspectArgs),
     /// Write a phantom data set with its ground truth (PNG folder + labels CSV, MedMNIST .npz).
     Phantom(commands::phantom::PhantomArgs),
     /// Explain images: distance, class, grade, and counterfactuals (binary, grades, progression).
@@ -50,6 +55,8 @@ fn main() -> anyhow::Result<()> {
         Command::Grade(args) => commands::grade::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Phantom(args) => commands::phantom::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
         Command::EvaluateCe(args) => commands::evaluate_ce::run(args),
     }
 }

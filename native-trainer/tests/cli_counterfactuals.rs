@@ -22,9 +22,14 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn demo_files() -> (String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo");
-    (root.join("model.safetensors").display().to_string(), root.join("heads.json").display().to_string())
+/// The shipped demo bundle, and a model file + head file exported from it.
+fn demo_files(dir: &Path) -> (String, String, String) {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let b = daecf_models::Bundle::read(&bundle).unwrap();
+    let (model, head) = (dir.join("model.safetensors"), dir.join("head.json"));
+    std::fs::write(&model, &b.weights).unwrap();
+    b.heads().save(&head).unwrap();
+    (bundle.display().to_string(), model.display().to_string(), head.display().to_string())
 }
 
 fn json(path: &Path) -> Value {
@@ -54,7 +59,7 @@ fn phantom_writes_images_truth_and_a_medmnist_archive() {
 #[test]
 fn explain_writes_counterfactuals_and_their_figures() {
     let dir = temp_dir("explain");
-    let (model, heads) = demo_files();
+    let (_, model, heads) = demo_files(&dir);
     daecf(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
     let image = dir.join("img/train-00000.png");
     let out = dir.join("out");
@@ -78,10 +83,10 @@ fn explain_writes_counterfactuals_and_their_figures() {
 #[test]
 fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let dir = temp_dir("evaluate");
-    let (model, heads) = demo_files();
+    let (bundle, _, _) = demo_files(&dir);
     let out = dir.join("out");
     daecf(&[
-        "evaluate-ce", "--model", &model, "--head", &heads, "--data", "phantom:vertebra:30", "--limit", "5",
+        "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "5",
         "--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap(),
     ]);
     let report = json(&out.join("report.json"));
@@ -94,6 +99,22 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     assert!((0.0..=1.0).contains(&oracle["binary_direction"].as_f64().unwrap()));
     assert_eq!(report["images"].as_array().unwrap().len(), 5);
     assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
+}
+
+#[test]
+fn export_and_inspect_a_bundle() {
+    let dir = temp_dir("export");
+    let (_, model, heads) = demo_files(&dir);
+    let out = dir.join("again.daecf");
+    daecf(&["export", "--model", &model, "--head", &heads, "--training-data", "phantoms", "--steps", "7", "--out", out.to_str().unwrap()]);
+    let text = String::from_utf8(daecf(&["inspect", out.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("checksum verified") && text.contains("head 'fracture'") && text.contains("phantoms, 7 steps"), "{text}");
+    let mut bytes = std::fs::read(&out).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&out, bytes).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_daecf")).args(["inspect", out.to_str().unwrap()]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("corrupted"));
 }
 
 #[test]

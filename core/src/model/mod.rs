@@ -18,4 +18,4 @@ pub use autoencoder::{Conditioned, DiffusionAutoencoder};
 pub use config::{DaeConfig, InputRange, PRESETS};
 pub use reference::ReferenceConfig;
 #[cfg(feature = "store")]
-pub use weights::CheckpointCopy;
+pub use weights::{CheckpointCopy, read_checkpoint_config};

@@ -195,13 +195,13 @@ mod tests {
         assert_eq!(out.reconstructions.dims(), [3, 1, 16, 16]);
         // 3 images: one encoding chunk of 4 steps; 9 renders: three chunks of 3 steps.
         assert_eq!(calls.last(), Some(&(4 + 9, 4 + 9)));
-        let own: Vec<f32> = out.counterfactuals.clone().select(0, Tensor::from_data([0i64, 2, 4], &device)).into_data().to_vec().unwrap();
-        let rec: Vec<f32> = out.reconstructions.clone().into_data().to_vec().unwrap();
+        let own: Vec<f32> = out.counterfactuals.clone().select(0, Tensor::from_data([0i64, 2, 4], &device)).into_data().try_to_vec::<f32>().unwrap();
+        let rec: Vec<f32> = out.reconstructions.clone().into_data().try_to_vec::<f32>().unwrap();
         let err = own.iter().zip(&rec).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-4, "an unmoved latent renders the reconstruction ({err})");
         // The reconstructions are what the reconstruction pipeline gives.
         let reference = crate::pipeline::reconstruct(&m, x, 4, 3).unwrap();
-        let want: Vec<f32> = reference.image.into_data().to_vec().unwrap();
+        let want: Vec<f32> = reference.image.into_data().try_to_vec::<f32>().unwrap();
         let err = want.iter().zip(&rec).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-4, "{err}");
         for item in &out.items {

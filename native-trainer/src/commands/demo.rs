@@ -1,18 +1,17 @@
 //! `daecf demo`: the whole method on a fresh machine, in a few minutes on a CPU. It generates
-//! held-out vertebra phantoms (whose Genant grade is known), loads the shipped demo model and
-//! fracture head (compiled into the binary), grades the phantoms, measures the counterfactuals
+//! held-out vertebra phantoms (whose Genant grade is known), loads the shipped demo bundle
+//! (model and fracture head, compiled into the binary), grades the phantoms, measures the counterfactuals
 //! against the phantom's oracle, draws counterfactuals for one image of each grade, and writes
 //! a self-contained HTML report: DIR/index.html.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use daecf_core::data::phantom::{Oracle, VertebraConfig, split_seed, vertebra};
 use daecf_core::data::{LatentSet, LatentSplit};
-use daecf_core::latent::HeadFile;
-use daecf_core::model::DiffusionAutoencoder;
+use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
 use crate::commands::evaluate_ce::{evaluate, write_report};
@@ -21,9 +20,6 @@ use crate::data_source::batch_tensor;
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
-/// The shipped demo model (daecf checkpoint, EMA weights) and its heads; see shared-models/demo/README.md.
-const DEMO_MODEL: &[u8] = include_bytes!("../../../shared-models/demo/model.safetensors");
-const DEMO_HEADS: &str = include_str!("../../../shared-models/demo/heads.json");
 
 /// Options of `daecf demo`.
 #[derive(Debug, Args)]
@@ -65,10 +61,11 @@ fn stage(what: &str) -> (indicatif::ProgressBar, impl FnMut(usize, usize)) {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let device = args.backend.device()?;
-    let model = DiffusionAutoencoder::load_bytes(DEMO_MODEL, "the shipped demo model", &device)?;
-    let heads = HeadFile::from_json(DEMO_HEADS, Path::new("the shipped demo heads"))?;
+    let bundle = Bundle::from_bytes(DEMO_BUNDLE)?;
+    let model = bundle.model(&device)?;
+    let heads = bundle.heads();
     let ce = CeArgs { task: None, grades: None, frames: 7, extent: None, t_encode: args.t_encode, t_render: args.t_render, batch: 16 };
-    let head = ce.head(&heads, Path::new("the shipped demo heads"))?;
+    let head = ce.head(&heads, "the shipped demo bundle")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
     // Held-out phantoms: the test split of `--data phantom:vertebra`, never seen in training.

@@ -18,7 +18,7 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Evaluation, Head, HeadFile};
+use daecf_core::latent::{CeTarget, Evaluation, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
@@ -26,6 +26,7 @@ use ndarray::{ArrayView1, Axis};
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::model_source::ModelArgs;
 use crate::commands::explain::tensor_rows;
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::preview::to_unit_array;
@@ -34,14 +35,11 @@ use crate::preview::to_unit_array;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   daecf evaluate-ce --model m.safetensors --head head.json --data phantom:vertebra:1000 --limit 200
+  daecf evaluate-ce --bundle shared-models/demo/demo.daecf --data phantom:vertebra:1000
   daecf evaluate-ce --model m.safetensors --head head.json --data scans/ --labels grades.csv --t-encode 50 --t-render 20")]
 pub struct EvaluateCeArgs {
-    /// A daecf model file (model.safetensors from `daecf train`).
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    /// Head file from `daecf fit`.
-    #[arg(long, value_name = "head.json")]
-    head: PathBuf,
+    #[command(flatten)]
+    source: ModelArgs,
     /// Task of the head file (default: its first head).
     #[arg(long)]
     task: Option<String>,
@@ -366,8 +364,7 @@ pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::
 /// Runs `daecf evaluate-ce`.
 pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
-    let model = DiffusionAutoencoder::load(&args.model, &device)?;
-    let file = HeadFile::load(&args.head)?;
+    let (model, file, name) = args.source.load(&device)?;
     let ce = crate::commands::explain::CeArgs {
         task: args.task.clone(),
         grades: None,
@@ -377,7 +374,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
         t_render: args.t_render,
         batch: args.batch,
     };
-    let head = ce.head(&file, &args.head)?;
+    let head = ce.head(&file, &name)?;
     let oracle = match args.oracle.as_deref() {
         Some("none") => None,
         Some(name) => Some(Oracle::from_name(name)?),

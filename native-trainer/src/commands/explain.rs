@@ -19,6 +19,7 @@ use ndarray::{Array4, Axis, stack};
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::model_source::ModelArgs;
 use crate::data_source::batch_tensor;
 use crate::preview::to_images;
 use crate::report::figures::{captioned, difference_overlay, enlarge, strip, write_gif};
@@ -30,18 +31,15 @@ const DISPLAY: u32 = 192;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   daecf explain scan.png --model out/train/model.safetensors --head out/fit/head.json
+  daecf explain scan.png --bundle shared-models/demo/demo.daecf
   daecf explain a.png b.png --model m.safetensors --head head.json --task fracture --grades 0,3 --frames 9
   daecf explain scan.png --model m.safetensors --head head.json --t-encode 50 --t-render 20   # fast preview")]
 pub struct ExplainArgs {
     /// Images to explain (PNG/JPEG, any size; converted to the model's channels and size).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<PathBuf>,
-    /// A daecf model file (model.safetensors from `daecf train`).
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    /// Head file from `daecf fit`.
-    #[arg(long, value_name = "head.json")]
-    head: PathBuf,
+    #[command(flatten)]
+    source: ModelArgs,
     #[command(flatten)]
     ce: CeArgs,
     /// Output folder: one subfolder per image.
@@ -82,13 +80,15 @@ pub struct CeArgs {
 
 impl CeArgs {
     /// The head for `--task` from `file`.
-    pub fn head<'a>(&self, file: &'a HeadFile, path: &Path) -> anyhow::Result<&'a Head> {
+    pub fn head<'a>(&self, file: &'a HeadFile, name: &str) -> anyhow::Result<&'a Head> {
         let names: Vec<&str> = file.heads.iter().map(|h| h.task.name.as_str()).collect();
         match &self.task {
-            Some(t) => file.heads.iter().find(|h| &h.task.name == t).with_context(|| {
-                format!("{} has no head for task '{t}' (it has: {})", path.display(), names.join(", "))
-            }),
-            None => file.heads.first().with_context(|| format!("{} holds no heads", path.display())),
+            Some(t) => file
+                .heads
+                .iter()
+                .find(|h| &h.task.name == t)
+                .with_context(|| format!("{name} has no head for task '{t}' (it has: {})", names.join(", "))),
+            None => file.heads.first().with_context(|| format!("{name} holds no heads")),
         }
     }
 
@@ -304,15 +304,8 @@ fn read_images(paths: &[PathBuf], spec: ImageSpec) -> anyhow::Result<ImageSet> {
 /// Runs `daecf explain`.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
-    let model = DiffusionAutoencoder::load(&args.model, &device)?;
-    let file = HeadFile::load(&args.head)?;
-    let head = args.ce.head(&file, &args.head)?;
-    anyhow::ensure!(
-        head.dim() == model.config.latent_dim,
-        "the head takes {}-d latents but the model makes {}-d ones: fit the head on this model's latents",
-        head.dim(),
-        model.config.latent_dim
-    );
+    let (model, file, name) = args.source.load(&device)?;
+    let head = args.ce.head(&file, &name)?;
     let set = read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
     let bar = crate::progress::bar(1, "explaining", "DDIM steps");
     let indices: Vec<usize> = (0..set.len()).collect();

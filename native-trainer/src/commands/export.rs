@@ -1,0 +1,69 @@
+//! `daecf export`: a trained model and its heads -> one bundle file (see daecf-models), the
+//! form the browser app and `daecf demo` load.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use daecf_core::latent::HeadFile;
+use daecf_core::model::read_checkpoint_config;
+use daecf_models::{Bundle, Provenance};
+
+/// Options of `daecf export`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  daecf export --model runs/spine/model.safetensors --head runs/spine/fit/head.json \\
+      --training-data 'SPIDER T2 sagittal, 64 px' --out spine.daecf")]
+pub struct ExportArgs {
+    /// A daecf model file (model.safetensors from `daecf train`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Head file from `daecf fit`.
+    #[arg(long, value_name = "head.json")]
+    head: PathBuf,
+    /// What the DAE was trained on (stored as provenance).
+    #[arg(long, default_value = "")]
+    training_data: String,
+    /// Training steps (default: from the checkpoint/state.json next to the model, if any).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// The preset the model was built from, if any.
+    #[arg(long)]
+    preset: Option<String>,
+    /// Free-form notes (training command, hardware, ...).
+    #[arg(long, default_value = "")]
+    notes: String,
+    /// The bundle to write.
+    #[arg(long, value_name = "FILE.daecf", default_value = "out/model.daecf")]
+    out: PathBuf,
+}
+
+/// The step count in `checkpoint/state.json` next to a model written by `daecf train`.
+fn steps_next_to(model: &std::path::Path) -> Option<u64> {
+    let state = model.parent()?.join("checkpoint/state.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).ok()?).ok()?;
+    json.get("step")?.as_u64()
+}
+
+/// Runs `daecf export`.
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let config = read_checkpoint_config(&args.model)?;
+    let weights = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let heads = HeadFile::load(&args.head)?;
+    let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+    let provenance = Provenance {
+        training_data: args.training_data,
+        steps: args.steps.or_else(|| steps_next_to(&args.model)),
+        date,
+        daecf_version: env!("CARGO_PKG_VERSION").into(),
+        notes: args.notes,
+    };
+    let bundle = Bundle::new(config, args.preset, weights, &heads, provenance)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    bundle.write(&args.out)?;
+    let size = std::fs::metadata(&args.out)?.len();
+    println!("wrote {} ({:.1} MB, {} head(s))", args.out.display(), size as f64 / 1e6, bundle.header.heads.len());
+    Ok(())
+}
