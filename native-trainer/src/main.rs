@@ -35,6 +35,8 @@ enum Command {
     Grade(commands::grade::GradeArgs),
     /// Measure counterfactuals on a labelled set: validity, proximity, reconstruction, oracle on phantoms.
     EvaluateCe(commands::evaluate_ce::EvaluateCeArgs),
+    /// Measure training throughput (samples/s), a DDIM step and peak memory of a preset on a device.
+    Bench(commands::bench::BenchArgs),
     /// Write a model and its heads as one bundle file (for the browser app and `demo`).
     Export(commands::export::ExportArgs),
     /// Validate a bundle and print what it holds.
@@ -56,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Explain(args) => commands::explain::run(args),
         Command::Phantom(args) => commands::phantom::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::EvaluateCe(args) => commands::evaluate_ce::run(args),
     }

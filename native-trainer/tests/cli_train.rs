@@ -102,3 +102,13 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     assert!(json.is_object(), "{json}");
     assert!(dir.join("fit/head.json").is_file());
 }
+
+#[test]
+fn bench_reports_throughput_and_memory() {
+    let out = daecf(&["bench", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["ddim_step_seconds"].as_f64().unwrap() > 0.0);
+    assert!(report["peak_rss_bytes"].as_u64().unwrap() > 10_000_000, "peak memory is read on Linux");
+    assert!(report["slower_than_pytorch"].is_null(), "no reference figure for a non-preset shape");
+}

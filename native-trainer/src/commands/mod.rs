@@ -1,5 +1,6 @@
 //! One module per `daecf` subcommand.
 
+pub mod bench;
 pub mod demo;
 pub mod encode;
 pub mod evaluate_ce;
