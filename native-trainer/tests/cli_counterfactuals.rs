@@ -107,6 +107,11 @@ fn export_and_inspect_a_bundle() {
     let (_, model, heads) = demo_files(&dir);
     let out = dir.join("again.daecf");
     daecf(&["export", "--model", &model, "--head", &heads, "--training-data", "phantoms", "--steps", "7", "--out", out.to_str().unwrap()]);
+    let half = dir.join("half.daecf");
+    daecf(&["export", "--model", &model, "--head", &heads, "--f16", "--out", half.to_str().unwrap()]);
+    let (full, small) = (std::fs::metadata(&out).unwrap().len(), std::fs::metadata(&half).unwrap().len());
+    assert!(small < full * 6 / 10, "f16 halves the bundle: {small} vs {full}");
+    assert!(String::from_utf8(daecf(&["inspect", half.to_str().unwrap()]).stdout).unwrap().contains("f16 safetensors"));
     let text = String::from_utf8(daecf(&["inspect", out.to_str().unwrap()]).stdout).unwrap();
     assert!(text.contains("checksum verified") && text.contains("head 'fracture'") && text.contains("phantoms, 7 steps"), "{text}");
     let mut bytes = std::fs::read(&out).unwrap();

@@ -86,6 +86,9 @@ pub struct BundleHeader {
     pub provenance: Provenance,
     /// Length of the weights blob (a daecf safetensors checkpoint).
     pub weights_bytes: u64,
+    /// Whether the weights are stored as f16 (they load as f32 either way).
+    #[serde(default)]
+    pub half_precision: bool,
 }
 
 /// A validated bundle: header and weights bytes.
@@ -98,10 +101,24 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Assembles a bundle from a model's checkpoint bytes (as `DiffusionAutoencoder::save`
-    /// writes them), its heads and provenance; checks that the heads fit the model.
-    pub fn new(model: DaeConfig, preset: Option<String>, weights: Vec<u8>, heads: &HeadFile, provenance: Provenance) -> Result<Self, BundleError> {
-        let header = BundleHeader { model, preset, heads: heads.heads.clone(), provenance, weights_bytes: weights.len() as u64 };
+    /// Assembles a bundle from a model's checkpoint bytes (as `DiffusionAutoencoder::save` or
+    /// `save_f16` writes them), its heads and provenance; checks that the heads fit the model.
+    pub fn new(
+        model: DaeConfig,
+        preset: Option<String>,
+        weights: Vec<u8>,
+        half_precision: bool,
+        heads: &HeadFile,
+        provenance: Provenance,
+    ) -> Result<Self, BundleError> {
+        let header = BundleHeader {
+            model,
+            preset,
+            heads: heads.heads.clone(),
+            provenance,
+            weights_bytes: weights.len() as u64,
+            half_precision,
+        };
         header.check()?;
         Ok(Self { header, weights })
     }
@@ -258,7 +275,7 @@ mod tests {
         let weights = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).ok();
         let provenance = Provenance { training_data: "test".into(), steps: Some(3), date: "2026-11-25".into(), daecf_version: "0.1.0".into(), notes: String::new() };
-        (Bundle::new(config(), None, weights, &HeadFile::new(vec![head(8)]), provenance).unwrap(), model)
+        (Bundle::new(config(), None, weights, false, &HeadFile::new(vec![head(8)]), provenance).unwrap(), model)
     }
 
     #[test]

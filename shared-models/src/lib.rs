@@ -2,7 +2,7 @@
 //!
 //! The daecf model bundle: one file that holds everything needed to explain images with a
 //! trained Diffusion Autoencoder — the model config, image size, channels and intensity range,
-//! the weights (a safetensors blob, f32), the heads (task, hyperplane, standardisation,
+//! the weights (a safetensors blob, f32 or f16), the heads (task, hyperplane, standardisation,
 //! calibration), provenance (training data, steps, date, daecf version) and a SHA-256
 //! checksum. It reads from bytes, so the browser app and the CLI load it the same way.
 //!
@@ -14,7 +14,7 @@
 //! | 4 | format version (u32), currently 1 |
 //! | 8 | header length H (u64), at most 1 MiB |
 //! | H | header: UTF-8 JSON, [`BundleHeader`] |
-//! | W | weights: a daecf safetensors checkpoint, W = `header.weights_bytes` |
+//! | W | weights: a daecf safetensors checkpoint (f32, or f16 when `header.half_precision`), W = `header.weights_bytes` |
 //! | 32 | SHA-256 of everything before it |
 //!
 //! [`Bundle::from_bytes`] checks sizes, the magic, the version and the checksum before it

@@ -8,9 +8,10 @@
 use std::path::Path;
 
 use burn::store::{
-    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    ApplyResult, FloatCastAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
+    SafetensorsStore,
 };
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 
 use super::autoencoder::DiffusionAutoencoder;
 use super::config::DaeConfig;
@@ -160,23 +161,29 @@ impl DiffusionAutoencoder {
     /// Saves the model as a daecf checkpoint: safetensors with daecf's parameter names and the
     /// config (JSON) in the header, so [`load`](Self::load) needs nothing else.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
+        self.save_as(path.as_ref(), false)
+    }
+
+    /// [`save`](Self::save) with every weight stored as f16 (half the size; loading casts them
+    /// back to f32).
+    pub fn save_f16(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save_as(path.as_ref(), true)
+    }
+
+    fn save_as(&self, path: &Path, half: bool) -> Result<()> {
         let config = serde_json::to_string(&self.config).expect("a config serialises");
-        let mut store = SafetensorsStore::from_file(path)
-            .metadata(CONFIG_KEY, config)
-            .overwrite(true);
+        let store = SafetensorsStore::from_file(path).metadata(CONFIG_KEY, config).overwrite(true);
+        let mut store = if half { store.with_to_adapter(FloatCastAdapter::to(DType::F16)) } else { store };
         self.save_into(&mut store).map_err(|e| store_error(path, e))
     }
 
-    /// Loads a daecf checkpoint written by [`save`](Self::save) onto `device`.
+    /// Loads a daecf checkpoint written by [`save`](Self::save) or [`save_f16`](Self::save_f16)
+    /// onto `device`.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
-        let config = read_checkpoint_config(path)?;
-        let mut model = Self::new(&config, device)?;
-        let mut store = SafetensorsStore::from_file(path).allow_partial(true).validate(false);
-        let result = model.load_from(&mut store).map_err(|e| store_error(path, e))?;
-        check(result, path, |_| false)?;
-        Ok(model)
+        missing_file(path)?;
+        let bytes = std::fs::read(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
+        Self::load_bytes(&bytes, &path.display().to_string(), device)
     }
 }
 
@@ -233,7 +240,10 @@ impl DiffusionAutoencoder {
             .ok_or_else(|| store_error(path, "not a safetensors file (truncated header)"))?;
         let config = config_from_header(header, path)?;
         let mut model = Self::new(&config, device)?;
-        let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).allow_partial(true).validate(false);
+        let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+            .with_from_adapter(FloatCastAdapter::to(DType::F32))
+            .allow_partial(true)
+            .validate(false);
         let result = model.load_from(&mut store).map_err(|e| store_error(path, e))?;
         check(result, path, |_| false)?;
         Ok(model)
@@ -263,8 +273,17 @@ mod tests {
         let a: Vec<f32> = model.encode(x.clone()).into_data().try_to_vec().unwrap();
         let b: Vec<f32> = loaded.encode(x.clone()).into_data().try_to_vec().unwrap();
         assert_eq!(a, b);
-        let c: Vec<f32> = from_bytes.encode(x).into_data().try_to_vec().unwrap();
+        let c: Vec<f32> = from_bytes.encode(x.clone()).into_data().try_to_vec().unwrap();
         assert_eq!(a, c);
+        // Half-precision weights: half the file, outputs within f16 rounding.
+        let half = path.with_extension("f16.safetensors");
+        model.save_f16(&half).unwrap();
+        assert!(std::fs::metadata(&half).unwrap().len() < bytes.len() as u64 * 6 / 10);
+        let from_half = DiffusionAutoencoder::load(&half, &device).unwrap();
+        std::fs::remove_file(&half).ok();
+        let h: Vec<f32> = from_half.encode(x).into_data().try_to_vec().unwrap();
+        let err = a.iter().zip(&h).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-2 && err > 0.0, "f16 round trip error {err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use daecf_core::latent::HeadFile;
-use daecf_core::model::read_checkpoint_config;
+use daecf_core::model::{DiffusionAutoencoder, read_checkpoint_config};
 use daecf_models::{Bundle, Provenance};
 
 /// Options of `daecf export`.
@@ -30,6 +30,10 @@ pub struct ExportArgs {
     /// The preset the model was built from, if any.
     #[arg(long)]
     preset: Option<String>,
+    /// Store the weights as f16: half the download; they load as f32 (outputs change by f16
+    /// rounding of the weights).
+    #[arg(long)]
+    f16: bool,
     /// Free-form notes (training command, hardware, ...).
     #[arg(long, default_value = "")]
     notes: String,
@@ -48,7 +52,16 @@ fn steps_next_to(model: &std::path::Path) -> Option<u64> {
 /// Runs `daecf export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let config = read_checkpoint_config(&args.model)?;
-    let weights = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let weights = if args.f16 {
+        let model = DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?;
+        let half = std::env::temp_dir().join(format!("daecf-export-{}.safetensors", std::process::id()));
+        model.save_f16(&half)?;
+        let bytes = std::fs::read(&half);
+        std::fs::remove_file(&half).ok();
+        bytes?
+    } else {
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
+    };
     let heads = HeadFile::load(&args.head)?;
     let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
     let provenance = Provenance {
@@ -58,7 +71,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         daecf_version: env!("CARGO_PKG_VERSION").into(),
         notes: args.notes,
     };
-    let bundle = Bundle::new(config, args.preset, weights, &heads, provenance)?;
+    let bundle = Bundle::new(config, args.preset, weights, args.f16, &heads, provenance)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

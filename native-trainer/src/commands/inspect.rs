@@ -32,7 +32,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     println!("  model: {} px, {} channel(s), width {}, mult {:?}, encoder {:?}, z_sem {}-d, input range {:?}{}",
         m.image_size, m.in_channels, m.model_channels, m.channel_mult, m.enc_channel_mult, m.latent_dim, m.input_range,
         h.preset.as_ref().map_or(String::new(), |p| format!(", preset {p}")));
-    println!("  weights: {:.1} MB (f32 safetensors)", h.weights_bytes as f64 / 1e6);
+    println!("  weights: {:.1} MB ({} safetensors)", h.weights_bytes as f64 / 1e6, if h.half_precision { "f16" } else { "f32" });
     for head in &h.heads {
         let (lo, hi) = head.calibration.grade_range;
         println!(
