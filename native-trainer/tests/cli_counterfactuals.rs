@@ -22,12 +22,12 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// The shipped demo bundle, and a model file + head file exported from it.
+/// The shipped demo bundle, and a model file (f32) + head file taken from it.
 fn demo_files(dir: &Path) -> (String, String, String) {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
     let b = daecf_models::Bundle::read(&bundle).unwrap();
     let (model, head) = (dir.join("model.safetensors"), dir.join("head.json"));
-    std::fs::write(&model, &b.weights).unwrap();
+    b.model(&burn::tensor::Device::flex()).unwrap().save(&model).unwrap();
     b.heads().save(&head).unwrap();
     (bundle.display().to_string(), model.display().to_string(), head.display().to_string())
 }
