@@ -125,20 +125,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let plot_items: Vec<(PathBuf, String)> = plots.iter().map(|f| (args.out.join(f), f.replace('_', " ").replace(".png", ""))).collect();
     page.figures(&plot_items.iter().map(|(p, c)| (p.as_path(), c.clone())).collect::<Vec<_>>())?;
     page.heading(2, format!("Counterfactuals measured on {n_ce} phantoms").as_str());
-    let md_rows: Vec<(String, String)> = summary
-        .markdown()
-        .lines()
-        .skip(2)
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
-            (cells.len() == 2).then(|| (cells[0].to_string(), cells[1].to_string()))
-        })
-        .collect();
-    page.table(&md_rows);
+    page.table(&summary.rows());
     page.heading(2, "Examples: one phantom of each true grade");
-    for (report, _) in &explained {
+    for ((report, _), &example) in explained.iter().zip(&examples) {
         let dir = args.out.join("examples").join(&report.image);
-        let truth = truths[examples[explained.iter().position(|(r, _)| r.image == report.image).unwrap_or(0)]];
+        let truth = truths[example];
         page.heading(3, &format!(
             "{}: true grade G{} ({}, height ratio {:.2}); distance {:+.2}, predicted grade {}",
             report.image, truth.grade, truth.form.name(), truth.height_ratio, report.distance, report.grade

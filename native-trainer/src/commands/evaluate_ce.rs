@@ -304,8 +304,8 @@ fn summarise(
 }
 
 impl CeSummary {
-    /// The summary as a Markdown table.
-    pub fn markdown(&self) -> String {
+    /// The summary as (measure, value) rows.
+    pub fn rows(&self) -> Vec<(String, String)> {
         let pct = |v: f64| format!("{:.1} %", 100.0 * v);
         let mut rows = vec![
             ("images".to_string(), self.n.to_string()),
@@ -331,8 +331,13 @@ impl CeSummary {
                 ("oracle: reconstruction measured at the label's grade".into(), pct(o.recon_grade_exact)),
             ]);
         }
+        rows
+    }
+
+    /// The summary as a Markdown table.
+    pub fn markdown(&self) -> String {
         let mut md = String::from("| measure | value |\n|---|---|\n");
-        for (k, v) in rows {
+        for (k, v) in self.rows() {
             md.push_str(&format!("| {k} | {v} |\n"));
         }
         md

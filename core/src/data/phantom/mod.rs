@@ -38,8 +38,35 @@ pub(crate) fn image_rng(seed: u64, index: usize) -> ChaCha8Rng {
     rng
 }
 
+/// Draws an index with probability proportional to its (non-negative) weight; the last index
+/// when rounding leaves none.
+pub(crate) fn draw_weighted<R: rand::Rng>(weights: &[f64], rng: &mut R) -> usize {
+    let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
+    let mut u = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+    weights
+        .iter()
+        .position(|w| {
+            u -= w.max(0.0);
+            u < 0.0
+        })
+        .unwrap_or(weights.len().saturating_sub(1))
+}
+
+/// Images `0..n` of `seed` from `generate`, as an [`ImageSet`] labelled by `grade`, and their truths.
+pub(crate) fn generate_set<T>(
+    name: &str,
+    n: usize,
+    seed: u64,
+    generate: impl Fn(u64, usize) -> (Array3<f32>, T),
+    grade: impl Fn(&T) -> i64,
+) -> Result<(ImageSet, Vec<T>)> {
+    let (images, truths): (Vec<_>, Vec<_>) = (0..n).map(|i| generate(seed, i)).unzip();
+    let labels = truths.iter().map(grade).collect();
+    Ok((image_set(name, images, labels)?, truths))
+}
+
 /// Stacks generated images into a named [`ImageSet`] labelled with `labels`.
-pub(crate) fn image_set(name: &str, images: Vec<Array3<f32>>, labels: Vec<i64>) -> Result<ImageSet> {
+fn image_set(name: &str, images: Vec<Array3<f32>>, labels: Vec<i64>) -> Result<ImageSet> {
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views).map_err(|e| DaecfError::Data(format!("phantom images: {e}")))?;
     let ids = (0..labels.len()).map(|i| format!("{name}-{i:05}")).collect();

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::raster::{Texture, add_noise, coverage, mix, pixel_centres};
-use super::{image_rng, image_set};
+use super::{draw_weighted, image_rng};
 use crate::data::ImageSet;
 
 /// Options of the retina phantom.
@@ -89,13 +89,7 @@ impl Vessel {
 /// Image `index` of the retina set seeded with `seed`: [3, size, size] in [0, 1], and its truth.
 pub fn generate(config: &RetinaConfig, seed: u64, index: usize) -> (Array3<f32>, RetinaTruth) {
     let rng = &mut image_rng(seed, index);
-    let total: f64 = config.grade_weights.iter().map(|w| w.max(0.0)).sum();
-    let mut u = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
-    let grade = config.grade_weights.iter().position(|w| {
-        u -= w.max(0.0);
-        u < 0.0
-    });
-    let grade = grade.unwrap_or(4) as u8;
+    let grade = draw_weighted(&config.grade_weights, rng) as u8;
     let (ma, haem, exu) = match grade {
         0 => (0, 0, 0),
         1 => (rng.random_range(1..=3), 0, 0),
@@ -179,9 +173,7 @@ pub fn generate(config: &RetinaConfig, seed: u64, index: usize) -> (Array3<f32>,
 
 /// `n` retina phantoms (indices 0..n of `seed`) labelled with the grade, and their truths.
 pub fn generate_set(config: &RetinaConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<RetinaTruth>)> {
-    let (images, truths): (Vec<_>, Vec<_>) = (0..n).map(|i| generate(config, seed, i)).unzip();
-    let labels = truths.iter().map(|t| t.grade as i64).collect();
-    Ok((image_set(name, images, labels)?, truths))
+    super::generate_set(name, n, seed, |s, i| generate(config, s, i), |t| t.grade as i64)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::raster::{Texture, add_noise, coverage, mix, pixel_centres};
-use super::{image_rng, image_set};
+use super::{draw_weighted, image_rng};
 
 use crate::data::ImageSet;
 
@@ -125,23 +125,10 @@ fn loss_of_grade<R: Rng>(grade: u8, rng: &mut R) -> f32 {
     }
 }
 
-/// Draws a grade from the configured weights.
-fn draw_grade<R: Rng>(weights: &[f64; 4], rng: &mut R) -> u8 {
-    let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
-    let mut u = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
-    for (g, w) in weights.iter().enumerate() {
-        u -= w.max(0.0);
-        if u < 0.0 {
-            return g as u8;
-        }
-    }
-    3
-}
-
 /// Image `index` of the phantom set seeded with `seed`: [1, size, size] in [0, 1], and its truth.
 pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32>, VertebraTruth) {
     let rng = &mut image_rng(seed, index);
-    let grade = draw_grade(&config.grade_weights, rng);
+    let grade = draw_weighted(&config.grade_weights, rng) as u8;
     let form = [FractureForm::Wedge, FractureForm::Biconcave, FractureForm::Crush][rng.random_range(0..3)];
     let loss = loss_of_grade(grade, rng);
     let neighbour_loss =
@@ -207,9 +194,7 @@ pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32
 /// `n` vertebra phantoms (indices 0..n of `seed`) as an [`ImageSet`] labelled with the grade,
 /// and their truths.
 pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
-    let (images, truths): (Vec<_>, Vec<_>) = (0..n).map(|i| generate(config, seed, i)).unzip();
-    let labels = truths.iter().map(|t| t.grade as i64).collect();
-    Ok((image_set(name, images, labels)?, truths))
+    super::generate_set(name, n, seed, |s, i| generate(config, s, i), |t| t.grade as i64)
 }
 
 #[cfg(test)]
