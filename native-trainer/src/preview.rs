@@ -8,9 +8,9 @@ use burn::tensor::{Device, Tensor};
 use daecf_core::data::ImageSet;
 use daecf_core::model::{DiffusionAutoencoder, InputRange};
 use daecf_core::pipeline::reconstruct;
-use daecf_core::data::images::to_picture;
+use daecf_core::data::images::model_pictures;
 use image::{DynamicImage, RgbImage};
-use ndarray::{Array4, Axis};
+use ndarray::Array4;
 
 /// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
 const PREVIEW_STEPS: usize = 20;
@@ -24,8 +24,9 @@ pub fn to_unit_array(x: Tensor<4>, range: InputRange) -> anyhow::Result<Array4<f
 
 /// The images of a [B, C, H, W] tensor in `range`, as 8-bit RGB.
 pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage>> {
-    let unit = to_unit_array(x, range)?;
-    unit.axis_iter(Axis(0)).map(|img| Ok(to_picture(img)?.to_rgb8())).collect()
+    let dims = x.dims();
+    let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(model_pictures(data, dims, range)?)
 }
 
 /// Writes originals over reconstructions of (up to) the first 8 images of `data`.

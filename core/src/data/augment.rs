@@ -105,6 +105,8 @@ fn sample(image: ArrayView3<f32>, ch: usize, x: f32, y: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;

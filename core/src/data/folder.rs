@@ -108,10 +108,13 @@ fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn reads_images_labels_and_reports_bad_files() {
         let dir = std::env::temp_dir().join(format!("daecf-folder-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -67,6 +67,15 @@ pub fn to_picture(image: ndarray::ArrayView3<f32>) -> Result<DynamicImage> {
     picture.ok_or_else(|| DaecfError::Data(format!("cannot make a picture of a {c}-channel image; 1 or 3 channels")))
 }
 
+/// A batch [B, C, H, W] of values in the model's `range` (a model's output, flattened
+/// row-major in `values`) as 8-bit RGB pictures.
+pub fn model_pictures(values: Vec<f32>, dims: [usize; 4], range: InputRange) -> Result<Vec<image::RgbImage>> {
+    let unit = Array4::from_shape_vec(dims, values)
+        .map_err(|e| DaecfError::Data(format!("{dims:?} does not match the values: {e}")))?
+        .mapv(|v| range.to_unit(v));
+    unit.axis_iter(Axis(0)).map(|img| Ok(to_picture(img)?.to_rgb8())).collect()
+}
+
 /// Decodes and prepares one image file's bytes.
 pub fn prepare_bytes(bytes: &[u8], spec: ImageSpec) -> Result<ndarray::Array3<f32>> {
     let img = image::load_from_memory(bytes).map_err(|e| DaecfError::Data(format!("cannot decode the image: {e}")))?;
@@ -104,6 +113,8 @@ pub fn prepare(img: &DynamicImage, spec: ImageSpec) -> Result<ndarray::Array3<f3
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
 

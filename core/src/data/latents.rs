@@ -186,6 +186,8 @@ fn decode_ids(bytes: &ndarray::ArrayD<u8>, path: &str, key: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::Array1;
 
@@ -216,6 +218,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn bad_files_name_the_problem() {
         let write = |name: &str, f: &dyn Fn(&mut NpzWriter<std::fs::File>)| {
             let path = temp(name);

@@ -97,6 +97,8 @@ pub fn write_medmnist(path: &Path, sets: &[ImageSet]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::{Array2, Array3};
     use ndarray_npy::NpzWriter;
@@ -118,6 +120,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn reads_medmnist_layout_grey_and_rgb() {
         let dir = std::env::temp_dir().join(format!("daecf-medmnist-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

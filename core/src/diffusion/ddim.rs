@@ -115,6 +115,8 @@ impl DdimSampler {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::tensor::Device;
 

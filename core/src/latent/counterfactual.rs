@@ -86,8 +86,72 @@ impl Head {
     }
 }
 
+/// The counterfactuals an explanation renders for each image: the binary CE, one CE per
+/// grade in `grades`, then `frames` frames of a progression across the boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CeRequest {
+    /// Grades to render (fractional and out-of-range allowed).
+    pub grades: Vec<f64>,
+    /// Frames of the progression (at least 2).
+    pub frames: usize,
+    /// Largest |distance| of the progression (at least each image's own distance).
+    pub extent: f32,
+}
+
+impl CeRequest {
+    /// The request with defaults for `head` where a value is not given: every grade of a
+    /// graded head's range plus one beyond each end (none for a binary head), and the head's
+    /// fitted distance range as the progression's extent.
+    pub fn for_head(head: &Head, grades: Option<Vec<f64>>, frames: usize, extent: Option<f32>) -> Self {
+        let grades = grades.unwrap_or_else(|| {
+            if head.is_graded() {
+                let (lo, hi) = head.calibration.grade_range;
+                (lo - 1..=hi + 1).map(|g| g as f64).collect()
+            } else {
+                Vec::new()
+            }
+        });
+        let extent = extent.unwrap_or_else(|| {
+            let (lo, hi) = head.calibration.distance_range;
+            lo.abs().max(hi.abs()) as f32
+        });
+        Self { grades, frames: frames.max(2), extent }
+    }
+
+    /// Counterfactuals per image.
+    pub fn len(&self) -> usize {
+        1 + self.grades.len() + self.frames
+    }
+
+    /// Always false: the binary CE is always rendered.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The plans for latent `w`, in the order binary, grades, progression frames.
+    pub fn plans(&self, head: &Head, w: ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>> {
+        let mut plans = vec![head.plan(w, CeTarget::Binary)?];
+        for &g in &self.grades {
+            plans.push(head.plan(w, CeTarget::Grade(g))?);
+        }
+        plans.extend(head.progression(w, self.frames, self.extent)?);
+        Ok(plans)
+    }
+
+    /// The name of plan `j`: `binary`, `grade <g>` or `frame <i>`.
+    pub fn name(&self, j: usize) -> String {
+        match j {
+            0 => "binary".into(),
+            j if j <= self.grades.len() => format!("grade {}", self.grades[j - 1]),
+            j => format!("frame {}", j - 1 - self.grades.len()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::latent::{Calibration, CalibrationKind, ClassifierKind, Hyperplane, TaskSpec};
     use ndarray::array;
@@ -129,6 +193,18 @@ mod tests {
             assert!((p.grade - g).abs() < 1e-5, "{g}: {}", p.grade);
             assert!((h.distance(ArrayView1::from(&p.latent)).unwrap() - p.distance).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn request_defaults_to_every_grade_and_one_beyond() {
+        let h = head();
+        let r = CeRequest::for_head(&h, None, 1, None);
+        assert_eq!(r.grades, vec![-1.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((r.frames, r.extent, r.len()), (2, 3.0, 9));
+        let plans = r.plans(&h, array![3.0f32, 4.0].view()).unwrap();
+        assert_eq!(plans.len(), r.len());
+        assert_eq!((r.name(0), r.name(2), r.name(8)), ("binary".into(), "grade 0".into(), "frame 1".into()));
+        assert!(matches!(plans[2].target, CeTarget::Grade(g) if g == 0.0));
     }
 
     #[test]

@@ -74,6 +74,8 @@ fn task_error(spec: &str, why: &str) -> DaecfError {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

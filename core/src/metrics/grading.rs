@@ -22,6 +22,8 @@ pub fn round_grades(pred: &[f64], clip: Option<(i64, i64)>) -> Vec<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

@@ -80,6 +80,8 @@ fn ssim_plane(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::Array3;
 

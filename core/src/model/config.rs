@@ -174,6 +174,8 @@ pub(crate) fn norm_groups(channels: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

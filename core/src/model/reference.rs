@@ -123,6 +123,8 @@ fn unsupported(key: &str, v: &str) -> DaecfError {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     const TINY: &str = r#"{"model": {"image_size": 32, "in_channels": 1, "model_channels": 32,

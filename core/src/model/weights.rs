@@ -252,10 +252,13 @@ impl DiffusionAutoencoder {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::tensor::Tensor;
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn own_checkpoints_round_trip_with_their_config() {
         let device = Device::flex();
         device.seed(7);
@@ -287,6 +290,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn a_reference_file_is_not_a_daecf_checkpoint() {
         let path = std::env::temp_dir().join(format!("daecf-notckpt-{}.bin", std::process::id()));
         std::fs::write(&path, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}         ").unwrap();

@@ -61,89 +61,230 @@ pub struct Explanations {
 /// Progress of a counterfactual run: DDIM steps done and to do in all.
 pub type CeObserver<'a> = &'a mut dyn FnMut(usize, usize) -> ControlFlow<()>;
 
+/// How each image's counterfactuals are planned from its latent (the same number for every
+/// image).
+pub type PlanFn<'a> = &'a dyn Fn(&Head, ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>>;
+
 /// Explains the images `x0` [B, C, H, W] (model range) with `head`: `plan` gives each image's
-/// counterfactuals from its latent (the same number for every image). The observer sees every
-/// DDIM step and may cancel.
+/// counterfactuals from its latent. The observer sees every DDIM step and may cancel.
 pub fn explain(
     model: &DiffusionAutoencoder,
     head: &Head,
     x0: Tensor<4>,
-    plan: &dyn Fn(&Head, ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>>,
+    plan: PlanFn,
     steps: CeSteps,
     observer: CeObserver,
 ) -> Result<Explanations> {
-    let [b, ..] = x0.dims();
-    let device = x0.device();
     let z = model.encode(x0.clone());
-    let dim = z.dims()[1];
-    let z_rows: Vec<f32> = z.clone().into_data().try_to_vec::<f32>().map_err(|e| DaecfError::Data(format!("{e:?}")))?;
-    let mut items = Vec::with_capacity(b);
-    for row in z_rows.chunks(dim) {
-        let w = ArrayView1::from(row);
-        let distance = head.distance(w)?;
-        items.push(ImageExplanation {
-            z_sem: row.to_vec(),
-            distance,
-            grade: head.calibration.predict(distance as f64),
-            plans: plan(head, w)?,
-        });
+    let z_rows = z.clone().into_data().try_to_vec::<f32>().map_err(|e| DaecfError::Data(format!("{e:?}")))?;
+    let mut job = CeJob::new(model, head, x0, z, &z_rows, plan, steps)?;
+    while job.step() {
+        observer(job.done(), job.total()).is_continue().then_some(()).ok_or(DaecfError::Cancelled)?;
     }
-    let k = items.first().map_or(0, |i| i.plans.len());
-    if items.iter().any(|i| i.plans.len() != k) {
-        return Err(DaecfError::Config("every image needs the same number of counterfactuals".into()));
+    job.finish()
+}
+
+/// A counterfactual run taken one DDIM step at a time, so that a caller can show progress,
+/// cancel, or (in the browser) give the event loop its turn and read results asynchronously.
+///
+/// The caller encodes the images (`model.encode`) and hands over z_sem both as a tensor and,
+/// read back to the host, as rows: reading back is the one thing a browser must await.
+#[derive(Debug)]
+pub struct CeJob {
+    model: DiffusionAutoencoder,
+    items: Vec<ImageExplanation>,
+    x0: Tensor<4>,
+    z: Tensor<2>,
+    latents: Tensor<2>,
+    /// Row r of the render batch belongs to image r / (1 + K).
+    per_image: usize,
+    encoder: DdimSampler,
+    renderer: DdimSampler,
+    chunks: Vec<Chunk>,
+    codes: Vec<Tensor<4>>,
+    images: Vec<Tensor<4>>,
+    x_t: Option<Tensor<4>>,
+    /// The chunk under way, its next DDIM index and its current state.
+    current: Option<(usize, usize, Tensor<4>)>,
+    next_chunk: usize,
+    done: usize,
+    total: usize,
+}
+
+/// One batch of DDIM work: encode images `start..end`, or render rows `start..end`.
+#[derive(Debug, Clone, Copy)]
+enum Chunk {
+    Encode(usize, usize),
+    Render(usize, usize),
+}
+
+impl CeJob {
+    /// Plans the counterfactuals of images `x0` [B, C, H, W] whose latents are `z` [B, D]
+    /// (`z_rows`: the same, row-major on the host).
+    pub fn new(
+        model: &DiffusionAutoencoder,
+        head: &Head,
+        x0: Tensor<4>,
+        z: Tensor<2>,
+        z_rows: &[f32],
+        plan: PlanFn,
+        steps: CeSteps,
+    ) -> Result<Self> {
+        let [b, dim] = z.dims();
+        if b == 0 {
+            return Err(DaecfError::Config("no images to explain".into()));
+        }
+        if z_rows.len() != b * dim || x0.dims()[0] != b {
+            return Err(DaecfError::Config(format!("{b} latents of {dim} values do not match {} host values and {} images", z_rows.len(), x0.dims()[0])));
+        }
+        let mut items = Vec::with_capacity(b);
+        for row in z_rows.chunks(dim) {
+            let w = ArrayView1::from(row);
+            let distance = head.distance(w)?;
+            items.push(ImageExplanation {
+                z_sem: row.to_vec(),
+                distance,
+                grade: head.calibration.predict(distance as f64),
+                plans: plan(head, w)?,
+            });
+        }
+        let k = items.first().map_or(0, |i| i.plans.len());
+        if items.iter().any(|i| i.plans.len() != k) {
+            return Err(DaecfError::Config("every image needs the same number of counterfactuals".into()));
+        }
+        let base = NoiseSchedule::linear(1000)?;
+        let encoder = DdimSampler::new(&base, steps.encode)?;
+        let renderer = DdimSampler::new(&base, steps.render)?;
+        let chunk = steps.max_batch.max(1);
+        let rendered = b * (1 + k);
+        let mut chunks: Vec<Chunk> = (0..b).step_by(chunk).map(|s| Chunk::Encode(s, (s + chunk).min(b))).collect();
+        chunks.extend((0..rendered).step_by(chunk).map(|s| Chunk::Render(s, (s + chunk).min(rendered))));
+        let total = b.div_ceil(chunk) * encoder.steps() + rendered.div_ceil(chunk) * renderer.steps();
+        // Row r of the render batch: image r / (1 + k), latent r % (1 + k) (0 = its own z_sem).
+        let mut latents = Vec::with_capacity(rendered * dim);
+        for item in &items {
+            latents.extend_from_slice(&item.z_sem);
+            for p in &item.plans {
+                latents.extend_from_slice(&p.latent);
+            }
+        }
+        let latents = Tensor::<2>::from_data(TensorData::new(latents, [rendered, dim]), &z.device());
+        Ok(Self {
+            model: model.clone(),
+            items,
+            x0,
+            z,
+            latents,
+            per_image: 1 + k,
+            encoder,
+            renderer,
+            chunks,
+            codes: Vec::new(),
+            images: Vec::new(),
+            x_t: None,
+            current: None,
+            next_chunk: 0,
+            done: 0,
+            total,
+        })
     }
 
-    let base = NoiseSchedule::linear(1000)?;
-    let encoder = DdimSampler::new(&base, steps.encode)?;
-    let renderer = DdimSampler::new(&base, steps.render)?;
-    let chunk = steps.max_batch.max(1);
-    let rendered = b * (1 + k);
-    let total = b.div_ceil(chunk) * steps.encode + rendered.div_ceil(chunk) * steps.render;
-    let mut done = 0;
-    let mut progress = |_: usize, _: usize| {
-        done += 1;
-        observer(done, total)
-    };
-
-    let mut codes = Vec::new();
-    for start in (0..b).step_by(chunk) {
-        let end = (start + chunk).min(b);
-        let cond = model.conditioned(z.clone().slice(start..end));
-        codes.push(encoder.encode_with(&cond, x0.clone().slice(start..end), &mut progress)?);
+    /// The explanations (distances, grades, plans) known before any DDIM step.
+    pub fn items(&self) -> &[ImageExplanation] {
+        &self.items
     }
-    let x_t = Tensor::cat(codes, 0);
 
-    // Row r of the render batch: image r / (1 + k), latent r % (1 + k) (0 = its own z_sem).
-    let mut latents = Vec::with_capacity(rendered * dim);
-    for item in &items {
-        latents.extend_from_slice(&item.z_sem);
-        for p in &item.plans {
-            latents.extend_from_slice(&p.latent);
+    /// DDIM steps done.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// DDIM steps in all.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The image being denoised or inverted right now (after the last step: the last result);
+    /// a browser reads a value of it to wait for the device.
+    pub fn latest(&self) -> Option<Tensor<4>> {
+        self.current.as_ref().map(|(_, _, x)| x.clone()).or_else(|| self.images.last().cloned())
+    }
+
+    /// Runs one DDIM step; false when there is nothing left to do.
+    pub fn step(&mut self) -> bool {
+        let (index, k, x) = match self.current.take() {
+            Some(c) => c,
+            None if self.next_chunk < self.chunks.len() => {
+                let index = self.next_chunk;
+                self.next_chunk += 1;
+                (index, 0, self.chunk_input(self.chunks[index]))
+            }
+            None => return false,
+        };
+        let (x, finished) = match self.chunks[index] {
+            Chunk::Encode(s, e) => {
+                let cond = self.model.conditioned(self.z.clone().slice(s..e));
+                (self.encoder.reverse_step(&cond, x, k), k + 1 == self.encoder.steps())
+            }
+            Chunk::Render(s, e) => {
+                let cond = self.model.conditioned(self.latents.clone().slice(s..e));
+                let n = self.renderer.steps();
+                (self.renderer.render_step(&cond, x, n - 1 - k), k + 1 == n)
+            }
+        };
+        self.done += 1;
+        if !finished {
+            self.current = Some((index, k + 1, x));
+        } else if matches!(self.chunks[index], Chunk::Encode(..)) {
+            self.codes.push(x);
+        } else {
+            self.images.push(x);
+        }
+        true
+    }
+
+    /// The starting state of a chunk: its images, or the noise maps of its rows' images.
+    fn chunk_input(&mut self, chunk: Chunk) -> Tensor<4> {
+        match chunk {
+            Chunk::Encode(s, e) => self.x0.clone().slice(s..e),
+            Chunk::Render(s, e) => {
+                let x_t = self.x_t.get_or_insert_with(|| Tensor::cat(std::mem::take(&mut self.codes), 0)).clone();
+                let owner: Vec<i64> = (s..e).map(|r| (r / self.per_image) as i64).collect();
+                x_t.select(0, Self::rows(owner, &self.x0.device()))
+            }
         }
     }
-    let latents = Tensor::<2>::from_data(TensorData::new(latents, [rendered, dim]), &device);
-    let owner: Vec<i64> = (0..rendered).map(|r| (r / (1 + k)) as i64).collect();
-    let mut images = Vec::new();
-    for start in (0..rendered).step_by(chunk) {
-        let end = (start + chunk).min(rendered);
-        let idx = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(owner[start..end].to_vec(), [end - start]), &device);
-        let cond = model.conditioned(latents.clone().slice(start..end));
-        images.push(renderer.render_with(&cond, x_t.clone().select(0, idx), &mut progress)?);
-    }
-    let all = Tensor::cat(images, 0);
-    let own: Vec<i64> = (0..b).map(|i| (i * (1 + k)) as i64).collect();
-    let moved: Vec<i64> = (0..rendered).filter(|r| r % (1 + k) != 0).map(|r| r as i64).collect();
-    let pick = |rows: Vec<i64>| {
+
+    fn rows(rows: Vec<i64>, device: &burn::tensor::Device) -> Tensor<1, burn::tensor::Int> {
         let n = rows.len();
-        all.clone().select(0, Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(rows, [n]), &device))
-    };
-    let reconstructions = pick(own);
-    let counterfactuals = if k == 0 { reconstructions.clone().slice(0..0) } else { pick(moved) };
-    Ok(Explanations { items, x_t, reconstructions, counterfactuals })
+        Tensor::from_data(TensorData::new(rows, [n]), device)
+    }
+
+    /// The finished run; an error if steps are left.
+    pub fn finish(mut self) -> Result<Explanations> {
+        if self.done < self.total {
+            return Err(DaecfError::Cancelled);
+        }
+        let device = self.x0.device();
+        let x_t = match self.x_t.take() {
+            Some(x) => x,
+            None => Tensor::cat(std::mem::take(&mut self.codes), 0),
+        };
+        let all = Tensor::cat(self.images, 0);
+        let (b, per) = (self.items.len(), self.per_image);
+        let own: Vec<i64> = (0..b).map(|i| (i * per) as i64).collect();
+        let moved: Vec<i64> = (0..b * per).filter(|r| r % per != 0).map(|r| r as i64).collect();
+        let reconstructions = all.clone().select(0, Self::rows(own, &device));
+        let counterfactuals =
+            if per == 1 { reconstructions.clone().slice(0..0) } else { all.select(0, Self::rows(moved, &device)) };
+        Ok(Explanations { items: self.items, x_t, reconstructions, counterfactuals })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::latent::{Calibration, CalibrationKind, CeTarget, ClassifierKind, Hyperplane, TaskSpec};
     use crate::model::DaeConfig;

@@ -4,5 +4,5 @@
 pub mod counterfactual;
 pub mod reconstruct;
 
-pub use counterfactual::{CeObserver, CeSteps, Explanations, ImageExplanation, explain};
+pub use counterfactual::{CeJob, CeObserver, CeSteps, Explanations, ImageExplanation, PlanFn, explain};
 pub use reconstruct::{Reconstruction, reconstruct};

@@ -58,6 +58,8 @@ pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::nn::{Linear, LinearConfig};
     use burn::tensor::Device;

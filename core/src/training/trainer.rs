@@ -105,6 +105,8 @@ impl DaeTrainer {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::model::DaeConfig;
 

@@ -11,18 +11,18 @@ use burn::tensor::{Device, Tensor};
 use clap::Args;
 use daecf_core::data::images::prepare_bytes;
 use daecf_core::data::{ImageSet, ImageSpec};
-use daecf_core::latent::{CeTarget, Head, HeadFile};
+use daecf_core::latent::{CeRequest, Head, HeadFile};
+use daecf_core::report::{ImageReport, difference_overlay, enlarge, gif_bytes};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
 use image::RgbImage;
 use ndarray::{Array4, Axis, stack};
-use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::model_source::ModelArgs;
 use crate::data_source::batch_tensor;
 use crate::preview::to_images;
-use crate::report::figures::{captioned, difference_overlay, enlarge, strip, write_gif};
+use crate::report::figures::{captioned, strip};
 
 /// Side in pixels of the enlarged images in strips and GIFs.
 const DISPLAY: u32 = 192;
@@ -92,74 +92,15 @@ impl CeArgs {
         }
     }
 
-    /// The grade CEs to render for `head`.
-    pub fn grades(&self, head: &Head) -> Vec<f64> {
-        match &self.grades {
-            Some(g) => g.clone(),
-            None if head.is_graded() => {
-                let (lo, hi) = head.calibration.grade_range;
-                (lo - 1..=hi + 1).map(|g| g as f64).collect()
-            }
-            None => Vec::new(),
-        }
+    /// The counterfactuals to render for `head`.
+    pub fn request(&self, head: &Head) -> CeRequest {
+        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent)
     }
 
     /// DDIM steps.
     pub fn steps(&self) -> CeSteps {
         CeSteps { encode: self.t_encode, render: self.t_render, max_batch: self.batch }
     }
-}
-
-/// One rendered counterfactual in the JSON report.
-#[derive(Debug, Clone, Serialize)]
-pub struct CeReport {
-    /// `binary`, `grade <g>` or `frame <i>`.
-    pub name: String,
-    /// What was asked for.
-    pub target: CeTarget,
-    /// Signed distance of the moved latent.
-    pub distance: f32,
-    /// Grade at that distance (calibrated, rounded and clipped).
-    pub grade: i64,
-    /// Continuous calibrated grade at that distance.
-    pub grade_continuous: f64,
-    /// L2 length of the move in z_sem.
-    pub step_size: f32,
-    /// Signed distance of the rendered CE encoded again (validity: does the image cross?).
-    pub reencoded_distance: f32,
-    /// Grade of the rendered CE encoded again.
-    pub reencoded_grade: i64,
-    /// The CE image (native size), when written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// Its difference map against the reconstruction, when written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub difference: Option<String>,
-}
-
-/// The JSON report of one image.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageReport {
-    /// The image's id (file stem).
-    pub image: String,
-    /// The head's task.
-    pub task: String,
-    /// Signed distance of the image's latent.
-    pub distance: f32,
-    /// Positive class?
-    pub positive: bool,
-    /// Grade (calibrated, rounded and clipped).
-    pub grade: i64,
-    /// Continuous calibrated grade.
-    pub grade_continuous: f64,
-    /// DDIM steps used (encode, render).
-    pub steps: (usize, usize),
-    /// Binary and grade counterfactuals.
-    pub counterfactuals: Vec<CeReport>,
-    /// The progression's frames.
-    pub progression: Vec<CeReport>,
-    /// Files written, relative to the image's folder.
-    pub files: Vec<String>,
 }
 
 /// Pictures of one explained image at native size.
@@ -184,20 +125,8 @@ pub fn explain_images(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Vec<(ImageReport, ImagePictures)>> {
     let range = model.config.input_range;
-    let grades = ce.grades(head);
-    let extent = ce.extent.unwrap_or_else(|| {
-        let (lo, hi) = head.calibration.distance_range;
-        lo.abs().max(hi.abs()) as f32
-    });
-    let frames = ce.frames.max(2);
-    let plan = |h: &Head, w: ndarray::ArrayView1<f32>| {
-        let mut plans = vec![h.plan(w, CeTarget::Binary)?];
-        for &g in &grades {
-            plans.push(h.plan(w, CeTarget::Grade(g))?);
-        }
-        plans.extend(h.progression(w, frames, extent)?);
-        Ok(plans)
-    };
+    let request = ce.request(head);
+    let plan = |h: &Head, w: ndarray::ArrayView1<f32>| request.plans(h, w);
     let x = batch_tensor(set, indices, range, device);
     let mut observer = |done: usize, total: usize| {
         on_step(done, total);
@@ -208,67 +137,35 @@ pub fn explain_images(
     let originals = to_images(x, range)?;
     let recs = to_images(result.reconstructions, range)?;
     let mut ces = to_images(result.counterfactuals, range)?.into_iter();
-    let k = 1 + grades.len() + frames;
+    let k = request.len();
     let mut out_items = Vec::new();
     for (b, item) in result.items.iter().enumerate() {
         let id = safe_id(&set.ids[indices[b]]);
         let dir = out.join(&id);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let pictures = ImagePictures { original: originals[b].clone(), reconstruction: recs[b].clone(), counterfactuals: ces.by_ref().take(k).collect() };
+        let mut report = ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
         let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
         pictures.original.save(dir.join("original.png"))?;
         pictures.reconstruction.save(dir.join("reconstruction.png"))?;
-        let mut reports = Vec::new();
-        for (j, p) in item.plans.iter().enumerate() {
-            let name = match p.target {
-                CeTarget::Binary => "binary".to_string(),
-                CeTarget::Grade(g) => format!("grade {g}"),
-                CeTarget::Distance(_) => format!("frame {}", j - 1 - grades.len()),
-            };
-            let d = reencoded[b * k + j];
-            let mut report = CeReport {
-                name: name.clone(),
-                target: p.target,
-                distance: p.distance,
-                grade: head.calibration.grade(p.distance as f64),
-                grade_continuous: p.grade,
-                step_size: p.step_size,
-                reencoded_distance: d,
-                reencoded_grade: head.calibration.grade(d as f64),
-                file: None,
-                difference: None,
-            };
-            if j <= grades.len() {
-                let stem = name.replace(' ', "_");
-                let (file, diff) = (format!("{stem}.png"), format!("{stem}_difference.png"));
-                pictures.counterfactuals[j].save(dir.join(&file))?;
-                enlarge(&difference_overlay(&pictures.reconstruction, &pictures.counterfactuals[j]), DISPLAY).save(dir.join(&diff))?;
-                files.extend([file.clone(), diff.clone()]);
-                (report.file, report.difference) = (Some(file), Some(diff));
-            }
-            reports.push(report);
+        for (ce_report, picture) in report.counterfactuals.iter_mut().zip(&pictures.counterfactuals) {
+            let stem = ce_report.name.replace(' ', "_");
+            let (file, diff) = (format!("{stem}.png"), format!("{stem}_difference.png"));
+            picture.save(dir.join(&file))?;
+            enlarge(&difference_overlay(&pictures.reconstruction, picture), DISPLAY).save(dir.join(&diff))?;
+            files.extend([file.clone(), diff.clone()]);
+            (ce_report.file, ce_report.difference) = (Some(file), Some(diff));
         }
-        let progression = reports.split_off(1 + grades.len());
-        let labelled = progression
+        let labelled = report
+            .progression
             .iter()
-            .zip(&pictures.counterfactuals[1 + grades.len()..])
+            .zip(&pictures.counterfactuals[1 + request.grades.len()..])
             .map(|(r, img)| captioned(img, DISPLAY, &format!("d = {:+.2}\ngrade {:.1}", r.distance, r.grade_continuous)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         strip(&labelled).save(dir.join("progression.png"))?;
-        write_gif(&dir.join("progression.gif"), &labelled, 350)?;
+        std::fs::write(dir.join("progression.gif"), gif_bytes(&labelled, 350)?)?;
         files.extend(["progression.png".to_string(), "progression.gif".to_string(), "explanation.json".to_string()]);
-        let report = ImageReport {
-            image: id,
-            task: head.task.name.clone(),
-            distance: item.distance,
-            positive: item.distance > 0.0,
-            grade: head.calibration.grade(item.distance as f64),
-            grade_continuous: item.grade,
-            steps: (ce.t_encode, ce.t_render),
-            counterfactuals: reports,
-            progression,
-            files,
-        };
+        report.files = files;
         std::fs::write(dir.join("explanation.json"), serde_json::to_string_pretty(&report)?)?;
         out_items.push((report, pictures));
     }

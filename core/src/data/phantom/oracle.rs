@@ -53,6 +53,8 @@ impl Oracle {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::data::phantom::vertebra::{VertebraConfig, generate};
 

@@ -76,6 +76,8 @@ pub fn box_blur(image: ArrayView2<f32>) -> Array2<f32> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

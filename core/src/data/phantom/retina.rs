@@ -178,6 +178,8 @@ pub fn generate_set(config: &RetinaConfig, name: &str, n: usize, seed: u64) -> c
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

@@ -84,6 +84,8 @@ fn regions(mask: &Array2<bool>) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::data::phantom::retina::{RetinaConfig, generate};
 

@@ -199,6 +199,8 @@ pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) ->
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

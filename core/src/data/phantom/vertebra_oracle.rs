@@ -224,6 +224,8 @@ fn components(image: ArrayView2<f32>, threshold: f32) -> Vec<Vec<(usize, usize)>
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::data::phantom::vertebra::{VertebraConfig, generate};
 

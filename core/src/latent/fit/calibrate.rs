@@ -49,6 +49,8 @@ pub fn fit_calibration(kind: &CalibrationKind, distances: &[f32], grades: &[i64]
 
 #[cfg(test)]
 mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The browser app's end-to-end test and benchmark: explains a sample with the native CLI, then
+# runs web-app/e2e/e2e.mjs (Playwright + Debian's chromium) against web-app/dist on the CPU
+# (wasm) path and on WebGPU, comparing with the native output. Build the app first
+# (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-web.sh
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --workspace --bin daecf
+out=out/e2e
+rm -rf "$out"
+mkdir -p "$out"
+sample=web-app/assets/samples/vertebra_g2.png
+start=$(date +%s%N)
+"$target_dir/debug/daecf" explain "$sample" --bundle shared-models/demo/demo.daecf \
+    --t-encode 50 --t-render 20 --out "$out/native"
+native_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" \
+    node web-app/e2e/e2e.mjs

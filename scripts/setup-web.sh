@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what building and testing the browser app needs, without any tool
+# that downloads its own binaries: the wasm32 target, wasm-bindgen-cli of exactly the
+# wasm-bindgen version in Cargo.lock (it also brings wasm-bindgen-test-runner), Debian's
+# chromium and chromedriver, and playwright-core from npm (it drives /usr/bin/chromium and
+# downloads no browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    echo "setup-web: adding the wasm32-unknown-unknown target" >&2
+    rustup target add wasm32-unknown-unknown
+fi
+
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+    echo "setup-web: installing wasm-bindgen-cli $wb_version" >&2
+    cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+apt_packages=(chromium chromium-driver)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "setup-web: installing ${missing[*]}" >&2
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+if [ ! -d web-app/e2e/node_modules/playwright-core ]; then
+    echo "setup-web: installing playwright-core (no browser download)" >&2
+    (cd web-app/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+fi

@@ -1,0 +1,174 @@
+// End-to-end test of the daecf browser app, driving Debian's /usr/bin/chromium with
+// playwright-core (no downloaded browser). It serves web-app/dist on 127.0.0.1, loads the demo
+// bundle, explains a sample image on the CPU (wasm) path and on WebGPU (SwiftShader in headless
+// Chromium), and checks against the native `daecf explain` output for the same bundle and image:
+//   - distance, class and grade, and the binary CE's planned distance, to 1e-3;
+//   - the binary CE image, within the tolerances below (8-bit pixels);
+//   - that no request left the app's own origin;
+//   - that after the first visit the app loads with the network off (service worker).
+// It saves screenshots and a benchmark (browser vs native time) under OUT.
+//
+// Environment: DIST (built app), NATIVE_DIR (daecf explain's folder for the sample), NATIVE_MS
+// (its wall time), SAMPLE (sample button index), OUT (results folder).
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const DIST = path.resolve(process.env.DIST ?? "web-app/dist");
+const NATIVE_DIR = path.resolve(process.env.NATIVE_DIR ?? "out/e2e/native/vertebra_g2");
+const NATIVE_MS = Number(process.env.NATIVE_MS ?? "NaN");
+const SAMPLE = process.env.SAMPLE ?? "2";
+const OUT = path.resolve(process.env.OUT ?? "out/e2e");
+const RUN_TIMEOUT_MS = Number(process.env.RUN_TIMEOUT_MS ?? 15 * 60 * 1000);
+// The binary CE image may differ from the native one by float rounding through the DDIM
+// steps: CPU (wasm flex) should match almost exactly; SwiftShader's WebGPU reorders sums.
+const TOLERANCE = {
+  cpu: { mean: 1.0, max: 8 },
+  webgpu: { mean: 4.0, max: 64 },
+};
+
+const MIME = {
+  ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
+  ".png": "image/png", ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json",
+  ".daecf": "application/octet-stream",
+};
+
+function serve() {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    let file = path.join(DIST, decodeURIComponent(url.pathname));
+    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, "index.html");
+    if (!fs.existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { "content-type": MIME[path.extname(file)] ?? "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  process.exitCode = 1;
+}
+
+function check(ok, message) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${message}`);
+  if (!ok) process.exitCode = 1;
+}
+
+// Pixels of two PNG data URLs compared in the page (canvas decoding), as 0-255 values.
+async function compareImages(page, a, b) {
+  return page.evaluate(async ([a, b]) => {
+    const pixels = async (src) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      const ctx = c.getContext("2d");
+      ctx.drawImage(img, 0, 0);
+      return { w: c.width, h: c.height, data: ctx.getImageData(0, 0, c.width, c.height).data };
+    };
+    const [p, q] = [await pixels(a), await pixels(b)];
+    if (p.w !== q.w || p.h !== q.h) return { sameSize: false };
+    let sum = 0, max = 0, n = 0;
+    for (let i = 0; i < p.data.length; i += 4) {
+      for (let k = 0; k < 3; k++) {
+        const d = Math.abs(p.data[i + k] - q.data[i + k]);
+        sum += d; max = Math.max(max, d); n++;
+      }
+    }
+    return { sameSize: true, mean: sum / n, max };
+  }, [a, b]);
+}
+
+async function runPath(browser, origin, backend, native, nativeCe) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1800 } });
+  const page = await context.newPage();
+  const foreign = [];
+  page.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("blob:")) foreign.push(u);
+  });
+  page.on("console", (m) => { if (m.type() === "error") console.log(`  [${backend} console] ${m.text()}`); });
+  await page.goto(`${origin}/index.html`);
+  await page.waitForSelector("#status.ready", { timeout: 120_000 });
+  if (backend === "cpu") {
+    await page.selectOption("#backend-select", "cpu");
+    await page.waitForFunction(() => document.querySelector("#status.ready")?.textContent.includes("CPU"), null, { timeout: 120_000 });
+  }
+  const running = await page.textContent("#backend-name");
+  check(running === (backend === "cpu" ? "CPU (wasm)" : "WebGPU"), `${backend}: the page says it runs on ${running}`);
+  await page.click(`#sample-${SAMPLE}`);
+  await page.waitForSelector("#preview");
+  const started = Date.now();
+  await page.click("#explain");
+  await page.waitForSelector("#progress", { timeout: 60_000 });
+  await page.waitForSelector("#report-json", { state: "attached", timeout: RUN_TIMEOUT_MS });
+  const wallMs = Date.now() - started;
+  const report = JSON.parse(await page.textContent("#report-json"));
+  const timing = await page.textContent("#timing");
+  await page.screenshot({ path: path.join(OUT, `${backend}.png`), fullPage: true });
+
+  const close = (a, b, tol) => Math.abs(a - b) <= tol;
+  check(close(report.distance, native.distance, 1e-3), `${backend}: distance ${report.distance} vs native ${native.distance}`);
+  check(report.positive === native.positive, `${backend}: class ${report.positive} vs native ${native.positive}`);
+  check(report.grade === native.grade, `${backend}: grade ${report.grade} vs native ${native.grade}`);
+  check(close(report.grade_continuous, native.grade_continuous, 1e-3), `${backend}: continuous grade ${report.grade_continuous} vs native ${native.grade_continuous}`);
+  const [wb, nb] = [report.counterfactuals[0], native.counterfactuals[0]];
+  check(wb.name === "binary" && close(wb.distance, nb.distance, 1e-3), `${backend}: binary CE planned at ${wb.distance} vs native ${nb.distance}`);
+  check(report.counterfactuals.length === native.counterfactuals.length && report.progression.length === native.progression.length,
+    `${backend}: ${report.counterfactuals.length} CEs and ${report.progression.length} frames, as native`);
+  const ce = await page.getAttribute("#binary-ce img", "src");
+  const diff = await compareImages(page, ce, nativeCe);
+  const tol = TOLERANCE[backend];
+  check(diff.sameSize && diff.mean <= tol.mean && diff.max <= tol.max,
+    `${backend}: binary CE vs native: mean |diff| ${diff.mean?.toFixed(3)}, max ${diff.max} (of 255; allowed ${tol.mean}, ${tol.max})`);
+  check(foreign.length === 0, `${backend}: no request left ${origin} (${foreign.length} did: ${foreign.slice(0, 3).join(", ")})`);
+
+  let offline = null;
+  if (backend === "cpu") {
+    // The service worker has cached the app on this first visit: reload with the network off.
+    await page.waitForFunction(async () => (await navigator.serviceWorker?.getRegistration())?.active != null, null, { timeout: 60_000 });
+    await context.setOffline(true);
+    await page.reload();
+    offline = await page.waitForSelector("#status.ready", { timeout: 120_000 }).then(() => true, () => false);
+    check(offline, "cpu: the app loads the demo model with the network off (service worker)");
+    await page.screenshot({ path: path.join(OUT, "offline.png") });
+  }
+  await context.close();
+  return { backend, wall_ms: wallMs, timing, steps: report.steps, image_diff: diff, offline };
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const native = JSON.parse(fs.readFileSync(path.join(NATIVE_DIR, "explanation.json"), "utf8"));
+  const nativeCe = `data:image/png;base64,${fs.readFileSync(path.join(NATIVE_DIR, "binary.png")).toString("base64")}`;
+  const server = await serve();
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--disable-quic", "--enable-unsafe-webgpu"],
+  });
+  const results = [];
+  try {
+    for (const backend of (process.env.BACKENDS ?? "cpu,webgpu").split(",")) {
+      results.push(await runPath(browser, origin, backend, native, nativeCe));
+    }
+  } catch (e) {
+    fail(e.stack ?? String(e));
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  const bench = { native_ms: NATIVE_MS, steps: native.steps, paths: results.map((r) => ({ ...r, ratio_to_native: r.wall_ms / NATIVE_MS })) };
+  fs.writeFileSync(path.join(OUT, "bench.json"), JSON.stringify(bench, null, 2));
+  console.log(`benchmark (${native.steps[0]} encode / ${native.steps[1]} render steps, one image, ${native.counterfactuals.length + native.progression.length} CEs):`);
+  console.log(`  native daecf explain: ${(NATIVE_MS / 1e3).toFixed(2)} s (process wall time, model load included)`);
+  for (const r of results) console.log(`  ${r.backend}: ${(r.wall_ms / 1e3).toFixed(2)} s (${(r.wall_ms / NATIVE_MS).toFixed(2)}x native); ${r.timing}`);
+  console.log(process.exitCode ? "e2e: FAILED" : "e2e: passed");
+}
+
+main();

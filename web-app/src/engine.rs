@@ -1,0 +1,216 @@
+//! The work of the page: the device (WebGPU or CPU wasm), the loaded bundle, and explaining
+//! one image — encode, then every DDIM step of the stochastic encoding and of the renders,
+//! one at a time with the event loop's turn in between, so the progress bar moves and the
+//! user can cancel. The results are what `daecf explain` writes for the same bundle and image.
+
+use std::cell::Cell;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use daecf_core::latent::{CeRequest, Head};
+use daecf_core::model::DiffusionAutoencoder;
+use daecf_core::pipeline::{CeJob, CeSteps};
+use daecf_core::report::{ImageReport, difference_overlay, gif_bytes};
+use daecf_models::Bundle;
+use image::RgbImage;
+use ndarray::{Array2, Array3};
+
+use crate::browser::{next_tick, now_ms};
+use crate::picture::{read_pictures, read_values};
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// burn-wgpu on the browser's WebGPU.
+    WebGpu,
+    /// burn-flex compiled to wasm, on one CPU thread.
+    Cpu,
+}
+
+impl Backend {
+    /// Its name on the page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::WebGpu => "WebGPU",
+            Self::Cpu => "CPU (wasm)",
+        }
+    }
+}
+
+/// The devices of this page. WebGPU is initialised once, on first use, and then reused.
+#[derive(Debug, Default)]
+pub struct Devices {
+    webgpu: Option<Device>,
+}
+
+impl Devices {
+    /// The device for `backend`; an error says why WebGPU is not available.
+    pub async fn get(&mut self, backend: Backend) -> Result<Device, String> {
+        match backend {
+            Backend::Cpu => Ok(Device::flex()),
+            Backend::WebGpu => {
+                if let Some(d) = &self.webgpu {
+                    return Ok(d.clone());
+                }
+                if !crate::browser::has_webgpu() {
+                    return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+                }
+                let device = Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU could not start: {e:?}"))?;
+                self.webgpu = Some(device.clone());
+                Ok(device)
+            }
+        }
+    }
+}
+
+/// A bundle whose model is loaded on a device.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The bundle (header and weights).
+    pub bundle: Bundle,
+    /// Its name on the page (file name).
+    pub name: String,
+    /// The model on `device`.
+    pub model: DiffusionAutoencoder,
+    /// Where it runs.
+    pub backend: Backend,
+    /// The device of `backend`.
+    pub device: Device,
+}
+
+impl Loaded {
+    /// Loads the model of `bundle` on the device of `backend`.
+    pub async fn new(bundle: Bundle, name: String, backend: Backend, devices: &mut Devices) -> Result<Self, String> {
+        let device = devices.get(backend).await?;
+        let model = bundle.model(&device).map_err(|e| e.to_string())?;
+        Ok(Self { bundle, name, model, backend, device })
+    }
+
+    /// The bundle's heads.
+    pub fn heads(&self) -> &[Head] {
+        &self.bundle.header.heads
+    }
+}
+
+/// DDIM steps and progression frames of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Steps of the stochastic encoding.
+    pub encode: usize,
+    /// Steps of each render.
+    pub render: usize,
+    /// Frames of the progression.
+    pub frames: usize,
+}
+
+impl Settings {
+    /// The paper's quality setting (250 encoding, 100 rendering steps).
+    pub const QUALITY: Self = Self { encode: 250, render: 100, frames: 7 };
+    /// A fast preview (the demo's evaluation setting).
+    pub const FAST: Self = Self { encode: 50, render: 20, frames: 7 };
+}
+
+/// Wall-clock times of a run, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timing {
+    /// Computing z_sem and planning.
+    pub semantic_ms: f64,
+    /// DDIM steps of the stochastic encoding (batch of one) and their time.
+    pub encode_steps: usize,
+    /// Time of the encoding steps.
+    pub encode_ms: f64,
+    /// DDIM steps of the renders (all counterfactuals in one batch) and their time.
+    pub render_steps: usize,
+    /// Time of the render steps.
+    pub render_ms: f64,
+    /// Reading results back, re-encoding the counterfactuals, making pictures.
+    pub finish_ms: f64,
+    /// The whole run.
+    pub total_ms: f64,
+}
+
+/// One explained image.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The JSON report (the same fields as `daecf explain`'s explanation.json).
+    pub report: ImageReport,
+    /// The input as the model saw it.
+    pub original: RgbImage,
+    /// Its reconstruction from (z_sem, x_T).
+    pub reconstruction: RgbImage,
+    /// Binary CE then grade CEs, in the order of `report.counterfactuals`.
+    pub counterfactuals: Vec<RgbImage>,
+    /// Their difference overlays against the reconstruction.
+    pub differences: Vec<RgbImage>,
+    /// The progression's frames, in the order of `report.progression`.
+    pub progression: Vec<RgbImage>,
+    /// The progression as a looping GIF.
+    pub gif: Vec<u8>,
+    /// Where the time went.
+    pub timing: Timing,
+    /// The backend that ran it.
+    pub backend: Backend,
+}
+
+/// Explains `image` ([C, H, W] in [0, 1], at the model's size) with `head`. `progress` sees
+/// (done, total) DDIM steps; setting `cancel` stops the run at the next step.
+pub async fn explain(
+    loaded: &Loaded,
+    head: &Head,
+    id: &str,
+    image: &Array3<f32>,
+    settings: Settings,
+    cancel: &Cell<bool>,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Outcome, String> {
+    let start = now_ms();
+    let model = &loaded.model;
+    let device = loaded.device.clone();
+    let range = model.config.input_range;
+    let (c, h, w) = image.dim();
+    let values: Vec<f32> = image.iter().map(|&v| range.from_unit(v)).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
+    let z = model.encode(x.clone());
+    let z_rows = read_values(z.clone()).await?;
+    let request = CeRequest::for_head(head, None, settings.frames, None);
+    let plan = |h: &Head, w: ndarray::ArrayView1<f32>| request.plans(h, w);
+    let steps = CeSteps { encode: settings.encode, render: settings.render, max_batch: 1 + request.len() };
+    let mut job = CeJob::new(model, head, x.clone(), z, &z_rows, &plan, steps).map_err(|e| e.to_string())?;
+    let mut timing = Timing { semantic_ms: now_ms() - start, encode_steps: settings.encode, ..Timing::default() };
+    progress(0, job.total());
+    let mut phase_start = now_ms();
+    while job.step() {
+        if cancel.get() {
+            return Err("cancelled".into());
+        }
+        // Wait for the device to finish the step (a one-value read), then let the page repaint.
+        if let Some(latest) = job.latest() {
+            read_values(latest.slice([0..1, 0..1, 0..1, 0..1])).await?;
+        }
+        if job.done() == settings.encode {
+            timing.encode_ms = now_ms() - phase_start;
+            phase_start = now_ms();
+        }
+        progress(job.done(), job.total());
+        next_tick().await;
+    }
+    timing.render_steps = job.total() - settings.encode;
+    timing.render_ms = now_ms() - phase_start;
+    let finish_start = now_ms();
+    let item = job.items()[0].clone();
+    let result = job.finish().map_err(|e| e.to_string())?;
+    let reencoded = read_values(model.encode(result.counterfactuals.clone())).await?;
+    let reencoded = Array2::from_shape_vec((request.len(), head.dim()), reencoded).map_err(|e| e.to_string())?;
+    let reencoded = head.distances(reencoded.view()).map_err(|e| e.to_string())?;
+    let report = ImageReport::new(id.to_string(), head, &item, &request, (settings.encode, settings.render), &reencoded)
+        .map_err(|e| e.to_string())?;
+    let original = read_pictures(x, range).await?.remove(0);
+    let reconstruction = read_pictures(result.reconstructions, range).await?.remove(0);
+    let mut counterfactuals = read_pictures(result.counterfactuals, range).await?;
+    let progression = counterfactuals.split_off(1 + request.grades.len());
+    let differences = counterfactuals.iter().map(|ce| difference_overlay(&reconstruction, ce)).collect();
+    let frames: Vec<RgbImage> = progression.iter().map(|f| daecf_core::report::enlarge(f, 192)).collect();
+    let gif = gif_bytes(&frames, 350).map_err(|e| e.to_string())?;
+    timing.finish_ms = now_ms() - finish_start;
+    timing.total_ms = now_ms() - start;
+    Ok(Outcome { report, original, reconstruction, counterfactuals, differences, progression, gif, timing, backend: loaded.backend })
+}
