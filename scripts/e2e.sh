@@ -12,9 +12,12 @@ out=out/e2e
 rm -rf "$out"
 mkdir -p "$out"
 sample=web-app/assets/samples/vertebra_g2.png
+# DDIM steps (encode,render) of both runs: few, because SwiftShader's WebGPU is slow (measured
+# with 50,20: 4.4 s an encoding step, 20 s a render step of 15 images).
+export STEPS="${STEPS:-10,5}"
 start=$(date +%s%N)
 "$target_dir/debug/daecf" explain "$sample" --bundle shared-models/demo/demo.daecf \
-    --t-encode 50 --t-render 20 --out "$out/native"
+    --t-encode "${STEPS%,*}" --t-render "${STEPS#*,}" --out "$out/native"
 native_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" \
+DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" STEPS="$STEPS" \
     node web-app/e2e/e2e.mjs

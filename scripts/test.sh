@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up, then every test of the workspace
-# (unit, integration, end-to-end; the parity tests read ../shared/fixtures).
+# (unit, integration, end-to-end; the parity tests read ../shared/fixtures), core's unit tests
+# on wasm32 in headless Chromium, and the browser app's end-to-end test against the native CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,3 +10,7 @@ cargo test --workspace --doc
 # The CUDA backend must at least type-check. DOCS_RS=1 makes cubecl-llvm's build script skip
 # downloading LLVM (it cannot be fetched here); linking a CUDA build needs that download.
 DOCS_RS=1 cargo check --workspace --features daecf/cuda
+# The browser: core on wasm32, then the app built as shipped and driven by Playwright.
+scripts/test-wasm.sh
+scripts/web.sh
+scripts/e2e.sh

@@ -202,6 +202,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn round_trip_orders_splits() {
         let set = LatentSet {
             splits: vec![split("train", 4, Some(vec![0, 1, 2, 1])), split("val", 2, Some(vec![1, 0])), split("test", 3, None)],

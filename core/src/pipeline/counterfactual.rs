@@ -106,6 +106,8 @@ pub struct CeJob {
     x_t: Option<Tensor<4>>,
     /// The chunk under way, its next DDIM index and its current state.
     current: Option<(usize, usize, Tensor<4>)>,
+    /// The result of the last step.
+    last: Option<Tensor<4>>,
     next_chunk: usize,
     done: usize,
     total: usize,
@@ -183,6 +185,7 @@ impl CeJob {
             images: Vec::new(),
             x_t: None,
             current: None,
+            last: None,
             next_chunk: 0,
             done: 0,
             total,
@@ -204,10 +207,10 @@ impl CeJob {
         self.total
     }
 
-    /// The image being denoised or inverted right now (after the last step: the last result);
-    /// a browser reads a value of it to wait for the device.
+    /// The result of the last step (None before the first); a browser reads a value of it to
+    /// wait for the device.
     pub fn latest(&self) -> Option<Tensor<4>> {
-        self.current.as_ref().map(|(_, _, x)| x.clone()).or_else(|| self.images.last().cloned())
+        self.last.clone()
     }
 
     /// Runs one DDIM step; false when there is nothing left to do.
@@ -233,6 +236,7 @@ impl CeJob {
             }
         };
         self.done += 1;
+        self.last = Some(x.clone());
         if !finished {
             self.current = Some((index, k + 1, x));
         } else if matches!(self.chunks[index], Chunk::Encode(..)) {
@@ -348,6 +352,48 @@ mod tests {
         for item in &out.items {
             assert!((item.plans[1].distance + item.distance).abs() < 1e-5, "binary CE = reflection");
         }
+    }
+
+    #[test]
+    fn a_job_stepped_by_hand_gives_what_explain_gives() {
+        let device = Device::flex();
+        let m = model(&device);
+        let x = Tensor::<4>::random([2, 1, 16, 16], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
+        let steps = CeSteps { encode: 3, render: 2, max_batch: 3 };
+        let z = m.encode(x.clone());
+        let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
+        assert!(CeJob::new(&m, &head(), x.clone(), z.clone(), &rows[1..], &plan, steps).is_err(), "rows must match z");
+        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &plan, steps).unwrap();
+        assert_eq!(job.items().len(), 2, "distances and plans are known before any step");
+        // 2 images: one encoding chunk of 3 steps; 4 renders: two chunks of 2 steps.
+        assert_eq!(job.total(), 3 + 2 * 2);
+        assert!(job.latest().is_none());
+        let mut n = 0;
+        while job.step() {
+            n += 1;
+            assert_eq!(job.done(), n);
+            assert!(job.latest().is_some());
+        }
+        assert_eq!(n, job.total());
+        let by_hand = job.finish().unwrap();
+        let whole = explain(&m, &head(), x, &plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
+        let a: Vec<f32> = by_hand.counterfactuals.into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = whole.counterfactuals.into_data().try_to_vec().unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn an_unfinished_job_cannot_finish() {
+        let device = Device::flex();
+        let m = model(&device);
+        let x = Tensor::<4>::zeros([1, 1, 16, 16], &device);
+        let z = m.encode(x.clone());
+        let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
+        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
+        let mut job = CeJob::new(&m, &head(), x, z, &rows, &plan, CeSteps { encode: 2, render: 2, max_batch: 2 }).unwrap();
+        job.step();
+        assert!(matches!(job.finish(), Err(DaecfError::Cancelled)));
     }
 
     #[test]
