@@ -19,7 +19,8 @@ built_dir="$profile"
 dist=web-app/dist
 rm -rf "$dist"
 mkdir -p "$dist"
-wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name daecf-web \
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+    --out-dir "$dist" --out-name daecf-web \
     "$target_dir/wasm32-unknown-unknown/$built_dir/daecf-web.wasm"
 cp -r web-app/assets/samples web-app/assets/style.css web-app/assets/sw.js \
     web-app/assets/manifest.webmanifest web-app/assets/icon.svg "$dist/"

@@ -20,6 +20,7 @@ const DIST = path.resolve(process.env.DIST ?? "web-app/dist");
 const NATIVE_DIR = path.resolve(process.env.NATIVE_DIR ?? "out/e2e/native/vertebra_g2");
 const NATIVE_MS = Number(process.env.NATIVE_MS ?? "NaN");
 const SAMPLE = process.env.SAMPLE ?? "2";
+const SAMPLE_FILE = path.join(DIST, "samples", `vertebra_g${SAMPLE}.png`);
 const OUT = path.resolve(process.env.OUT ?? "out/e2e");
 const RUN_TIMEOUT_MS = Number(process.env.RUN_TIMEOUT_MS ?? 15 * 60 * 1000);
 // The binary CE image may differ from the native one by float rounding through the DDIM
@@ -104,7 +105,9 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   }
   const running = await page.textContent("#backend-name");
   check(running === (backend === "cpu" ? "CPU (wasm)" : "WebGPU"), `${backend}: the page says it runs on ${running}`);
-  await page.click(`#sample-${SAMPLE}`);
+  // The CPU path takes the sample button, WebGPU the file picker with the same file.
+  if (backend === "cpu") await page.click(`#sample-${SAMPLE}`);
+  else await page.setInputFiles("#image-file", SAMPLE_FILE);
   await page.waitForSelector("#preview");
   for (const [id, value] of [["#t-encode", T_ENCODE], ["#t-render", T_RENDER]]) {
     await page.fill(id, value);
@@ -137,6 +140,10 @@ async function runPath(browser, origin, backend, native, nativeCe) {
 
   let offline = null;
   if (backend === "cpu") {
+    // A file that is not a bundle is refused with a message that says so.
+    await page.setInputFiles("#bundle-file", { name: "bad.daecf", mimeType: "application/octet-stream", buffer: Buffer.from("not a model") });
+    const refused = await page.waitForSelector("#status.failed", { timeout: 30_000 }).then((e) => e.textContent(), () => "");
+    check(refused.includes("bad.daecf") && refused.includes("not a daecf bundle"), `cpu: a bad bundle is refused: "${refused}"`);
     // The service worker has cached the app on this first visit: reload with the network off.
     await page.waitForFunction(async () => (await navigator.serviceWorker?.getRegistration())?.active != null, null, { timeout: 60_000 });
     await context.setOffline(true);
