@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-web.sh
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build --workspace --bin daecf
+# The same build as the test suite's (`--tests` unifies features as `cargo nextest run
+# --workspace` does), so after it this is a no-op.
+cargo build --workspace --tests
 out=out/e2e
 rm -rf "$out"
 mkdir -p "$out"
