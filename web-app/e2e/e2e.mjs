@@ -140,6 +140,32 @@ async function runPath(browser, origin, backend, native, nativeCe) {
 
   let offline = null;
   if (backend === "cpu") {
+    // The slider moves through the progression, the toggle shows difference maps, the
+    // downloads are there.
+    const frameAt = async (i) => {
+      await page.$eval("#progression-slider", (el, v) => {
+        el.value = v;
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+      }, String(i));
+      return page.getAttribute("#progression-frame", "src");
+    };
+    const last = String(report.progression.length - 1);
+    check((await frameAt(0)) !== (await frameAt(last)), "cpu: the slider changes the progression frame");
+    const galleryImage = () => page.getAttribute(".gallery img", "src");
+    const before = await galleryImage();
+    await page.click("#show-difference");
+    check((await galleryImage()) !== before, "cpu: the toggle shows difference maps");
+    const gifHref = await page.getAttribute("#download-gif", "href");
+    const jsonHref = await page.getAttribute("#download-json", "href");
+    check(gifHref.startsWith("data:image/gif;base64,R0lG") && jsonHref.startsWith("data:application/json;base64,"),
+      "cpu: the GIF and JSON downloads are there");
+    // A long run can be cancelled.
+    await page.selectOption("#preset", "quality");
+    await page.click("#explain");
+    await page.waitForFunction(() => Number(document.querySelector("#progress")?.value ?? 0) >= 2, null, { timeout: 60_000 });
+    await page.click("#cancel");
+    const cancelled = await page.waitForSelector("#status.failed", { timeout: 60_000 }).then((e) => e.textContent(), () => "");
+    check(cancelled.includes("cancelled"), `cpu: a quality run (250/100) is cancelled: "${cancelled}"`);
     // A file that is not a bundle is refused with a message that says so.
     await page.setInputFiles("#bundle-file", { name: "bad.daecf", mimeType: "application/octet-stream", buffer: Buffer.from("not a model") });
     const refused = await page.waitForSelector("#status.failed", { timeout: 30_000 }).then((e) => e.textContent(), () => "");

@@ -74,19 +74,18 @@ impl State {
 
     /// Loads `bundle` on the chosen backend, falling back to the CPU when WebGPU fails.
     async fn load(self, bundle: Bundle, name: String) {
-        let devices = self.devices.get_value();
         let wanted = self.backend.get_untracked();
         self.status.set(Status::Busy(format!("loading {name} on {}", wanted.label())));
-        let loaded = match Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices.borrow_mut()).await {
-            Ok(l) => Ok(l),
-            Err(e) if wanted == Backend::WebGpu => {
-                self.backend.set(Backend::Cpu);
-                Loaded::new(bundle, name.clone(), Backend::Cpu, &mut devices.borrow_mut()).await.map_err(|c| format!("{e}; the CPU failed too: {c}")).inspect(|_| {
-                    self.status.set(Status::Busy(format!("{e}; using the CPU")));
-                })
-            }
-            Err(e) => Err(e),
-        };
+        // Taken out for the awaits, so no RefCell borrow is held across them.
+        let mut devices = std::mem::take(&mut *self.devices.get_value().borrow_mut());
+        let mut note = String::new();
+        let mut loaded = Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices).await;
+        if let (Err(e), Backend::WebGpu) = (&loaded, wanted) {
+            note = format!(" ({e}; using the CPU instead)");
+            self.backend.set(Backend::Cpu);
+            loaded = Loaded::new(bundle, name.clone(), Backend::Cpu, &mut devices).await;
+        }
+        *self.devices.get_value().borrow_mut() = devices;
         match loaded {
             Ok(l) => {
                 let backend = l.backend;
@@ -94,10 +93,6 @@ impl State {
                 self.head.set(0);
                 self.model_version.update(|v| *v += 1);
                 self.shown.set(None);
-                let note = match self.status.get_untracked() {
-                    Status::Busy(m) if m.contains("using the CPU") => format!(" ({m})"),
-                    _ => String::new(),
-                };
                 self.status.set(Status::Ready(format!("{name} loaded on {}{note}", backend.label())));
             }
             Err(e) => self.fail(e),
@@ -232,7 +227,7 @@ pub fn App() -> impl IntoView {
             <h2>"Model"</h2>
             <p>
                 "Runs on: " <b id="backend-name">{move || state.backend.get().label()}</b> " "
-                <select id="backend-select" on:change=move |ev| switch_backend(event_target_value(&ev)) prop:value=move || if state.backend.get() == Backend::WebGpu { "webgpu" } else { "cpu" }>
+                <select id="backend-select" disabled=busy on:change=move |ev| switch_backend(event_target_value(&ev)) prop:value=move || if state.backend.get() == Backend::WebGpu { "webgpu" } else { "cpu" }>
                     <option value="webgpu">"WebGPU"</option>
                     <option value="cpu">"CPU (wasm)"</option>
                 </select>
@@ -252,7 +247,7 @@ pub fn App() -> impl IntoView {
                     {move || { state.model_version.get(); state.loaded().map(|l| l.heads().iter().enumerate().map(|(i, h)| view! { <option value=i.to_string()>{h.task.name.clone()}</option> }).collect_view()) }}
                 </select>
                 " · your own bundle (.daecf): "
-                <input type="file" id="bundle-file" accept=".daecf" on:change=move |ev| take_bundle(first_file(event_target::<web_sys::HtmlInputElement>(&ev).files())) />
+                <input type="file" id="bundle-file" accept=".daecf" disabled=busy on:change=move |ev| take_bundle(first_file(event_target::<web_sys::HtmlInputElement>(&ev).files())) />
             </p>
         </section>
         <section class="panel">
