@@ -18,18 +18,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version"
     cargo install wasm-bindgen-cli --version "$wb_version" --force
 fi
 
-apt_packages=(chromium chromium-driver)
-missing=()
-for p in "${apt_packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    echo "setup-web: installing ${missing[*]}" >&2
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
-fi
+scripts/apt-install.sh chromium chromium-driver
 
 if [ ! -d web-app/e2e/node_modules/playwright-core ]; then
     echo "setup-web: installing playwright-core (no browser download)" >&2
