@@ -101,6 +101,20 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
 }
 
+/// The demo model's phantom latents through `encode` and `fit` with every figure: the t-SNE of
+/// such latents (a young model's) once recursed without end in linfa-tsne's Barnes-Hut tree.
+#[test]
+fn encode_and_fit_demo_model_latents_with_the_tsne() {
+    let dir = temp_dir("fit");
+    let (_, model, _) = demo_files(&dir);
+    let latents = dir.join("latents.npz");
+    daecf(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
+    let fit = dir.join("fit");
+    daecf(&["fit", "--latents", latents.to_str().unwrap(), "--task", "fracture:positive=2,3:exclude=1", "--out", fit.to_str().unwrap()]);
+    let tsne = std::fs::read(fit.join("report").join("tsne.png")).unwrap();
+    assert!(tsne.starts_with(b"\x89PNG") && tsne.len() > 10_000, "{} bytes", tsne.len());
+}
+
 #[test]
 fn export_and_inspect_a_bundle() {
     let dir = temp_dir("export");

@@ -136,8 +136,9 @@ impl FitReport {
         if tsne {
             let train = set.split("train").context("no train split")?;
             let embedding = tsne::embed(train.view())?;
+            let labels = train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
             let name = "tsne.png".to_string();
-            plots::tsne(&dir.join(&name), &embedding, train.labels.as_deref())?;
+            plots::tsne(&dir.join(&name), &embedding.coords, labels.as_deref(), train.latents.nrows())?;
             files.push((String::new(), vec![name]));
         }
         let json = serde_json::to_string_pretty(self)?;

@@ -249,8 +249,8 @@ fn confusion_matrix(path: &Path, title: &str, confusion: &Confusion) -> anyhow::
     })
 }
 
-/// A scatter of a 2-d embedding coloured by label.
-pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>) -> anyhow::Result<()> {
+/// A scatter of a 2-d embedding coloured by label; `of` is the size of the set it was drawn from.
+pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>, of: usize) -> anyhow::Result<()> {
     let range = |c: usize| {
         let col = embedding.column(c);
         let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
@@ -261,7 +261,9 @@ pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>) -> any
     classes.sort_unstable();
     classes.dedup();
     save_png(path, |root| {
-        let mut chart = chart(root, "t-SNE of the latents (train)", range(0), range(1))?;
+        let shown = embedding.nrows();
+        let title = if shown < of { format!("t-SNE of {shown} of the {of} train latents") } else { "t-SNE of the latents (train)".into() };
+        let mut chart = chart(root, &title, range(0), range(1))?;
         chart.configure_mesh().disable_mesh().label_style((FONT, 12)).draw().map_err(plot_error)?;
         let rows = || embedding.rows().into_iter().enumerate();
         if classes.is_empty() {
