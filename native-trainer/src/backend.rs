@@ -38,3 +38,24 @@ fn cuda() -> anyhow::Result<Device> {
 fn cuda() -> anyhow::Result<Device> {
     anyhow::bail!("this daecf was built without CUDA; rebuild with `cargo build --release -p daecf --features cuda`")
 }
+
+/// `--precision`: the precision of training's forward and backward passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// f32 throughout (exact resumption on CPU).
+    F32,
+    /// bfloat16 passes, f32 master weights, Adam and EMA (GPUs from NVIDIA Ampere on).
+    Bf16,
+    /// float16 passes with dynamic loss scaling, f32 master weights (the reference's `fp16`).
+    F16,
+}
+
+impl From<PrecisionArg> for daecf_core::training::Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => Self::F32,
+            PrecisionArg::Bf16 => Self::Bf16,
+            PrecisionArg::F16 => Self::F16,
+        }
+    }
+}

@@ -112,3 +112,37 @@ fn bench_reports_throughput_and_memory() {
     assert!(report["peak_rss_bytes"].as_u64().unwrap() > 10_000_000, "peak memory is read on Linux");
     assert!(report["slower_than_pytorch"].is_null(), "no reference figure for a non-preset shape");
 }
+
+/// `--precision`: a bf16 run checkpoints f32 weights and the precision; resumed in f16 it keeps
+/// a loss scale in the checkpoint and still writes an f32 model.
+#[test]
+fn mixed_precision_runs_checkpoint_and_resume() {
+    let dir = temp_dir("precision");
+    let data = image_folder(&dir);
+    let out = dir.join("run");
+    let common = ["--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--checkpoint-every", "2", "--out"];
+    let run = |steps: &str, precision: &str, resume: bool| {
+        let mut args = vec!["train", "--data", data.to_str().unwrap(), "--steps", steps, "--precision", precision];
+        args.extend(common);
+        args.push(out.to_str().unwrap());
+        if resume {
+            args.push("--resume");
+        }
+        daecf(&args);
+    };
+    run("2", "bf16", false);
+    let state = |key: &str| -> serde_json::Value {
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/state.json")).unwrap()).unwrap();
+        json.pointer(key).cloned().unwrap_or_default()
+    };
+    assert_eq!(state("/precision"), "bf16");
+    assert!(state("/loss_scale").is_null());
+    run("3", "f16", true);
+    assert_eq!(state("/precision"), "f16");
+    assert_eq!(state("/step"), 3);
+    assert!(state("/loss_scale/scale").as_f64().is_some_and(|s| s >= 1.0), "{}", state("/loss_scale"));
+    let model = daecf_core::model::DiffusionAutoencoder::load(out.join("model.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(model.unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
+    let losses = std::fs::read_to_string(out.join("loss.csv")).unwrap();
+    assert!(losses.lines().skip(1).all(|l| l.split(',').nth(1).and_then(|v| v.parse::<f32>().ok()).is_some_and(f32::is_finite)), "{losses}");
+}

@@ -9,7 +9,7 @@ use super::{NoisePredictor, NoiseSchedule};
 /// Per-sample coefficient tensor [B, 1, 1, 1] of `f(alpha_bar_t)`, computed in float64.
 fn coefficients(schedule: &NoiseSchedule, t: &[usize], like: &Tensor<4>, f: impl Fn(f64) -> f64) -> Tensor<4> {
     let values: Vec<f32> = t.iter().map(|&i| f(schedule.alphas_cumprod[i]) as f32).collect();
-    Tensor::<1>::from_floats(values.as_slice(), &like.device()).reshape([t.len(), 1, 1, 1])
+    Tensor::<1>::from_floats(values.as_slice(), &like.device()).cast(like.dtype()).reshape([t.len(), 1, 1, 1])
 }
 
 /// Noises `x0` [B, C, H, W] to timesteps `t` (one per sample):

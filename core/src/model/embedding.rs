@@ -47,9 +47,9 @@ impl TimeEmbedding {
         }
     }
 
-    /// Embeds timesteps `t` [B] into [B, E].
+    /// Embeds timesteps `t` [B] into [B, E] (computed in t's precision, then in the weights').
     pub fn forward(&self, t: Tensor<1>) -> Tensor<2> {
-        let code = timestep_embedding(t, self.sinusoid_dim);
+        let code = timestep_embedding(t, self.sinusoid_dim).cast(self.linear_in.weight.val().dtype());
         self.linear_out.forward(silu(self.linear_in.forward(code)))
     }
 }

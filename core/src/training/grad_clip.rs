@@ -34,26 +34,31 @@ fn with_grad(grads: &mut GradientsParams, id: ParamId, rank: usize, f: &mut dyn 
     }
 }
 
+/// The L2 norm of all gradients of `module` together (on the device), or `None` without any.
+pub fn global_norm<M: Module>(module: &M, grads: &mut GradientsParams) -> Option<Tensor<1>> {
+    let mut squares: Vec<Tensor<1>> = Vec::new();
+    map_grads(module, grads, &mut |g| {
+        squares.push(g.clone().powi_scalar(2).sum());
+        g
+    });
+    (!squares.is_empty()).then(|| Tensor::cat(squares, 0).sum().sqrt())
+}
+
+/// Replaces every gradient `g` of `module` in `grads` by `f(g)` (flattened, any rank).
+pub fn map_grads<M: Module>(module: &M, grads: &mut GradientsParams, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>) {
+    let mut ids = Ids(Vec::new());
+    module.visit(&mut ids);
+    for &(id, rank) in &ids.0 {
+        with_grad(grads, id, rank, f);
+    }
+}
+
 /// Scales all gradients of `module` by `min(1, max_norm / (|g| + 1e-6))` where `|g|` is the
 /// L2 norm over all of them together. Stays on the device (no read-back).
 pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) {
-    let mut ids = Ids(Vec::new());
-    module.visit(&mut ids);
-    let mut squares: Vec<Tensor<1>> = Vec::new();
-    for &(id, rank) in &ids.0 {
-        with_grad(grads, id, rank, &mut |g| {
-            squares.push(g.clone().powi_scalar(2).sum());
-            g
-        });
-    }
-    if squares.is_empty() {
-        return;
-    }
-    let norm = Tensor::cat(squares, 0).sum().sqrt();
+    let Some(norm) = global_norm(module, grads) else { return };
     let coef = (norm.add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
-    for &(id, rank) in &ids.0 {
-        with_grad(grads, id, rank, &mut |g| g * coef.clone());
-    }
+    map_grads(module, grads, &mut |g| g * coef.clone());
 }
 
 #[cfg(test)]

@@ -1,15 +1,17 @@
 //! One DAE training step at a time: the reference's LitModel.training_step with its
-//! optimiser (Adam, lr 1e-4, no weight decay), gradient clipping (global norm 1) and EMA.
+//! optimiser (Adam, lr 1e-4, no weight decay), gradient clipping (global norm 1), EMA and,
+//! optionally, 16-bit mixed precision.
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::ema::update_ema;
-use super::grad_clip::clip_global_norm;
+use super::grad_clip::{clip_global_norm, global_norm, map_grads};
+use super::precision::{LossScale, Precision, cast_module};
 use crate::diffusion::{NoiseSchedule, noise_prediction_loss};
 use crate::model::DiffusionAutoencoder;
 
@@ -45,6 +47,10 @@ pub struct DaeTrainer {
     schedule: NoiseSchedule,
     pub(super) config: TrainerConfig,
     pub(super) step: usize,
+    /// Precision of the forward and backward passes (master weights, Adam and EMA stay f32).
+    pub(super) precision: Precision,
+    /// The dynamic loss scale of f16 training (`None` in the other precisions).
+    pub(super) loss_scale: Option<LossScale>,
 }
 
 impl DaeTrainer {
@@ -57,7 +63,7 @@ impl DaeTrainer {
             .with_epsilon(1e-8)
             .with_weight_decay(config.weight_decay as f32)
             .init();
-        Ok(Self { model, ema, optimizer, schedule, config, step: 0 })
+        Ok(Self { model, ema, optimizer, schedule, config, step: 0, precision: Precision::F32, loss_scale: None })
     }
 
     /// Steps taken so far.
@@ -75,8 +81,30 @@ impl DaeTrainer {
         self.model.valid()
     }
 
+    /// Sets the precision of the passes from the next step on (f32 unless set; a resumed run
+    /// continues in its own). Fails when `device` cannot compute in it.
+    pub fn set_precision(&mut self, precision: Precision, device: &Device) -> crate::Result<()> {
+        precision.check(device)?;
+        if precision != self.precision {
+            self.loss_scale = (precision == Precision::F16).then(LossScale::default);
+            self.precision = precision;
+        }
+        Ok(())
+    }
+
+    /// The precision of the passes.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The current f16 loss scale, if training in f16.
+    pub fn loss_scale(&self) -> Option<LossScale> {
+        self.loss_scale
+    }
+
     /// One optimisation step on the batch `x0` [B, C, H, W] (in the model's input range);
-    /// returns the batch's mean loss.
+    /// returns the batch's mean loss. In f16 a step whose gradients overflow updates nothing
+    /// but the loss scale (and still counts as a step).
     pub fn step(&mut self, x0: Tensor<4>) -> f32 {
         let ad_device = self.model.devices()[0].clone();
         let x0 = x0.to_device(&ad_device);
@@ -88,17 +116,39 @@ impl DaeTrainer {
         let noise: Vec<f32> = (0..b * c * h * w).map(|_| rng.sample(StandardNormal)).collect();
         let noise = Tensor::<4>::from_data(TensorData::new(noise, [b, c, h, w]), &ad_device);
 
-        let z = self.model.encode(x0.clone());
-        let loss = noise_prediction_loss(&self.schedule, &self.model.conditioned(z), x0, &t, noise).mean();
+        let mixed = self.precision != Precision::F32;
+        let dtype = self.precision.dtype();
+        // The passes run on a cast copy in mixed precision; its gradients key the master's ids.
+        let (compute, x0, noise) = if mixed {
+            (cast_module(self.model.clone(), dtype), x0.cast(dtype), noise.cast(dtype))
+        } else {
+            (self.model.clone(), x0, noise)
+        };
+        let z = compute.encode(x0.clone());
+        let mut loss = noise_prediction_loss(&self.schedule, &compute.conditioned(z), x0, &t, noise).mean();
+        if mixed {
+            loss = loss.cast(FloatDType::F32);
+        }
         let loss_value: f32 = loss.clone().into_scalar();
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let scale = self.loss_scale.map_or(1.0, |s| s.scale);
+        let backward = if scale == 1.0 { loss.backward() } else { (loss * scale).backward() };
+        let mut grads = GradientsParams::from_grads(backward, &compute);
+        if mixed {
+            map_grads(&compute, &mut grads, &mut |g| g.cast(FloatDType::F32) * (1.0 / scale));
+        }
+        self.step += 1;
+        if let Some(loss_scale) = &mut self.loss_scale {
+            let finite = global_norm(&compute, &mut grads).is_some_and(|n| n.into_scalar::<f32>().is_finite());
+            if !loss_scale.update(finite) {
+                return loss_value;
+            }
+        }
         if let Some(max_norm) = self.config.grad_clip {
-            clip_global_norm(&self.model, &mut grads, max_norm);
+            clip_global_norm(&compute, &mut grads, max_norm);
         }
         // Modules are handles to shared tensors: the clones below copy no weights.
         self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
         self.ema = update_ema(self.ema.clone(), &self.model.valid(), self.config.ema_decay);
-        self.step += 1;
         loss_value
     }
 }
@@ -115,10 +165,16 @@ mod tests {
     }
 
     fn trainer(seed: u64) -> DaeTrainer {
+        trainer_in(seed, Precision::F32)
+    }
+
+    fn trainer_in(seed: u64, precision: Precision) -> DaeTrainer {
         let device = Device::flex();
         device.seed(3);
         let model = DiffusionAutoencoder::new(&small(), &device).unwrap();
-        DaeTrainer::new(model, TrainerConfig::new().with_seed(seed).with_ema_decay(0.5), &device).unwrap()
+        let mut trainer = DaeTrainer::new(model, TrainerConfig::new().with_seed(seed).with_ema_decay(0.5), &device).unwrap();
+        trainer.set_precision(precision, &device).unwrap();
+        trainer
     }
 
     fn batch() -> Tensor<4> {
@@ -153,5 +209,44 @@ mod tests {
         }
         let mut c = trainer(12);
         assert_ne!(c.step(batch()), la, "another seed draws other timesteps and noise");
+    }
+
+    /// bf16 and f16 passes give the f32 step's loss and update to half-precision accuracy;
+    /// the master weights, the EMA and the checkpointed state stay f32.
+    #[test]
+    fn mixed_precision_steps_follow_the_f32_step() {
+        let mut full = trainer(21);
+        let full_loss = full.step(batch());
+        let full_update: Vec<f32> = head_weight(&full.online());
+        let scale = full_update.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for precision in [Precision::Bf16, Precision::F16] {
+            let mut mixed = trainer_in(21, precision);
+            if precision == Precision::F16 {
+                // The default 2^16 overflows this model's first gradients (that step is skipped).
+                mixed.loss_scale = Some(LossScale { scale: 256.0, good_steps: 0 });
+            }
+            let loss = mixed.step(batch());
+            assert_ne!(loss, full_loss, "{precision:?}: the passes ran in half precision");
+            assert!((loss - full_loss).abs() < 0.02 * full_loss, "{precision:?}: loss {loss} vs {full_loss}");
+            let online = mixed.online();
+            assert_eq!(online.unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
+            assert_eq!(mixed.ema().unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
+            let update = head_weight(&online);
+            let err = update.iter().zip(&full_update).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err < 0.05 * scale, "{precision:?}: update differs by {err} (largest {scale})");
+            assert_eq!(mixed.loss_scale().map(|s| s.good_steps), (precision == Precision::F16).then_some(1));
+        }
+    }
+
+    /// An f16 step whose scaled gradients overflow changes no weight and halves the scale.
+    #[test]
+    fn an_overflowing_f16_step_is_skipped() {
+        let mut t = trainer_in(21, Precision::F16);
+        t.loss_scale = Some(LossScale { scale: 1e30, good_steps: 5 });
+        let before = head_weight(&t.online());
+        assert!(t.step(batch()).is_finite());
+        assert_eq!(head_weight(&t.online()), before);
+        assert_eq!(t.loss_scale(), Some(LossScale { scale: 5e29, good_steps: 0 }));
+        assert_eq!(t.step_count(), 1);
     }
 }

@@ -11,7 +11,7 @@ use daecf_core::model::{DaeConfig, DiffusionAutoencoder, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 use serde::Serialize;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, PrecisionArg};
 
 /// Options of `daecf bench`.
 #[derive(Debug, Args)]
@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Precision of the training step's passes (see `daecf train --help`).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -54,6 +57,7 @@ fn pytorch_step_b16(preset: &str) -> Option<f64> {
 struct BenchReport {
     preset: String,
     backend: String,
+    precision: String,
     batch: usize,
     seconds_per_step: f64,
     samples_per_second: f64,
@@ -95,6 +99,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ddim_step_seconds = started.elapsed().as_secs_f64();
 
     let mut trainer = DaeTrainer::new(model, TrainerConfig::new(), &device)?;
+    trainer.set_precision(args.precision.into(), &device)?;
     let batch = Tensor::<4>::random([args.batch.max(1), config.in_channels, size, size], Distribution::Uniform(-1.0, 1.0), &device);
     trainer.step(batch.clone());
     let bar = crate::progress::bar(args.steps as u64, "benchmarking", "steps");
@@ -105,10 +110,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let seconds_per_step = started.elapsed().as_secs_f64() / args.steps.max(1) as f64;
-    let reference = (args.batch == 16 && args.res_blocks.is_none()).then(|| pytorch_step_b16(&args.preset)).flatten();
+    let reference = (args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32).then(|| pytorch_step_b16(&args.preset)).flatten();
     let report = BenchReport {
         preset: args.preset,
         backend: format!("{:?}", args.backend).to_lowercase(),
+        precision: format!("{:?}", args.precision).to_lowercase(),
         batch: args.batch,
         seconds_per_step,
         samples_per_second: args.batch as f64 / seconds_per_step,
@@ -120,9 +126,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} on {}: train step (batch {}) {:.3} s = {:.2} samples/s; DDIM step (batch 1) {:.1} ms; peak memory {}",
+            "{} on {} ({}): train step (batch {}) {:.3} s = {:.2} samples/s; DDIM step (batch 1) {:.1} ms; peak memory {}",
             report.preset,
             report.backend,
+            report.precision,
             report.batch,
             report.seconds_per_step,
             report.samples_per_second,

@@ -12,12 +12,12 @@ use clap::Args;
 use daecf_core::data::ImageSpec;
 use daecf_core::data::augment::{AugmentConfig, augment};
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
-use daecf_core::training::{DaeTrainer, TrainerConfig};
+use daecf_core::training::{DaeTrainer, Precision, TrainerConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, PrecisionArg};
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::preview::reconstruction_grid;
 
@@ -64,6 +64,12 @@ pub struct TrainArgs {
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Precision of the forward and backward passes: f32 (default), or 16-bit mixed precision
+    /// with f32 master weights, Adam and EMA: bf16, or f16 with dynamic loss scaling (the
+    /// reference's `fp16`). Meant for GPUs (--backend cuda); CPUs emulate 16-bit arithmetic
+    /// slowly. A resumed run keeps its precision unless this is given.
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
     /// Output folder: loss.csv, checkpoint/, reconstructions/, model.safetensors (final EMA).
     #[arg(long, value_name = "DIR", default_value = "out/train")]
     out: PathBuf,
@@ -124,8 +130,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let checkpoint = args.out.join("checkpoint");
     let mut trainer = if args.resume {
-        let trainer = DaeTrainer::resume(&checkpoint, &device)
+        let mut trainer = DaeTrainer::resume(&checkpoint, &device)
             .with_context(|| format!("resuming from {} (drop --resume to start anew)", checkpoint.display()))?;
+        if let Some(p) = args.precision {
+            trainer.set_precision(p.into(), &device)?;
+        }
         eprintln!("resumed at step {}", trainer.step_count());
         trainer
     } else {
@@ -138,8 +147,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         device.seed(args.seed);
         let model = DiffusionAutoencoder::new(&config, &device)?;
-        let config = TrainerConfig::new().with_learning_rate(args.lr).with_ema_decay(args.ema_decay).with_seed(args.seed);
-        DaeTrainer::new(model, config, &device)?
+        let config = TrainerConfig::new()
+            .with_learning_rate(args.lr)
+            .with_ema_decay(args.ema_decay)
+            .with_seed(args.seed);
+        let mut trainer = DaeTrainer::new(model, config, &device)?;
+        trainer.set_precision(args.precision.map_or(Precision::F32, Into::into), &device)?;
+        trainer
     };
     let model_config = trainer.ema().config.clone();
     let spec = ImageSpec { size: model_config.image_size, channels: model_config.in_channels };
