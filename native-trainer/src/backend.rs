@@ -1,6 +1,6 @@
 //! The `--backend` option: which Burn device runs the work.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, DeviceType};
 use clap::ValueEnum;
 
 /// A Burn backend the CLI can run on.
@@ -27,6 +27,40 @@ impl Backend {
             Self::Cuda => cuda()?,
         })
     }
+}
+
+impl Backend {
+    /// The devices numbered `indices` of this backend (for data-parallel training): CUDA
+    /// ordinals, or positions in the list of wgpu adapters. CPUs are one device each.
+    pub fn devices(self, indices: &[usize]) -> anyhow::Result<Vec<Device>> {
+        match self {
+            Self::Cuda => indices.iter().map(|&i| cuda_device(i)).collect(),
+            Self::Wgpu => {
+                let all = Device::enumerate(DeviceType::Wgpu);
+                indices
+                    .iter()
+                    .map(|&i| {
+                        all.get(i).cloned().ok_or_else(|| {
+                            anyhow::anyhow!("--devices {i}: wgpu found {} adapter(s), numbered from 0", all.len())
+                        })
+                    })
+                    .collect()
+            }
+            Self::Cpu | Self::Ndarray => {
+                anyhow::bail!("--devices needs several GPUs (--backend cuda or wgpu); a CPU backend is one device that already uses every core")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> anyhow::Result<Device> {
+    Ok(Device::cuda(index))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_: usize) -> anyhow::Result<Device> {
+    cuda()
 }
 
 #[cfg(feature = "cuda")]

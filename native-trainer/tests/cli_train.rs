@@ -146,3 +146,19 @@ fn mixed_precision_runs_checkpoint_and_resume() {
     let losses = std::fs::read_to_string(out.join("loss.csv")).unwrap();
     assert!(losses.lines().skip(1).all(|l| l.split(',').nth(1).and_then(|v| v.parse::<f32>().ok()).is_some_and(f32::is_finite)), "{losses}");
 }
+
+/// `--devices` refuses CPU backends and names what it found on wgpu.
+#[test]
+fn devices_name_gpus_and_refuse_cpus() {
+    let dir = temp_dir("devices");
+    let data = image_folder(&dir);
+    let run = |backend: &str, devices: &str| {
+        let out = dir.join(backend);
+        let args = ["train", "--data", data.to_str().unwrap(), "--steps", "1", "--backend", backend, "--devices", devices, "--out", out.to_str().unwrap()];
+        let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run("cpu", "0,1").contains("--devices needs several GPUs"));
+    assert!(run("wgpu", "0,99").contains("--devices 99: wgpu found"));
+}

@@ -3,7 +3,7 @@
 //! optionally, 16-bit mixed precision.
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +51,8 @@ pub struct DaeTrainer {
     pub(super) precision: Precision,
     /// The dynamic loss scale of f16 training (`None` in the other precisions).
     pub(super) loss_scale: Option<LossScale>,
+    /// Autodiff devices of the data-parallel replicas beside the main device.
+    replicas: Vec<Device>,
 }
 
 impl DaeTrainer {
@@ -63,7 +65,7 @@ impl DaeTrainer {
             .with_epsilon(1e-8)
             .with_weight_decay(config.weight_decay as f32)
             .init();
-        Ok(Self { model, ema, optimizer, schedule, config, step: 0, precision: Precision::F32, loss_scale: None })
+        Ok(Self { model, ema, optimizer, schedule, config, step: 0, precision: Precision::F32, loss_scale: None, replicas: Vec::new() })
     }
 
     /// Steps taken so far.
@@ -102,6 +104,15 @@ impl DaeTrainer {
         self.loss_scale
     }
 
+    /// Trains data-parallel: each step splits its batch over the main device and `devices`
+    /// (one shard each, in order), runs the passes of each shard on a copy of the weights
+    /// there, and sums the gradients on the main device, where Adam and the EMA run (Burn's
+    /// own `fork`, `GradientsParams::to_device` and `GradientsAccumulator`; burn-train's
+    /// multi-device strategy does the same). An empty list trains on the main device alone.
+    pub fn set_replicas(&mut self, devices: &[Device]) {
+        self.replicas = devices.iter().map(|d| d.clone().autodiff()).collect();
+    }
+
     /// One optimisation step on the batch `x0` [B, C, H, W] (in the model's input range);
     /// returns the batch's mean loss. In f16 a step whose gradients overflow updates nothing
     /// but the loss scale (and still counts as a step).
@@ -111,7 +122,7 @@ impl DaeTrainer {
         let [b, c, h, w] = x0.dims();
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
         rng.set_stream(self.step as u64);
-        ad_device.seed(rng.random()); // dropout
+        let dropout_seed: u64 = rng.random();
         let t: Vec<usize> = (0..b).map(|_| rng.random_range(0..self.schedule.len())).collect();
         let noise: Vec<f32> = (0..b * c * h * w).map(|_| rng.sample(StandardNormal)).collect();
         let noise = Tensor::<4>::from_data(TensorData::new(noise, [b, c, h, w]), &ad_device);
@@ -124,15 +135,8 @@ impl DaeTrainer {
         } else {
             (self.model.clone(), x0, noise)
         };
-        let z = compute.encode(x0.clone());
-        let mut loss = noise_prediction_loss(&self.schedule, &compute.conditioned(z), x0, &t, noise).mean();
-        if mixed {
-            loss = loss.cast(FloatDType::F32);
-        }
-        let loss_value: f32 = loss.clone().into_scalar();
         let scale = self.loss_scale.map_or(1.0, |s| s.scale);
-        let backward = if scale == 1.0 { loss.backward() } else { (loss * scale).backward() };
-        let mut grads = GradientsParams::from_grads(backward, &compute);
+        let (loss_value, mut grads) = self.gradients(&compute, x0, noise, &t, scale, dropout_seed);
         if mixed {
             map_grads(&compute, &mut grads, &mut |g| g.cast(FloatDType::F32) * (1.0 / scale));
         }
@@ -150,6 +154,45 @@ impl DaeTrainer {
         self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
         self.ema = update_ema(self.ema.clone(), &self.model.valid(), self.config.ema_decay);
         loss_value
+    }
+
+    /// The gradients of the batch's mean loss times `scale` (on the main device) and the mean
+    /// loss, computed on the main device alone or split over it and the replicas.
+    fn gradients(
+        &self,
+        compute: &DiffusionAutoencoder,
+        x0: Tensor<4>,
+        noise: Tensor<4>,
+        t: &[usize],
+        scale: f64,
+        dropout_seed: u64,
+    ) -> (f32, GradientsParams) {
+        let main = x0.device();
+        let b = t.len();
+        let devices: Vec<&Device> = std::iter::once(&main).chain(&self.replicas).take(b).collect();
+        let mut accumulator = GradientsAccumulator::new();
+        let mut losses = Vec::new();
+        for (k, device) in devices.iter().enumerate() {
+            let rows = k * b / devices.len()..(k + 1) * b / devices.len();
+            let model = if k == 0 { compute.clone() } else { compute.clone().fork(device) };
+            device.seed(dropout_seed.wrapping_add(k as u64)); // dropout
+            let x = x0.clone().slice(rows.clone()).to_device(device);
+            let n = noise.clone().slice(rows.clone()).to_device(device);
+            let per_sample = noise_prediction_loss(&self.schedule, &model.conditioned(model.encode(x.clone())), x, &t[rows], n);
+            // The shards' losses sum to the batch mean, so their gradients sum to its gradient.
+            let loss = if devices.len() == 1 { per_sample.mean() } else { per_sample.sum() / b as f64 };
+            let loss = loss.cast(FloatDType::F32);
+            losses.push(loss.clone().detach().to_device(&main));
+            let backward = if scale == 1.0 { loss.backward() } else { (loss * scale).backward() };
+            let grads = GradientsParams::from_grads(backward, &model);
+            if devices.len() == 1 {
+                let total: f32 = losses.remove(0).into_scalar();
+                return (total, grads);
+            }
+            accumulator.accumulate(&model, grads.to_device(&main, &model));
+        }
+        let total: f32 = Tensor::cat(losses, 0).sum().into_scalar();
+        (total, accumulator.grads())
     }
 }
 
@@ -248,5 +291,34 @@ mod tests {
         assert_eq!(head_weight(&t.online()), before);
         assert_eq!(t.loss_scale(), Some(LossScale { scale: 5e29, good_steps: 0 }));
         assert_eq!(t.step_count(), 1);
+    }
+
+    /// A step split over flex and ndarray (two devices) gives the one-device step, to float
+    /// rounding (dropout off: its masks are drawn per device).
+    #[cfg(feature = "ndarray")]
+    #[test]
+    fn a_step_split_over_two_devices_equals_the_one_device_step() {
+        let make = || {
+            let device = Device::flex();
+            device.seed(3);
+            let model = DiffusionAutoencoder::new(&small().with_dropout(0.0), &device).unwrap();
+            DaeTrainer::new(model, TrainerConfig::new().with_seed(8), &device).unwrap()
+        };
+        let (mut one, mut two) = (make(), make());
+        #[allow(deprecated)] // ndarray stands in for a second GPU here
+        two.set_replicas(&[Device::ndarray()]);
+        for _ in 0..2 {
+            let (a, b) = (one.step(batch()), two.step(batch()));
+            assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
+        }
+        let encoder = |m: &DiffusionAutoencoder| -> Vec<f32> { m.encoder.out_conv.weight.val().into_data().try_to_vec().unwrap() };
+        for (name, a, b) in [
+            ("unet head", head_weight(&one.online()), head_weight(&two.online())),
+            ("encoder head", encoder(&one.online()), encoder(&two.online())),
+        ] {
+            let err = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            let moved = a.iter().fold(0f32, |m, x| m.max(x.abs()));
+            assert!(err < 1e-5 && moved > 0.0, "{name}: differs by {err}");
+        }
     }
 }

@@ -64,6 +64,11 @@ pub struct TrainArgs {
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Train data-parallel on these devices of --backend (CUDA ordinals or wgpu adapters, e.g.
+    /// 0,1,2,3): each step's batch is split over them, the gradients are summed on the first,
+    /// where Adam and the EMA run. --batch is the total over all devices.
+    #[arg(long, value_name = "I,J,..", value_delimiter = ',')]
+    devices: Vec<usize>,
     /// Precision of the forward and backward passes: f32 (default), or 16-bit mixed precision
     /// with f32 master weights, Adam and EMA: bf16, or f16 with dynamic loss scaling (the
     /// reference's `fp16`). Meant for GPUs (--backend cuda); CPUs emulate 16-bit arithmetic
@@ -123,7 +128,14 @@ impl BatchOrder {
 
 /// Runs `daecf train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let device = args.backend.device()?;
+    let (device, replicas) = match args.devices.split_first() {
+        None => (args.backend.device()?, Vec::new()),
+        Some(_) => {
+            let mut all = args.backend.devices(&args.devices)?;
+            let main = all.remove(0);
+            (main, all)
+        }
+    };
     let range = match args.input_range {
         RangeArg::MinusOneToOne => InputRange::MinusOneToOne,
         RangeArg::ZeroToOne => InputRange::ZeroToOne,
@@ -155,6 +167,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         trainer.set_precision(args.precision.map_or(Precision::F32, Into::into), &device)?;
         trainer
     };
+    if !replicas.is_empty() {
+        trainer.set_replicas(&replicas);
+        eprintln!("data-parallel on {} devices", replicas.len() + 1);
+    }
     let model_config = trainer.ema().config.clone();
     let spec = ImageSpec { size: model_config.image_size, channels: model_config.in_channels };
     let data = args.data.read_training(spec)?;
