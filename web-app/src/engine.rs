@@ -143,6 +143,8 @@ pub struct Outcome {
     pub differences: Vec<RgbImage>,
     /// The progression's frames, in the order of `report.progression`.
     pub progression: Vec<RgbImage>,
+    /// Their difference overlays against the reconstruction.
+    pub progression_differences: Vec<RgbImage>,
     /// The progression as a looping GIF.
     pub gif: Vec<u8>,
     /// Where the time went.
@@ -207,10 +209,23 @@ pub async fn explain(
     let reconstruction = read_pictures(result.reconstructions, range).await?.remove(0);
     let mut counterfactuals = read_pictures(result.counterfactuals, range).await?;
     let progression = counterfactuals.split_off(1 + request.grades.len());
-    let differences = counterfactuals.iter().map(|ce| difference_overlay(&reconstruction, ce)).collect();
+    let overlays = |images: &[RgbImage]| -> Vec<RgbImage> { images.iter().map(|ce| difference_overlay(&reconstruction, ce)).collect() };
+    let differences = overlays(counterfactuals.as_slice());
+    let progression_differences = overlays(progression.as_slice());
     let frames: Vec<RgbImage> = progression.iter().map(|f| daecf_core::report::enlarge(f, 192)).collect();
     let gif = gif_bytes(&frames, 350).map_err(|e| e.to_string())?;
     timing.finish_ms = now_ms() - finish_start;
     timing.total_ms = now_ms() - start;
-    Ok(Outcome { report, original, reconstruction, counterfactuals, differences, progression, gif, timing, backend: loaded.backend })
+    Ok(Outcome {
+        report,
+        original,
+        reconstruction,
+        counterfactuals,
+        differences,
+        progression,
+        progression_differences,
+        gif,
+        timing,
+        backend: loaded.backend,
+    })
 }

@@ -3,6 +3,7 @@
 //! progression across the boundary, downloads and timings.
 
 use daecf_core::report::{CeReport, ImageReport};
+use image::RgbImage;
 use leptos::prelude::*;
 
 use crate::engine::{Outcome, Timing};
@@ -57,36 +58,22 @@ impl Shown {
     /// The page's view of an outcome.
     pub fn new(o: &Outcome) -> Self {
         let stem = |r: &CeReport| r.name.replace(' ', "_");
-        let counterfactuals = o
-            .report
-            .counterfactuals
-            .iter()
-            .zip(&o.counterfactuals)
-            .zip(&o.differences)
-            .map(|((r, img), diff)| ShownCe {
-                name: r.name.clone(),
-                caption: caption(r),
-                image: png_url(img),
-                difference: png_url(diff),
-                file: format!("{}_{}.png", o.report.image, stem(r)),
-            })
-            .collect();
-        let frames = o
-            .report
-            .progression
-            .iter()
-            .zip(&o.progression)
-            .map(|(r, img)| {
-                let diff = daecf_core::report::difference_overlay(&o.reconstruction, img);
-                ShownCe {
+        let shown = |reports: &[CeReport], images: &[RgbImage], differences: &[RgbImage]| -> Vec<ShownCe> {
+            reports
+                .iter()
+                .zip(images)
+                .zip(differences)
+                .map(|((r, img), diff)| ShownCe {
                     name: r.name.clone(),
                     caption: caption(r),
                     image: png_url(img),
-                    difference: png_url(&diff),
+                    difference: png_url(diff),
                     file: format!("{}_{}.png", o.report.image, stem(r)),
-                }
-            })
-            .collect();
+                })
+                .collect()
+        };
+        let counterfactuals = shown(o.report.counterfactuals.as_slice(), o.counterfactuals.as_slice(), o.differences.as_slice());
+        let frames = shown(o.report.progression.as_slice(), o.progression.as_slice(), o.progression_differences.as_slice());
         Self {
             json: serde_json::to_string_pretty(&o.report).unwrap_or_default(),
             report: o.report.clone(),

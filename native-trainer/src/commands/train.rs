@@ -26,7 +26,9 @@ use crate::preview::reconstruction_grid;
 #[command(after_help = "Examples:
   daecf train --data retinamnist_128.npz --preset retina128 --steps 100000
   daecf train --data scans/ --preset paper64 --batch 16 --steps 2000 --out runs/spine
-  daecf train --data scans/ --preset paper64 --out runs/spine --resume      # continue after a stop")]
+  daecf train --data scans/ --preset paper64 --out runs/spine --resume      # continue after a stop
+  daecf train --data retinamnist_128.npz --preset retina128 --backend cuda --precision bf16 --steps 100000
+  daecf train --data retinamnist_128.npz --preset retina128 --backend cuda --devices 0,1,2,3 --batch 256 --steps 30000")]
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
