@@ -24,17 +24,15 @@ impl Backend {
             #[allow(deprecated)] // offered for comparison only
             Self::Ndarray => Device::ndarray(),
             Self::Wgpu => Device::wgpu(Default::default()),
-            Self::Cuda => cuda()?,
+            Self::Cuda => cuda(0)?,
         })
     }
-}
 
-impl Backend {
     /// The devices numbered `indices` of this backend (for data-parallel training): CUDA
     /// ordinals, or positions in the list of wgpu adapters. CPUs are one device each.
     pub fn devices(self, indices: &[usize]) -> anyhow::Result<Vec<Device>> {
         match self {
-            Self::Cuda => indices.iter().map(|&i| cuda_device(i)).collect(),
+            Self::Cuda => indices.iter().map(|&i| cuda(i)).collect(),
             Self::Wgpu => {
                 let all = Device::enumerate(DeviceType::Wgpu);
                 indices
@@ -54,22 +52,12 @@ impl Backend {
 }
 
 #[cfg(feature = "cuda")]
-fn cuda_device(index: usize) -> anyhow::Result<Device> {
+fn cuda(index: usize) -> anyhow::Result<Device> {
     Ok(Device::cuda(index))
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda_device(_: usize) -> anyhow::Result<Device> {
-    cuda()
-}
-
-#[cfg(feature = "cuda")]
-fn cuda() -> anyhow::Result<Device> {
-    Ok(Device::cuda(0))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda() -> anyhow::Result<Device> {
+fn cuda(_: usize) -> anyhow::Result<Device> {
     anyhow::bail!("this daecf was built without CUDA; rebuild with `cargo build --release -p daecf --features cuda`")
 }
 

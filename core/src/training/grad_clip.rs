@@ -56,7 +56,13 @@ pub fn map_grads<M: Module>(module: &M, grads: &mut GradientsParams, f: &mut dyn
 /// Scales all gradients of `module` by `min(1, max_norm / (|g| + 1e-6))` where `|g|` is the
 /// L2 norm over all of them together. Stays on the device (no read-back).
 pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) {
-    let Some(norm) = global_norm(module, grads) else { return };
+    if let Some(norm) = global_norm(module, grads) {
+        clip_to_norm(module, grads, norm, max_norm);
+    }
+}
+
+/// [`clip_global_norm`] with the global norm already computed (by [`global_norm`]).
+pub fn clip_to_norm<M: Module>(module: &M, grads: &mut GradientsParams, norm: Tensor<1>, max_norm: f64) {
     let coef = (norm.add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
     map_grads(module, grads, &mut |g| g * coef.clone());
 }

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::ema::update_ema;
-use super::grad_clip::{clip_global_norm, global_norm, map_grads};
+use super::grad_clip::{clip_to_norm, global_norm, map_grads};
 use super::precision::{LossScale, Precision, cast_module};
 use crate::diffusion::{NoiseSchedule, noise_prediction_loss};
 use crate::model::DiffusionAutoencoder;
@@ -141,14 +141,17 @@ impl DaeTrainer {
             map_grads(&compute, &mut grads, &mut |g| g.cast(FloatDType::F32) * (1.0 / scale));
         }
         self.step += 1;
+        // One global norm serves the f16 overflow check and the clipping.
+        let needs_norm = self.loss_scale.is_some() || self.config.grad_clip.is_some();
+        let norm = if needs_norm { global_norm(&compute, &mut grads) } else { None };
         if let Some(loss_scale) = &mut self.loss_scale {
-            let finite = global_norm(&compute, &mut grads).is_some_and(|n| n.into_scalar::<f32>().is_finite());
+            let finite = norm.clone().is_some_and(|n| n.into_scalar::<f32>().is_finite());
             if !loss_scale.update(finite) {
                 return loss_value;
             }
         }
-        if let Some(max_norm) = self.config.grad_clip {
-            clip_global_norm(&compute, &mut grads, max_norm);
+        if let (Some(max_norm), Some(norm)) = (self.config.grad_clip, norm) {
+            clip_to_norm(&compute, &mut grads, norm, max_norm);
         }
         // Modules are handles to shared tensors: the clones below copy no weights.
         self.model = self.optimizer.step(self.config.learning_rate, self.model.clone(), grads);
