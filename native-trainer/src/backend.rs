@@ -23,7 +23,10 @@ impl Backend {
             Self::Cpu => Device::flex(),
             #[allow(deprecated)] // offered for comparison only
             Self::Ndarray => Device::ndarray(),
-            Self::Wgpu => Device::wgpu(Default::default()),
+            Self::Wgpu => {
+                warn_untuned();
+                Device::wgpu(Default::default())
+            }
             Self::Cuda => cuda(0)?,
         })
     }
@@ -34,6 +37,7 @@ impl Backend {
         match self {
             Self::Cuda => indices.iter().map(|&i| cuda(i)).collect(),
             Self::Wgpu => {
+                warn_untuned();
                 let all = Device::enumerate(DeviceType::Wgpu);
                 indices
                     .iter()
@@ -48,6 +52,16 @@ impl Backend {
                 anyhow::bail!("--devices needs several GPUs (--backend cuda or wgpu); a CPU backend is one device that already uses every core")
             }
         }
+    }
+}
+
+/// Tells a wgpu user when this build runs untuned kernels (see the `autotune` feature).
+fn warn_untuned() {
+    if !cfg!(feature = "autotune") {
+        eprintln!(
+            "note: this daecf was built without kernel autotuning: on a real GPU, wgpu runs direct convolutions, \
+             several times slower; for GPU work rebuild with `cargo build --release -p daecf --features autotune`"
+        );
     }
 }
 
