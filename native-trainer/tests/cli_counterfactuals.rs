@@ -85,10 +85,12 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let dir = temp_dir("evaluate");
     let (bundle, _, _) = demo_files(&dir);
     let out = dir.join("out");
-    daecf(&[
+    let run = daecf(&[
         "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "5",
         "--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap(),
     ]);
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(printed.contains("| trust check | verdict |") && printed.contains("oracle: grade CEs within one grade of the target"), "{printed}");
     let report = json(&out.join("report.json"));
     let summary = &report["summary"];
     assert_eq!(summary["n"], 5);
@@ -145,6 +147,8 @@ fn demo_writes_a_self_contained_report() {
     for needle in ["ROC-AUC", "binary CE validity", "oracle", "data:image/png;base64,", "data:image/gif;base64,"] {
         assert!(html.contains(needle), "{needle}");
     }
+    assert!(html.contains("Can these counterfactuals be trusted?") && html.contains("(needs 80.0 %)"), "the trust checks");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("trust checks met: "));
     assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
 }

@@ -126,6 +126,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     page.figures(&plot_items.iter().map(|(p, c)| (p.as_path(), c.clone())).collect::<Vec<_>>())?;
     page.heading(2, format!("Counterfactuals measured on {n_ce} phantoms").as_str());
     page.table(&summary.rows());
+    page.heading(2, "Can these counterfactuals be trusted?");
+    let checks = summary.trust_checks();
+    let failed = checks.iter().filter(|c| !c.met()).count();
+    page.paragraph(if failed == 0 {
+        "Every check passes: the counterfactuals land where they are asked to, and the phantoms' measured finding moves with them."
+    } else {
+        "Not yet: a failed check means the pictures below cannot be read as what drives the head's grade (a counterfactual that \
+         does not cross the boundary, or does not change the measured finding, explains nothing). A longer-trained model is the \
+         usual fix: see shared-models/demo/README.md."
+    });
+    page.table(&summary.check_rows());
     page.heading(2, "Examples: one phantom of each true grade");
     for ((report, _), &example) in explained.iter().zip(&examples) {
         let dir = args.out.join("examples").join(&report.image);
@@ -160,6 +171,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         summary.oracle.as_ref().map_or(f64::NAN, |o| 100.0 * o.binary_direction),
         summary.oracle.as_ref().map_or(f64::NAN, |o| 100.0 * o.grade_within_one),
     );
+    println!("trust checks met: {} of {}", checks.len() - failed, checks.len());
     println!("wrote {} in {:.0} s", index.display(), started.elapsed().as_secs_f64());
     Ok(())
 }
