@@ -64,9 +64,14 @@ fn explain_writes_counterfactuals_and_their_figures() {
     let image = dir.join("img/train-00000.png");
     let out = dir.join("out");
     let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3"];
-    daecf(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
+    let run = daecf(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
     let folder = out.join("train-00000");
     let report = json(&folder.join("explanation.json"));
+    let binary = &report["counterfactuals"][0];
+    let crossed = (binary["reencoded_distance"].as_f64().unwrap() > 0.0) == (binary["distance"].as_f64().unwrap() > 0.0);
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(printed.contains("): valid -> "), crossed, "the binary CE's verdict: {printed}");
+    assert_eq!(printed.contains("): not valid"), !crossed, "the binary CE's verdict: {printed}");
     let d = report["distance"].as_f64().unwrap();
     let ces = report["counterfactuals"].as_array().unwrap();
     assert_eq!(ces.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["binary", "grade 0", "grade 3.5"]);

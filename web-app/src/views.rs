@@ -49,8 +49,12 @@ pub struct Shown {
 
 fn caption(r: &CeReport) -> String {
     format!(
-        "d = {:+.2} (grade {:.1}); re-encoded d = {:+.2}, grade {}",
-        r.distance, r.grade_continuous, r.reencoded_distance, r.reencoded_grade
+        "d = {:+.2} (grade {:.1}); re-encoded d = {:+.2}, grade {}: {}",
+        r.distance,
+        r.grade_continuous,
+        r.reencoded_distance,
+        r.reencoded_grade,
+        if r.valid() { "valid" } else { "not valid" }
     )
 }
 

@@ -35,6 +35,17 @@ pub struct CeReport {
     pub difference: Option<String>,
 }
 
+impl CeReport {
+    /// Whether the rendered CE, encoded again, shows what was asked for: a grade CE the asked
+    /// grade, the binary CE and a progression frame the asked side of the boundary.
+    pub fn valid(&self) -> bool {
+        match self.target {
+            CeTarget::Grade(_) => self.reencoded_grade == self.grade,
+            CeTarget::Binary | CeTarget::Distance(_) => (self.reencoded_distance > 0.0) == (self.distance > 0.0),
+        }
+    }
+}
+
 /// The JSON report of one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageReport {
@@ -152,6 +163,15 @@ mod tests {
         assert_eq!(r.progression.len(), 3);
         assert_eq!(r.counterfactuals[0].name, "binary");
         assert_eq!(r.counterfactuals[0].reencoded_grade, 0);
+        // Validity: the binary CE (asked -2.2) re-encodes at -1, across; the grade 0 and 3 CEs
+        // re-encode at -1 and 2, grades 0 and 3 under grade = 1 + d.
+        assert!(r.counterfactuals.iter().all(CeReport::valid));
+        let mut stayed = r.counterfactuals[0].clone();
+        stayed.reencoded_distance = 0.3;
+        assert!(!stayed.valid(), "a binary CE that re-encodes on the image's side is not valid");
+        let mut off_grade = r.counterfactuals[2].clone();
+        off_grade.reencoded_grade = 2;
+        assert!(!off_grade.valid(), "a grade 3 CE that re-encodes at grade 2 is not valid");
         assert_eq!(r.progression[2].name, "frame 2");
         assert!(r.positive && r.grade == 3);
         assert!(ImageReport::new("a".into(), &head, &item, &request, (10, 5), &reencoded[..2]).is_err());

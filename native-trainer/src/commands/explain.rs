@@ -215,7 +215,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     for (r, _) in &items {
         let binary = &r.counterfactuals[0];
         println!(
-            "{}: distance {:+.3} ({}), grade {} ({:.2}); binary CE at {:+.3} re-encodes to {:+.3} (grade {}) -> {}",
+            "{}: distance {:+.3} ({}), grade {} ({:.2}); binary CE at {:+.3} re-encodes to {:+.3} (grade {}): {} -> {}",
             r.image,
             r.distance,
             if r.positive { "positive" } else { "negative" },
@@ -224,6 +224,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
             binary.distance,
             binary.reencoded_distance,
             binary.reencoded_grade,
+            if binary.valid() { "valid" } else { "not valid (the rendered CE stays on the image's side)" },
             args.out.join(&r.image).display()
         );
     }
