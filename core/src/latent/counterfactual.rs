@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::Head;
 use crate::{DaecfError, Result};
 
+/// Whether a counterfactual rendered for signed distance `asked` and encoded again at
+/// `reencoded` lands on the asked side of the boundary (binary validity).
+pub fn lands_on_asked_side(asked: f32, reencoded: f32) -> bool {
+    (reencoded > 0.0) == (asked > 0.0)
+}
+
 /// What a counterfactual aims at.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]

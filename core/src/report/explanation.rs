@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::latent::{CeRequest, CeTarget, Head};
+use crate::latent::{CeRequest, CeTarget, Head, lands_on_asked_side};
 use crate::pipeline::ImageExplanation;
 use crate::{DaecfError, Result};
 
@@ -41,7 +41,7 @@ impl CeReport {
     pub fn valid(&self) -> bool {
         match self.target {
             CeTarget::Grade(_) => self.reencoded_grade == self.grade,
-            CeTarget::Binary | CeTarget::Distance(_) => (self.reencoded_distance > 0.0) == (self.distance > 0.0),
+            CeTarget::Binary | CeTarget::Distance(_) => lands_on_asked_side(self.distance, self.reencoded_distance),
         }
     }
 }

@@ -14,7 +14,7 @@ use daecf_core::data::{LatentSet, LatentSplit};
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
-use crate::commands::evaluate_ce::{evaluate, write_report};
+use crate::commands::evaluate_ce::{TrustCheck, evaluate, write_report};
 use crate::commands::explain::{CeArgs, explain_images, tensor_rows};
 use crate::data_source::batch_tensor;
 use crate::report::html::Page;
@@ -136,7 +136,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
          does not cross the boundary, or does not change the measured finding, explains nothing). A longer-trained model is the \
          usual fix: see shared-models/demo/README.md."
     });
-    page.table(&summary.check_rows());
+    page.table(&TrustCheck::rows(&checks));
     page.heading(2, "Examples: one phantom of each true grade");
     for ((report, _), &example) in explained.iter().zip(&examples) {
         let dir = args.out.join("examples").join(&report.image);

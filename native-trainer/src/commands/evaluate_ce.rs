@@ -18,7 +18,7 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Evaluation, Head};
+use daecf_core::latent::{CeTarget, Evaluation, Head, lands_on_asked_side};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
@@ -171,6 +171,8 @@ pub struct TrustCheck {
     pub value: f64,
     /// The least value that passes.
     pub bar: f64,
+    /// Whether value and bar are fractions, written as percentages (else written as numbers).
+    pub percent: bool,
 }
 
 impl TrustCheck {
@@ -179,9 +181,14 @@ impl TrustCheck {
         self.value >= self.bar
     }
 
-    /// "16.0 % (needs 80 %): not met"; an AUC is written as a number.
+    /// Checks as (check, verdict) table rows.
+    pub fn rows(checks: &[TrustCheck]) -> Vec<(String, String)> {
+        checks.iter().map(|c| (c.measure.to_string(), c.verdict())).collect()
+    }
+
+    /// "16.0 % (needs 80.0 %): not met"; an AUC is written as a number.
     pub fn verdict(&self) -> String {
-        let show = |v: f64| if self.measure.contains("AUC") { format!("{v:.3}") } else { format!("{:.1} %", 100.0 * v) };
+        let show = |v: f64| if self.percent { format!("{:.1} %", 100.0 * v) } else { format!("{v:.3}") };
         format!("{} (needs {}): {}", show(self.value), show(self.bar), if self.met() { "met" } else { "not met" })
     }
 }
@@ -316,7 +323,7 @@ fn summarise(
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
         recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
         recon_ssim: mean(rows.iter().map(|r| r.recon[1])),
-        binary_validity: fraction(rows.iter().map(|r| (r.binary.reencoded > 0.0) == (r.binary.distance > 0.0))),
+        binary_validity: fraction(rows.iter().map(|r| lands_on_asked_side(r.binary.distance, r.binary.reencoded))),
         grade_validity: fraction(rows.iter().map(|r| r.grade.reencoded_grade == r.target_grade)),
         grade_validity_within_one: fraction(rows.iter().map(|r| (r.grade.reencoded_grade - r.target_grade).abs() <= 1)),
         binary_l1: mean(rows.iter().map(|r| r.binary.l1)),
@@ -364,20 +371,16 @@ impl CeSummary {
     /// measured within one grade of the target >= 70 %.
     pub fn trust_checks(&self) -> Vec<TrustCheck> {
         let mut checks = vec![
-            TrustCheck { measure: "head ROC-AUC", value: self.head.auc, bar: 0.9 },
-            TrustCheck { measure: "binary CE validity", value: self.binary_validity, bar: 0.8 },
+            TrustCheck { measure: "head ROC-AUC", value: self.head.auc, bar: 0.9, percent: false },
+            TrustCheck { measure: "binary CE validity", value: self.binary_validity, bar: 0.8, percent: true },
         ];
         if let Some(o) = &self.oracle {
-            checks.push(TrustCheck { measure: "oracle: binary CEs moving the finding the right way", value: o.binary_direction, bar: 0.8 });
-            checks.push(TrustCheck { measure: "oracle: grade CEs within one grade of the target", value: o.grade_within_one, bar: 0.7 });
+            checks.push(TrustCheck { measure: "oracle: binary CEs moving the finding the right way", value: o.binary_direction, bar: 0.8, percent: true });
+            checks.push(TrustCheck { measure: "oracle: grade CEs within one grade of the target", value: o.grade_within_one, bar: 0.7, percent: true });
         }
         checks
     }
 
-    /// The trust checks as (check, verdict) rows.
-    pub fn check_rows(&self) -> Vec<(String, String)> {
-        self.trust_checks().iter().map(|c| (c.measure.to_string(), c.verdict())).collect()
-    }
 
     /// The summary and its trust checks as Markdown tables.
     pub fn markdown(&self) -> String {
@@ -386,7 +389,7 @@ impl CeSummary {
             md.push_str(&format!("| {k} | {v} |\n"));
         }
         md.push_str("\n| trust check | verdict |\n|---|---|\n");
-        for (k, v) in self.check_rows() {
+        for (k, v) in TrustCheck::rows(&self.trust_checks()) {
             md.push_str(&format!("| {k} | {v} |\n"));
         }
         md
@@ -457,10 +460,10 @@ mod tests {
 
     #[test]
     fn a_check_gives_its_value_bar_and_verdict() {
-        let validity = TrustCheck { measure: "binary CE validity", value: 0.16, bar: 0.8 };
+        let validity = TrustCheck { measure: "binary CE validity", value: 0.16, bar: 0.8, percent: true };
         assert!(!validity.met());
         assert_eq!(validity.verdict(), "16.0 % (needs 80.0 %): not met");
-        let auc = TrustCheck { measure: "head ROC-AUC", value: 0.912, bar: 0.9 };
+        let auc = TrustCheck { measure: "head ROC-AUC", value: 0.912, bar: 0.9, percent: false };
         assert!(auc.met());
         assert_eq!(auc.verdict(), "0.912 (needs 0.900): met");
     }
