@@ -211,11 +211,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         anyhow::ensure!(loss.is_finite(), "the loss became {loss} at step {step}; lower --lr or check the images");
         let rate = ((step + 1 - first_step) * batch) as f64 / started.elapsed().as_secs_f64();
         writeln!(loss_csv, "{},{loss},{rate:.3}", step + 1)?;
+        // Flushed every step so that `tail -f loss.csv` follows a run live.
+        loss_csv.flush()?;
         bar.set_message(format!("loss {loss:.4}  {rate:.1} samples/s"));
         bar.inc(1);
         let done = trainer.step_count();
         if done % args.checkpoint_every.max(1) == 0 || done == total {
-            loss_csv.flush()?;
             trainer.save_checkpoint(&checkpoint)?;
             let grid = args.out.join("reconstructions").join(format!("step-{done:07}.png"));
             reconstruction_grid(trainer.ema(), &data, &grid, &device)?;
