@@ -105,6 +105,14 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let oracle = &summary["oracle"];
     assert!((0.0..=1.0).contains(&oracle["binary_direction"].as_f64().unwrap()));
     assert_eq!(report["images"].as_array().unwrap().len(), 5);
+    // The kept share of the binary move is the median over the images' own figures.
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    let mut shares: Vec<f64> = report["images"].as_array().unwrap().iter()
+        .map(|i| (f(&i["binary"]["reencoded"]) - f(&i["distance"])) / (f(&i["binary"]["distance"]) - f(&i["distance"])))
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    assert!((f(&summary["binary_realised"]) - shares[2]).abs() < 1e-4, "{} vs {shares:?}", summary["binary_realised"]);
+    assert!(printed.contains("share of the latent move kept after re-encoding"), "{printed}");
     assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
 }
 

@@ -17,6 +17,15 @@ pub fn lands_on_asked_side(asked: f32, reencoded: f32) -> bool {
     (reencoded > 0.0) == (asked > 0.0)
 }
 
+/// The share of the asked move along the head's normal that a rendered counterfactual keeps
+/// once encoded again: `(reencoded - start) / (asked - start)` for an image at signed distance
+/// `start`. 1 when the picture carries the whole latent move, 0 when the decoder ignored it,
+/// negative when it moved the other way; `None` when nothing was asked (`asked == start`).
+pub fn realised_share(start: f32, asked: f32, reencoded: f32) -> Option<f64> {
+    let asked_move = (asked - start) as f64;
+    (asked_move != 0.0).then(|| (reencoded - start) as f64 / asked_move)
+}
+
 /// What a counterfactual aims at.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
@@ -176,6 +185,15 @@ mod tests {
                 distance_range: (-3.0, 3.0),
             },
         }
+    }
+
+    #[test]
+    fn realised_share_is_the_kept_part_of_the_move() {
+        assert_eq!(realised_share(0.4, -0.4, -0.4), Some(1.0));
+        assert_eq!(realised_share(0.4, -0.4, 0.4), Some(0.0));
+        assert!((realised_share(0.4, -0.4, 0.3).unwrap() - 0.125).abs() < 1e-6);
+        assert!(realised_share(0.4, -0.4, 0.6).unwrap() < 0.0);
+        assert_eq!(realised_share(0.2, 0.2, 0.1), None);
     }
 
     #[test]

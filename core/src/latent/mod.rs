@@ -14,7 +14,7 @@ pub mod standardize;
 pub mod task;
 
 pub use calibration::{Calibration, CalibrationKind};
-pub use counterfactual::{CeRequest, CeTarget, CounterfactualPlan, lands_on_asked_side};
+pub use counterfactual::{CeRequest, CeTarget, CounterfactualPlan, lands_on_asked_side, realised_share};
 pub use evaluate::{Evaluation, GradingEvaluation, Predictions};
 pub use head::{ClassifierKind, Head, HeadFile};
 pub use hyperplane::Hyperplane;

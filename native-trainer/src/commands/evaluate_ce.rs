@@ -18,7 +18,7 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Evaluation, Head, lands_on_asked_side};
+use daecf_core::latent::{CeTarget, Evaluation, Head, lands_on_asked_side, realised_share};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
@@ -142,6 +142,9 @@ pub struct CeSummary {
     pub grade_ssim: f64,
     /// Mean latent step of the binary CEs.
     pub binary_step: f64,
+    /// Median share of the binary CE's move along the head's normal that its re-encoding keeps
+    /// (1: the picture carries the whole move; near 0: the decoder ignores it).
+    pub binary_realised: f64,
     /// Oracle figures, on phantoms.
     pub oracle: Option<OracleSummary>,
 }
@@ -288,6 +291,16 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 
+fn median(v: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 fn fraction(v: impl Iterator<Item = bool>) -> f64 {
     mean(v.map(|b| if b { 1.0 } else { 0.0 }))
 }
@@ -331,6 +344,7 @@ fn summarise(
         grade_l1: mean(rows.iter().map(|r| r.grade.l1)),
         grade_ssim: mean(rows.iter().map(|r| r.grade.ssim)),
         binary_step: mean(rows.iter().map(|r| r.binary.step as f64)),
+        binary_realised: median(rows.iter().filter_map(|r| realised_share(r.distance, r.binary.distance, r.binary.reencoded))),
         oracle,
     }
 }
@@ -353,6 +367,7 @@ impl CeSummary {
             ("binary CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.binary_l1, self.binary_ssim)),
             ("grade CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim)),
             ("binary CE latent step (L2)".into(), format!("{:.3}", self.binary_step)),
+            ("binary CE: share of the latent move kept after re-encoding (median)".into(), pct(self.binary_realised)),
         ];
         if let Some(o) = &self.oracle {
             rows.extend([
