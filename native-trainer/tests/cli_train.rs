@@ -162,3 +162,32 @@ fn devices_name_gpus_and_refuse_cpus() {
     assert!(run("cpu", "0,1").contains("--devices needs several GPUs"));
     assert!(run("wgpu", "0,99").contains("--devices 99: wgpu found"));
 }
+
+/// `--init`: a new run starts from a model file's weights and architecture (step 0 writes them
+/// back unchanged), trains on from there, and cannot be combined with --resume.
+#[test]
+fn init_starts_a_new_run_from_a_models_weights() {
+    let dir = temp_dir("init");
+    let data = image_folder(&dir);
+    let data = data.to_str().unwrap();
+    let first = dir.join("first");
+    daecf(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--seed", "3", "--out", first.to_str().unwrap()]);
+    let start = first.join("model.safetensors");
+    let run = |steps: &str, out: &Path| {
+        daecf(&["train", "--data", data, "--init", start.to_str().unwrap(), "--batch", "2", "--steps", steps, "--seed", "4", "--out", out.to_str().unwrap()])
+    };
+    let copy = dir.join("copy");
+    run("0", &copy);
+    assert!(tensors(&start) == tensors(&copy.join("model.safetensors")), "step 0 of an --init run must hold the given weights");
+    let tuned = dir.join("tuned");
+    let out = run("1", &tuned);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("starting from the weights of"));
+    let model = daecf_core::model::DiffusionAutoencoder::load(tuned.join("model.safetensors"), &Device::flex()).unwrap();
+    assert_eq!(model.config.num_res_blocks, 1, "the model file's architecture, not the default preset's");
+    assert!(tensors(&start) != tensors(&tuned.join("model.safetensors")), "one step must move the weights");
+    let both = Command::new(env!("CARGO_BIN_EXE_daecf"))
+        .args(["train", "--data", data, "--init", start.to_str().unwrap(), "--resume", "--out", tuned.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!both.status.success() && String::from_utf8_lossy(&both.stderr).contains("--resume"));
+}

@@ -27,6 +27,7 @@ use crate::preview::reconstruction_grid;
   daecf train --data retinamnist_128.npz --preset retina128 --steps 100000
   daecf train --data scans/ --preset paper64 --batch 16 --steps 2000 --out runs/spine
   daecf train --data scans/ --preset paper64 --out runs/spine --resume      # continue after a stop
+  daecf train --data new-scans/ --init runs/spine/model.safetensors --lr 2e-5 --steps 5000 --out runs/spine-ft
   daecf train --data retinamnist_128.npz --preset retina128 --backend cuda --precision bf16 --steps 100000
   daecf train --data retinamnist_128.npz --preset retina128 --backend cuda --devices 0,1,2,3 --batch 256 --steps 30000")]
 pub struct TrainArgs {
@@ -91,6 +92,13 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint (an exact continuation on CPU).
     #[arg(long)]
     resume: bool,
+    /// Start a new run from this model's weights (a daecf model file: a run's model.safetensors
+    /// or checkpoint/ema.safetensors), with a fresh optimiser and step 0: fine-tuning on new
+    /// images, or carrying a run to another machine without its optimiser state. The model
+    /// keeps its own architecture and input range (--preset, --channels, --res-blocks and
+    /// --input-range do not apply).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["resume", "channels", "res_blocks"])]
+    init: Option<PathBuf>,
 }
 
 /// `--input-range`.
@@ -152,15 +160,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         eprintln!("resumed at step {}", trainer.step_count());
         trainer
     } else {
-        let mut config = DaeConfig::preset(&args.preset)?.with_input_range(range);
-        if let Some(c) = args.channels {
-            config.model_channels = c;
-        }
-        if let Some(n) = args.res_blocks {
-            (config.num_res_blocks, config.enc_num_res_blocks) = (n, n);
-        }
         device.seed(args.seed);
-        let model = DiffusionAutoencoder::new(&config, &device)?;
+        let model = match &args.init {
+            Some(path) => {
+                let model = DiffusionAutoencoder::load(path, &device).with_context(|| format!("loading --init {}", path.display()))?;
+                eprintln!("starting from the weights of {}", path.display());
+                model
+            }
+            None => {
+                let mut config = DaeConfig::preset(&args.preset)?.with_input_range(range);
+                if let Some(c) = args.channels {
+                    config.model_channels = c;
+                }
+                if let Some(n) = args.res_blocks {
+                    (config.num_res_blocks, config.enc_num_res_blocks) = (n, n);
+                }
+                DiffusionAutoencoder::new(&config, &device)?
+            }
+        };
         let config = TrainerConfig::new()
             .with_learning_rate(args.lr)
             .with_ema_decay(args.ema_decay)
