@@ -113,6 +113,13 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     shares.sort_by(f64::total_cmp);
     assert!((f(&summary["binary_realised"]) - shares[2]).abs() < 1e-4, "{} vs {shares:?}", summary["binary_realised"]);
     assert!(printed.contains("share of the latent move kept after re-encoding"), "{printed}");
+    let mut moves: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["binary"]["distance"]) - f(&i["distance"])).abs()).collect();
+    moves.sort_by(f64::total_cmp);
+    assert!((f(&summary["binary_move"]) - moves[2]).abs() < 1e-4, "{} vs {moves:?}", summary["binary_move"]);
+    let mut drifts: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["recon_reencoded"]) - f(&i["distance"])).abs()).collect();
+    drifts.sort_by(f64::total_cmp);
+    assert!((f(&summary["recon_drift"]) - drifts[2]).abs() < 1e-4, "{} vs {drifts:?}", summary["recon_drift"]);
+    assert!(drifts[4] > 0.0, "re-encoding a reconstruction moves its distance a little: {drifts:?}");
     assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
 }
 

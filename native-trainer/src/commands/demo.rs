@@ -135,9 +135,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         format!(
             "Not yet: a failed check means the pictures below cannot be read as what drives the head's grade (a counterfactual that \
              does not cross the boundary, or does not change the measured finding, explains nothing). Encoded again, the rendered \
-             binary CEs keep a median {:.0} % of their move along the head's normal: the decoder realises that much of the latent \
-             change in the picture. A longer-trained model is the usual fix: see shared-models/demo/README.md.",
-            100.0 * summary.binary_realised
+             binary CEs keep a median {:.0} % of their move along the head's normal; the move asked is {:.3} in distance (median), \
+             while encoding the unedited reconstruction again already shifts it by {:.3}. A longer-trained model is the usual fix: \
+             see shared-models/demo/README.md.",
+            100.0 * summary.binary_realised,
+            summary.binary_move,
+            summary.recon_drift
         )
     });
     page.table(&TrustCheck::rows(&checks));

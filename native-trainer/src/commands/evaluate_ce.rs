@@ -82,6 +82,9 @@ pub struct CeRow {
     pub distance: f32,
     /// Reconstruction PSNR, SSIM and MSE against the input.
     pub recon: [f64; 3],
+    /// Signed distance of the reconstruction encoded again: how far re-encoding alone moves an
+    /// unedited picture (the noise floor under validity).
+    pub recon_reencoded: f32,
     /// Binary CE: target distance, re-encoded distance, L1 and SSIM to the reconstruction, step.
     pub binary: CeFigures,
     /// Grade CE: as for the binary one, with its target grade.
@@ -145,6 +148,11 @@ pub struct CeSummary {
     /// Median share of the binary CE's move along the head's normal that its re-encoding keeps
     /// (1: the picture carries the whole move; near 0: the decoder ignores it).
     pub binary_realised: f64,
+    /// Median size of the binary CE's asked move in signed distance, |reflection - distance|.
+    pub binary_move: f64,
+    /// Median |distance change| of the reconstruction encoded again: moves smaller than this
+    /// cannot be told from re-encoding noise.
+    pub recon_drift: f64,
     /// Oracle figures, on phantoms.
     pub oracle: Option<OracleSummary>,
 }
@@ -234,6 +242,7 @@ pub fn evaluate(
         let result = explain(model, head, x, &plan, steps, &mut progress)?;
         base += steps_of(chunk.len());
         let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
+        let recon_reencoded = head.distances(tensor_rows(model.encode(result.reconstructions.clone()))?.view())?;
         let recs = to_unit_array(result.reconstructions, range)?;
         let ces = to_unit_array(result.counterfactuals, range)?;
         for (b, item) in result.items.iter().enumerate() {
@@ -271,6 +280,7 @@ pub fn evaluate(
                 label: set.labels[i].context("evaluate-ce needs labelled images")?,
                 distance: item.distance,
                 recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
+                recon_reencoded: recon_reencoded[b],
                 binary: figures(0)?,
                 grade: figures(1)?,
                 target_grade,
@@ -345,6 +355,8 @@ fn summarise(
         grade_ssim: mean(rows.iter().map(|r| r.grade.ssim)),
         binary_step: mean(rows.iter().map(|r| r.binary.step as f64)),
         binary_realised: median(rows.iter().filter_map(|r| realised_share(r.distance, r.binary.distance, r.binary.reencoded))),
+        binary_move: median(rows.iter().map(|r| (r.binary.distance - r.distance).abs() as f64)),
+        recon_drift: median(rows.iter().map(|r| (r.recon_reencoded - r.distance).abs() as f64)),
         oracle,
     }
 }
@@ -368,6 +380,10 @@ impl CeSummary {
             ("grade CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim)),
             ("binary CE latent step (L2)".into(), format!("{:.3}", self.binary_step)),
             ("binary CE: share of the latent move kept after re-encoding (median)".into(), pct(self.binary_realised)),
+            (
+                "binary CE: asked move in distance / re-encoded reconstruction's drift (medians)".into(),
+                format!("{:.3} / {:.3}", self.binary_move, self.recon_drift),
+            ),
         ];
         if let Some(o) = &self.oracle {
             rows.extend([
@@ -417,13 +433,13 @@ pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
     std::fs::write(dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("per_image.csv"))?);
-    writeln!(csv, "id,label,distance,psnr,binary_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
+    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
     for r in rows {
         let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
         writeln!(
             csv,
-            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{}",
-            r.id, r.label, r.distance, r.recon[0], r.binary.distance, r.binary.reencoded, r.binary.l1, r.target_grade,
+            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{}",
+            r.id, r.label, r.distance, r.recon[0], r.recon_reencoded, r.binary.distance, r.binary.reencoded, r.binary.l1, r.target_grade,
             r.grade.reencoded_grade, r.grade.l1,
             r.binary.oracle.map_or(String::new(), |o| format!("{:.4}", o.0)), sev(&r.binary), sev(&r.grade),
             r.grade.oracle.map_or(String::new(), |o| o.2.to_string())
