@@ -487,7 +487,14 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::TrustCheck;
+    use super::{TrustCheck, median};
+
+    #[test]
+    fn median_skips_undefined_values() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, f64::NAN, 2.0, 3.0].into_iter()), 2.5);
+        assert!(median(std::iter::empty()).is_nan());
+    }
 
     #[test]
     fn a_check_gives_its_value_bar_and_verdict() {
