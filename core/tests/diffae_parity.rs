@@ -7,7 +7,7 @@
 //! ndarray and on wgpu. Prints the max abs errors.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::diffusion::{DdimSampler, NoiseSchedule, noise_prediction_loss};
@@ -27,7 +27,7 @@ fn fixture_dir() -> PathBuf {
 }
 
 /// The reference tensors of io.safetensors, as (shape, values).
-fn reference_io(dir: &PathBuf) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+fn reference_io(dir: &Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
     let bytes = std::fs::read(dir.join("io.safetensors")).expect("io.safetensors");
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
     st.tensors()

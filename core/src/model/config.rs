@@ -138,7 +138,7 @@ impl DaeConfig {
             return bad("channel_mult and enc_channel_mult need at least one level".into());
         }
         let levels = self.channel_mult.len().max(self.enc_channel_mult.len());
-        if self.image_size % (1 << (levels - 1)) != 0 {
+        if !self.image_size.is_multiple_of(1 << (levels - 1)) {
             return bad(format!(
                 "image_size {} cannot be halved {} times; choose a size divisible by {}",
                 self.image_size,
@@ -148,12 +148,12 @@ impl DaeConfig {
         }
         for &m in self.channel_mult.iter().chain(&self.enc_channel_mult) {
             let c = m * self.model_channels;
-            if c == 0 || c % self.num_heads != 0 {
+            if c == 0 || !c.is_multiple_of(self.num_heads) {
                 return bad(format!("width {c} is not divisible by {} heads", self.num_heads));
             }
         }
         let widest = self.channel_mult.iter().chain(&self.enc_channel_mult).max().copied().unwrap_or(1) * self.model_channels;
-        if self.model_channels % 32 != 0 && 2 * widest > 32 {
+        if !self.model_channels.is_multiple_of(32) && 2 * widest > 32 {
             return bad(format!(
                 "model_channels {} must be a multiple of 32: the reference's GroupNorm uses 32 groups on every \
                  layer wider than 32 (skip concatenations included)",

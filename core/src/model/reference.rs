@@ -50,10 +50,8 @@ impl ReferenceConfig {
             return Err(unsupported("enc_pool", pool));
         }
         for key in ["resnet_two_cond", "resblock_updown", "resnet_use_zero_module"] {
-            if let Some(v) = get(key).and_then(Value::as_bool) {
-                if !v {
-                    return Err(unsupported(key, "false"));
-                }
+            if get(key).and_then(Value::as_bool) == Some(false) {
+                return Err(unsupported(key, "false"));
             }
         }
 
