@@ -412,7 +412,6 @@ impl CeSummary {
         checks
     }
 
-
     /// The summary and its trust checks as Markdown tables.
     pub fn markdown(&self) -> String {
         let mut md = String::from("| measure | value |\n|---|---|\n");
