@@ -14,6 +14,8 @@ pub enum Backend {
     Wgpu,
     /// NVIDIA GPUs through CUDA (build with `--features cuda`).
     Cuda,
+    /// PyTorch's LibTorch on the CPU (build with `--features tch`; the fastest CPU training).
+    Libtorch,
 }
 
 impl Backend {
@@ -28,6 +30,7 @@ impl Backend {
                 Device::wgpu(Default::default())
             }
             Self::Cuda => cuda(0)?,
+            Self::Libtorch => libtorch()?,
         })
     }
 
@@ -48,7 +51,7 @@ impl Backend {
                     })
                     .collect()
             }
-            Self::Cpu | Self::Ndarray => {
+            Self::Cpu | Self::Ndarray | Self::Libtorch => {
                 anyhow::bail!("--devices needs several GPUs (--backend cuda or wgpu); a CPU backend is one device that already uses every core")
             }
         }
@@ -73,6 +76,20 @@ fn cuda(index: usize) -> anyhow::Result<Device> {
 #[cfg(not(feature = "cuda"))]
 fn cuda(_: usize) -> anyhow::Result<Device> {
     anyhow::bail!("this daecf was built without CUDA; rebuild with `cargo build --release -p daecf --features cuda`")
+}
+
+#[cfg(feature = "tch")]
+#[allow(deprecated)] // burn-tch is deprecated upstream; it is still the fastest CPU trainer here
+fn libtorch() -> anyhow::Result<Device> {
+    Ok(Device::libtorch())
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch() -> anyhow::Result<Device> {
+    anyhow::bail!(
+        "this daecf was built without LibTorch; rebuild with `cargo build --release -p daecf --features tch` \
+         (README, \"Faster CPU training with LibTorch\")"
+    )
 }
 
 /// `--precision`: the precision of training's forward and backward passes.

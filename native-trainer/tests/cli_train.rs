@@ -163,6 +163,21 @@ fn devices_name_gpus_and_refuse_cpus() {
     assert!(run("wgpu", "0,99").contains("--devices 99: wgpu found"));
 }
 
+/// `--backend libtorch`: a `--features tch` build trains on LibTorch; any other build refuses
+/// and says how to get one.
+#[test]
+fn libtorch_backend_trains_or_says_how_to_build_it() {
+    let args = ["bench", "--backend", "libtorch", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"];
+    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().unwrap();
+    if cfg!(feature = "tch") {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(report["samples_per_second"].as_f64().unwrap() > 0.0, "{report}");
+    } else {
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--features tch"));
+    }
+}
+
 /// `--init`: a new run starts from a model file's weights and architecture (step 0 writes them
 /// back unchanged), trains on from there, and cannot be combined with --resume.
 #[test]
