@@ -12,7 +12,7 @@
 # (cudart, cupti: loaded, never used on a CPU). The wheel's libtorch.so is only a link to
 # libtorch_cpu and libtorch_cuda (1 GB, with cuDNN and cuBLAS behind it); it is replaced by the
 # CPU distribution's equivalent, a library that links libtorch_cpu alone. About 1.4 GB on disk;
-# the 900 MB wheel is downloaded once and deleted.
+# the 900 MB wheel goes to a temporary folder, deleted at the end.
 set -euo pipefail
 
 dest=${1:-$HOME/.cache/daecf/libtorch-2.9.0}

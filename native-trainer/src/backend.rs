@@ -19,6 +19,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Whether this backend runs on the CPU (one device using every core).
+    pub fn is_cpu(self) -> bool {
+        match self {
+            Self::Cpu | Self::Ndarray | Self::Libtorch => true,
+            Self::Wgpu | Self::Cuda => false,
+        }
+    }
+
     /// The device of this backend.
     pub fn device(self) -> anyhow::Result<Device> {
         Ok(match self {

@@ -114,8 +114,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let seconds_per_step = started.elapsed().as_secs_f64() / args.steps.max(1) as f64;
-    let on_cpu = matches!(args.backend, Backend::Cpu | Backend::Ndarray | Backend::Libtorch);
-    let comparable = on_cpu && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
+    let comparable = args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
     let reference = comparable.then(|| pytorch_cpu_step_b16(&args.preset)).flatten();
     let report = BenchReport {
         preset: args.preset,
