@@ -64,3 +64,46 @@ fn a_missing_file_is_reported_by_name() {
     let err = model.load_reference(dir.join("nope.ckpt")).unwrap_err().to_string();
     assert!(err.contains("nope.ckpt"), "{err}");
 }
+
+#[test]
+fn float16_reference_safetensors_load_as_float32() {
+    use safetensors::{Dtype, SafeTensors, serialize};
+    let device = Device::flex();
+    let (dir, config) = fixture();
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let halves: Vec<(String, Vec<usize>, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), Dtype::F32, "{name}");
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .flat_map(|b| burn::tensor::f16::from_f32(f32::from_le_bytes(b.try_into().unwrap())).to_le_bytes())
+                .collect();
+            (name, view.shape().to_vec(), data)
+        })
+        .collect();
+    let views: Vec<_> = halves
+        .iter()
+        .map(|(name, shape, data)| (name.clone(), safetensors::tensor::TensorView::new(Dtype::F16, shape.clone(), data).unwrap()))
+        .collect();
+    let path = std::env::temp_dir().join(format!("daecf-f16-reference-{}.safetensors", std::process::id()));
+    std::fs::write(&path, serialize(views, None).unwrap()).unwrap();
+
+    let mut half = DiffusionAutoencoder::new(&config, &device).unwrap();
+    half.load_reference(&path).unwrap();
+    let mut full = DiffusionAutoencoder::new(&config, &device).unwrap();
+    full.load_reference(dir.join("model.safetensors")).unwrap();
+    // Saved again, every weight is float32: the cast happened on loading.
+    half.save(&path).unwrap();
+    let saved = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    let saved = SafeTensors::deserialize(&saved).unwrap();
+    assert!(saved.tensors().iter().all(|(_, v)| v.dtype() == Dtype::F32), "weights kept float16");
+    let (a, b) = (latent_of(&half, &device), latent_of(&full, &device));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let scale = b.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    assert!(worst <= 1e-2 * scale, "float16 weights moved the latent by {worst} (scale {scale})");
+}

@@ -39,6 +39,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Write a model and its heads as one bundle file (for the browser app and `demo`).
     Export(commands::export::ExportArgs),
+    /// Convert a model trained with the reference PyTorch DAE (phizaz/diffae) into a daecf model file.
+    Import(commands::import::ImportArgs),
     /// Validate a bundle and print what it holds.
     Inspect(commands::inspect::InspectArgs),
     /// Write a phantom data set with its ground truth (PNG folder + labels CSV, MedMNIST .npz).
@@ -59,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Phantom(args) => commands::phantom::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Import(args) => commands::import::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::EvaluateCe(args) => commands::evaluate_ce::run(args),
     }

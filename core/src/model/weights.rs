@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use burn::store::{
-    ApplyResult, FloatCastAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
+    ApplyResult, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
     SafetensorsStore,
 };
 use burn::tensor::{DType, Device};
@@ -109,12 +109,12 @@ fn store_error(path: &Path, e: impl std::fmt::Display) -> DaecfError {
 impl DiffusionAutoencoder {
     /// Loads a safetensors file with the reference PyTorch DAE's parameter names
     /// (`input_blocks.1.0.in_layers.0.weight`, ...; an `ema_model.` or `model.` prefix is
-    /// also accepted, preferring the EMA copy).
+    /// also accepted, preferring the EMA copy). Float16 weights are cast to float32.
     pub fn load_reference_safetensors(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         missing_file(path)?;
         let mut store = SafetensorsStore::from_file(path)
-            .with_from_adapter(PyTorchToBurnAdapter)
+            .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
             .skip_enum_variants(true)
             .remap(reference_remapper(Some(CheckpointCopy::Ema.prefix())))
             .allow_partial(true)

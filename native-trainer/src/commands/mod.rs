@@ -8,6 +8,7 @@ pub mod explain;
 pub mod export;
 pub mod fit;
 pub mod grade;
+pub mod import;
 pub mod inspect;
 pub mod phantom;
 pub mod reconstruct;

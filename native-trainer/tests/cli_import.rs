@@ -1,0 +1,72 @@
+//! End-to-end: `daecf import` turns the reference PyTorch DAE's weights (the parity fixture's
+//! Lightning checkpoint and safetensors) into a daecf model file that encodes as the reference
+//! does, and says what is wrong with a config or weights it cannot use.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use burn::tensor::{Device, Tensor};
+use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
+
+fn fixture() -> PathBuf {
+    std::env::var_os("DAECF_PARITY_FIXTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/diffae-tiny"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("daecf-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn daecf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf")
+}
+
+fn latent_of(model: &DiffusionAutoencoder, device: &Device) -> Vec<f32> {
+    let size = model.config.image_size;
+    let x = Tensor::<4>::ones([1, model.config.in_channels, size, size], device) * 0.25;
+    model.encode(x).into_data().try_to_vec().unwrap()
+}
+
+#[test]
+fn imported_models_encode_as_the_reference() {
+    let (fx, dir) = (fixture(), temp_dir("import"));
+    let config = fx.join("config.json");
+    let device = Device::flex();
+    let mut reference = DiffusionAutoencoder::new(&ReferenceConfig::from_json(&std::fs::read_to_string(&config).unwrap()).unwrap().model, &device).unwrap();
+    reference.load_reference(fx.join("model.safetensors")).unwrap();
+    let want = latent_of(&reference, &device);
+    for weights in ["model.ckpt", "model.safetensors"] {
+        let out = dir.join(format!("{weights}.daecf.safetensors"));
+        let run = daecf(&["import", "--weights", fx.join(weights).to_str().unwrap(), "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert!(run.status.success(), "{weights}: {}", String::from_utf8_lossy(&run.stderr));
+        assert!(String::from_utf8_lossy(&run.stdout).contains("32 px, 1 channel(s), width 32, mult [1, 2]"));
+        let model = DiffusionAutoencoder::load(&out, &device).unwrap();
+        assert_eq!(model.config, reference.config);
+        assert_eq!(latent_of(&model, &device), want, "{weights}");
+    }
+}
+
+#[test]
+fn configs_and_weights_it_cannot_use_are_explained() {
+    let (fx, dir) = (fixture(), temp_dir("import-bad"));
+    let text = std::fs::read_to_string(fx.join("config.json")).unwrap();
+    let weights = fx.join("model.ckpt");
+    let import = |config: &str| {
+        let path = dir.join("config.json");
+        std::fs::write(&path, config).unwrap();
+        let run = daecf(&["import", "--weights", weights.to_str().unwrap(), "--config", path.to_str().unwrap(), "--out", dir.join("m.safetensors").to_str().unwrap()]);
+        assert!(!run.status.success());
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let err = import(&text.replace("\"T\": 1000", "\"T\": 500"));
+    assert!(err.contains("T = 500") && err.contains("T = 1000"), "{err}");
+    let err = import(&text.replace("\"model_channels\": 32", "\"model_channels\": 64"));
+    assert!(err.contains("model.ckpt") && err.to_lowercase().contains("shape"), "{err}");
+    let err = import(&text.replace("\"enc_pool\": \"adaptivenonzero\"", "\"enc_pool\": \"flatten\""));
+    assert!(err.contains("enc_pool"), "{err}");
+    assert!(!dir.join("m.safetensors").exists(), "nothing is written on an error");
+}

@@ -1,0 +1,177 @@
+"""Trains the reference PyTorch DAE on a MedMNIST-layout .npz for a fixed wall-clock time, on a GPU.
+
+The comparison run for daecf's own training: the same model (phizaz/diffae's
+BeatGANsAutoencModel with the options of `pytorch_reference_step.py`), the same step (uniform t,
+eps-MSE with the semantic encoder inside, gradient clipping at norm 1, Adam, EMA) and the images
+`daecf phantom ... --npz` writes. It saves EMA snapshots at evenly spaced times as safetensors
+with the reference parameter names, beside a reference `config.json`; `daecf import` turns each
+into a daecf model file:
+
+    daecf phantom vertebra --count 20000 --size 32 --npz vertebra32.npz
+    python3 scripts/pytorch_reference_train.py --diffae PATH/TO/diffae --data vertebra32.npz \\
+        --seconds 480 --out run
+    daecf import --weights run/ema-3.safetensors --config run/config.json --out model.safetensors
+
+`--batch 0` (the default) times 64, 128 and 256 first and takes the largest whose step costs
+at most 1.4 times the step at 64: on a large GPU a small model's step is bound by kernel
+launches, so a larger batch sees more images in the same number of steps.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_reference_step import PRESETS, make_model  # noqa: E402
+
+
+def reference_config(preset):
+    """The preset in the `config.json` layout that `daecf import` reads."""
+    p = PRESETS[preset]
+    model = {k: list(v) if isinstance(v, tuple) else v for k, v in p.items() if k != 'num_res_block'}
+    model['in_channels'] = 1
+    model['attention_resolutions'] = [16]
+    fixed = dict(embed_channels=512, enc_out_channels=512, enc_pool='adaptivenonzero',
+                 enc_num_res_block=p['num_res_block'], num_res_blocks=p['num_res_block'], num_heads=1,
+                 resblock_updown=True, conv_resample=True, resnet_two_cond=True,
+                 resnet_use_zero_module=True, dropout=0.1, out_channels=1, enc_attn_resolutions=None)
+    diffusion = dict(betas='linear', T=1000, model_mean_type='eps', rescale_timesteps=False)
+    return dict(preset=preset, model=model, fixed=fixed, diffusion=diffusion)
+
+
+class Trainer:
+    """Model, EMA copy, optimiser and the training images on the GPU."""
+
+    def __init__(self, preset, images, lr, ema_decay, seed):
+        torch.manual_seed(seed)
+        self.model = make_model(preset).train()
+        self.ema = make_model(preset).eval().requires_grad_(False)
+        self.ema.load_state_dict(self.model.state_dict())
+        self.params = list(self.model.parameters())
+        self.ema_params = list(self.ema.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=lr)
+        self.ema_decay = ema_decay
+        self.images = images
+        betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
+        self.alpha_bar = torch.cumprod(1 - betas, 0).float().cuda()
+        self.order = torch.empty(0, dtype=torch.long, device='cuda')
+
+    def batch(self, size):
+        """The next `size` images of a shuffled pass over the set (a new shuffle when it runs out)."""
+        if self.order.numel() < size:
+            self.order = torch.cat([self.order, torch.randperm(len(self.images), device='cuda')])
+        idx, self.order = self.order[:size], self.order[size:]
+        return self.images[idx]
+
+    def step(self, size):
+        """One training step; returns the loss as a GPU scalar (no synchronisation)."""
+        x = self.batch(size)
+        t = torch.randint(0, 1000, (size,), device='cuda')
+        noise = torch.randn_like(x)
+        a = self.alpha_bar[t].view(-1, 1, 1, 1)
+        pred = self.model(a.sqrt() * x + (1 - a).sqrt() * noise, t, x_start=x).pred
+        loss = torch.nn.functional.mse_loss(pred, noise)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(self.ema_params, self.params, 1 - self.ema_decay)
+        return loss.detach()
+
+
+def step_seconds(preset, images, size, steps=15):
+    """Mean seconds of a training step at batch `size`, after three warm-ups (a throwaway model)."""
+    trainer = Trainer(preset, images, 1e-4, 0.999, 0)
+    for _ in range(3):
+        trainer.step(size)
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        trainer.step(size)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - started) / steps
+
+
+def save_ema(trainer, path, half):
+    """The EMA weights as safetensors with the reference names (`ema_model.` prefix)."""
+    from safetensors.torch import save_file
+    dtype = torch.float16 if half else torch.float32
+    tensors = {f'ema_model.{k}': v.detach().to(dtype).contiguous().cpu() for k, v in trainer.ema.state_dict().items()}
+    save_file(tensors, path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--diffae', required=True, help='checkout of phizaz/diffae (its model/ package)')
+    parser.add_argument('--data', required=True, help='MedMNIST-layout .npz (train_images, uint8)')
+    parser.add_argument('--preset', default='tiny32-rb1', choices=sorted(PRESETS))
+    parser.add_argument('--batch', type=int, default=0, help='batch size; 0 picks one (see above)')
+    parser.add_argument('--lr', type=float, default=2e-4)
+    parser.add_argument('--ema-decay', type=float, default=0.999)
+    parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--seconds', type=float, required=True, help='wall-clock training time')
+    parser.add_argument('--snapshots', type=int, default=3, help='EMA snapshots, evenly spaced in time')
+    parser.add_argument('--half', action='store_true', help='save snapshots before the last in float16')
+    parser.add_argument('--out', required=True)
+    args = parser.parse_args()
+    sys.path.insert(0, args.diffae)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, 'config.json'), 'w') as f:
+        json.dump(reference_config(args.preset), f, indent=1)
+
+    raw = np.load(args.data)['train_images']
+    size = PRESETS[args.preset]['image_size']
+    if raw.ndim == 3:
+        raw = raw[:, None]
+    elif raw.shape[-1] in (1, 3):
+        raw = raw.transpose(0, 3, 1, 2)
+    if raw.shape[1] != 1 or raw.shape[2:] != (size, size):
+        sys.exit(f'{args.data}: images are {raw.shape[1:]}, the preset takes (1, {size}, {size})')
+    images = torch.from_numpy(raw).cuda().float() / 127.5 - 1
+    print(f'{torch.__version__} {torch.cuda.get_device_name()}: {len(images)} images of {size}x{size}', flush=True)
+
+    batch = args.batch
+    if batch == 0:
+        times = {b: step_seconds(args.preset, images, b) for b in (64, 128, 256)}
+        print('step seconds by batch: ' + ', '.join(f'{b}: {t * 1e3:.1f} ms' for b, t in times.items()), flush=True)
+        batch = max(b for b, t in times.items() if t <= 1.4 * times[64])
+    print(f'training at batch {batch} for {args.seconds:.0f} s', flush=True)
+
+    trainer = Trainer(args.preset, images, args.lr, args.ema_decay, args.seed)
+    log = open(os.path.join(args.out, 'loss.csv'), 'w')
+    log.write('step,samples,seconds,loss\n')
+    started = time.perf_counter()
+    marks = [args.seconds * (i + 1) / args.snapshots for i in range(args.snapshots)]
+    step, losses = 0, []
+    while marks:
+        losses.append(trainer.step(batch))
+        step += 1
+        elapsed = time.perf_counter() - started
+        if step % 200 == 0:
+            mean = torch.stack(losses).mean().item()
+            losses = []
+            log.write(f'{step},{step * batch},{elapsed:.1f},{mean:.5f}\n')
+            log.flush()
+            print(f'step {step}: {step * batch} samples, {elapsed:.0f} s, loss {mean:.4f}', flush=True)
+        if elapsed >= marks[0]:
+            marks.pop(0)
+            number = args.snapshots - len(marks)
+            path = os.path.join(args.out, f'ema-{number}.safetensors')
+            save_ema(trainer, path, half=args.half and marks != [])
+            print(f'snapshot {path}: step {step}, {step * batch} samples, {elapsed:.0f} s', flush=True)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    print(f'done: {step} steps, {step * batch} samples in {seconds:.0f} s '
+          f'({step * batch / seconds:.0f} samples/s), peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB')
+
+
+if __name__ == '__main__':
+    main()
