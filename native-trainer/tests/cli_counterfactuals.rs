@@ -123,6 +123,44 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
 }
 
+/// `--strength S` moves the binary and grade CEs S times as far as the paper's (the binary CE of
+/// an image at distance d goes to d - 2 S d); reports say which strength they were made with.
+#[test]
+fn strength_scales_the_counterfactual_moves() {
+    let dir = temp_dir("strength");
+    let (bundle, _, _) = demo_files(&dir);
+    let f = |v: &Value| v.as_f64().unwrap();
+    let out = dir.join("evaluate");
+    let run = daecf(&[
+        "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "3",
+        "--t-encode", "3", "--t-render", "2", "--strength", "3", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("| CE strength (1: the paper's CEs) | 3 |"));
+    let report = json(&out.join("report.json"));
+    assert_eq!(f(&report["summary"]["strength"]), 3.0);
+    for image in report["images"].as_array().unwrap() {
+        let d = f(&image["distance"]);
+        assert!((f(&image["binary"]["distance"]) + 5.0 * d).abs() < 1e-4, "{image}");
+    }
+    daecf(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
+    let explained = dir.join("explain");
+    let image = dir.join("img/train-00000.png");
+    let run = daecf(&[
+        "explain", image.to_str().unwrap(), "--bundle", &bundle, "--frames", "2", "--t-encode", "3", "--t-render", "2",
+        "--strength", "2", "--out", explained.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = json(&explained.join("train-00000/explanation.json"));
+    assert_eq!(f(&report["strength"]), 2.0);
+    assert!((f(&report["counterfactuals"][0]["distance"]) + 3.0 * f(&report["distance"])).abs() < 1e-4, "{report}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_daecf"))
+        .args(["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("'0' is not a positive number"));
+}
+
 /// The demo model's phantom latents through `encode` and `fit` with every figure: the t-SNE of
 /// such latents (a young model's) once recursed without end in linfa-tsne's Barnes-Hut tree.
 #[test]

@@ -3,6 +3,11 @@
 //! reflection across the hyperplane), a chosen grade (the inverted calibration, fractional and
 //! out-of-range grades allowed) or one frame of a progression across the boundary.
 //!
+//! A CE's *strength* scales its latent move: strength 1 is the paper's CE; strength S moves the
+//! latent S times as far from the image's own. It is for decoders that render only part of a
+//! move (`daecf evaluate-ce` measures the share a rendering keeps); progressions ignore it, since
+//! their frames are explicit distances.
+//!
 //! These are plans in latent space only; [`crate::pipeline::counterfactual`] renders them.
 
 use ndarray::ArrayView1;
@@ -63,11 +68,22 @@ impl Head {
         Ok(self.distances(row.view())?[0])
     }
 
-    /// Plans the counterfactual of `w` for `target`.
+    /// Plans the counterfactual of `w` for `target` (the paper's CE: strength 1).
     pub fn plan(&self, w: ArrayView1<f32>, target: CeTarget) -> Result<CounterfactualPlan> {
+        self.plan_with_strength(w, target, 1.0)
+    }
+
+    /// Plans the counterfactual of `w` for `target` with its move along the normal scaled by
+    /// `strength` (> 0): the latent goes to `d + strength * (target - d)` for an image at
+    /// signed distance `d`. [`CeTarget::Distance`] is taken as given.
+    pub fn plan_with_strength(&self, w: ArrayView1<f32>, target: CeTarget, strength: f32) -> Result<CounterfactualPlan> {
+        if !(strength.is_finite() && strength > 0.0) {
+            return Err(DaecfError::Config(format!("the CE strength must be a positive number, got {strength}")));
+        }
+        let own = self.distance(w)?;
         let distance = match target {
-            CeTarget::Binary => -self.distance(w)?,
-            CeTarget::Grade(g) => self.calibration.distance_for_grade(g)? as f32,
+            CeTarget::Binary => own - strength * 2.0 * own,
+            CeTarget::Grade(g) => own + strength * (self.calibration.distance_for_grade(g)? as f32 - own),
             CeTarget::Distance(d) => d,
         };
         if !distance.is_finite() {
@@ -111,6 +127,14 @@ pub struct CeRequest {
     pub frames: usize,
     /// Largest |distance| of the progression (at least each image's own distance).
     pub extent: f32,
+    /// Strength of the binary and grade CEs (1: the paper's; see the module's doc).
+    #[serde(default = "paper_strength")]
+    pub strength: f32,
+}
+
+/// The paper's CE strength, 1: serde's default where a file predates the field.
+pub(crate) fn paper_strength() -> f32 {
+    1.0
 }
 
 impl CeRequest {
@@ -130,7 +154,12 @@ impl CeRequest {
             let (lo, hi) = head.calibration.distance_range;
             lo.abs().max(hi.abs()) as f32
         });
-        Self { grades, frames: frames.max(2), extent }
+        Self { grades, frames: frames.max(2), extent, strength: paper_strength() }
+    }
+
+    /// The same request with the binary and grade CEs at `strength`.
+    pub fn with_strength(self, strength: f32) -> Self {
+        Self { strength, ..self }
     }
 
     /// Counterfactuals per image.
@@ -145,9 +174,9 @@ impl CeRequest {
 
     /// The plans for latent `w`, in the order binary, grades, progression frames.
     pub fn plans(&self, head: &Head, w: ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>> {
-        let mut plans = vec![head.plan(w, CeTarget::Binary)?];
+        let mut plans = vec![head.plan_with_strength(w, CeTarget::Binary, self.strength)?];
         for &g in &self.grades {
-            plans.push(head.plan(w, CeTarget::Grade(g))?);
+            plans.push(head.plan_with_strength(w, CeTarget::Grade(g), self.strength)?);
         }
         plans.extend(head.progression(w, self.frames, self.extent)?);
         Ok(plans)
@@ -217,6 +246,26 @@ mod tests {
             assert!((p.grade - g).abs() < 1e-5, "{g}: {}", p.grade);
             assert!((h.distance(ArrayView1::from(&p.latent)).unwrap() - p.distance).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn strength_scales_the_move_from_the_image() {
+        let h = head();
+        let w = array![3.0f32, 4.0];
+        let p = h.plan_with_strength(w.view(), CeTarget::Binary, 3.0).unwrap();
+        // d = 4: the paper's reflection goes to -4 (a move of 8), strength 3 to 4 - 24.
+        assert!((p.distance + 20.0).abs() < 1e-5 && (p.step_size - 24.0).abs() < 1e-4);
+        assert!((h.distance(ArrayView1::from(&p.latent)).unwrap() + 20.0).abs() < 1e-4);
+        let g = h.plan_with_strength(w.view(), CeTarget::Grade(0.0), 0.5).unwrap();
+        // Grade 0 lies at d = -3; half the move from 4 ends at 0.5.
+        assert!((g.distance - 0.5).abs() < 1e-5, "{}", g.distance);
+        assert_eq!(h.plan_with_strength(w.view(), CeTarget::Distance(1.0), 9.0).unwrap().distance, 1.0);
+        for bad in [0.0, -1.0, f32::NAN] {
+            assert!(h.plan_with_strength(w.view(), CeTarget::Binary, bad).is_err());
+        }
+        let plans = CeRequest::for_head(&h, Some(vec![0.0]), 2, None).with_strength(3.0).plans(&h, w.view()).unwrap();
+        assert!((plans[0].distance + 20.0).abs() < 1e-5 && (plans[1].distance + 17.0).abs() < 1e-5);
+        assert_eq!(plans[2].distance, -4.0, "progression frames keep their distances");
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct ImageReport {
     pub grade_continuous: f64,
     /// DDIM steps used (encode, render).
     pub steps: (usize, usize),
+    /// Strength of the binary and grade CEs (1: the paper's).
+    #[serde(default = "crate::latent::counterfactual::paper_strength")]
+    pub strength: f32,
     /// Binary and grade counterfactuals.
     pub counterfactuals: Vec<CeReport>,
     /// The progression's frames.
@@ -119,6 +122,7 @@ impl ImageReport {
             grade: cal.grade(item.distance as f64),
             grade_continuous: item.grade,
             steps,
+            strength: request.strength,
             counterfactuals,
             progression,
             files: Vec::new(),
@@ -150,7 +154,7 @@ mod tests {
             },
         };
         let w = [2.2f32, 0.0];
-        let request = CeRequest { grades: vec![0.0, 3.0], frames: 3, extent: 2.0 };
+        let request = CeRequest { grades: vec![0.0, 3.0], frames: 3, extent: 2.0, strength: 1.0 };
         let item = ImageExplanation {
             z_sem: w.to_vec(),
             distance: 2.2,

@@ -64,7 +64,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let bundle = Bundle::from_bytes(DEMO_BUNDLE)?;
     let model = bundle.model(&device)?;
     let heads = bundle.heads();
-    let ce = CeArgs { task: None, grades: None, frames: 7, extent: None, t_encode: args.t_encode, t_render: args.t_render, batch: 16 };
+    let ce = CeArgs { task: None, grades: None, frames: 7, extent: None, t_encode: args.t_encode, t_render: args.t_render, batch: 16, strength: 1.0 };
     let head = ce.head(&heads, "the shipped demo bundle")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
@@ -91,7 +91,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n_ce = args.ce_images.min(set.len());
     let (bar, mut on_step) = stage("measuring CEs");
     let indices: Vec<usize> = (0..n_ce).collect();
-    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), &device, &mut on_step)?;
+    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), ce.strength, &device, &mut on_step)?;
     bar.finish();
     write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
 

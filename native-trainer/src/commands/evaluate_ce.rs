@@ -63,6 +63,11 @@ pub struct EvaluateCeArgs {
     /// Images encoded or rendered per batch.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
+    /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
+    /// a decoder that renders only part of a move (this report gives the share it keeps).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::commands::explain::positive_strength)]
+    strength: f32,
     /// Output folder: report.json, report.md, per_image.csv.
     #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
     out: PathBuf,
@@ -121,6 +126,8 @@ pub struct CeSummary {
     pub n: usize,
     /// DDIM steps (encode, render).
     pub steps: (usize, usize),
+    /// Strength of the CEs (1: the paper's).
+    pub strength: f32,
     /// The head on these images.
     pub head: Evaluation,
     /// Reconstruction: mean MSE, PSNR (dB), SSIM.
@@ -212,6 +219,7 @@ pub fn evaluate(
     indices: &[usize],
     oracle: Option<Oracle>,
     steps: CeSteps,
+    strength: f32,
     device: &Device,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(CeSummary, Vec<CeRow>)> {
@@ -223,7 +231,10 @@ pub fn evaluate(
         let others: Vec<i64> = (lo..=hi).filter(|&g| g != own).collect();
         let target = others[turn.get() % others.len().max(1)];
         turn.set(turn.get() + 1);
-        Ok(vec![h.plan(w, CeTarget::Binary)?, h.plan(w, CeTarget::Grade(target as f64))?])
+        Ok(vec![
+            h.plan_with_strength(w, CeTarget::Binary, strength)?,
+            h.plan_with_strength(w, CeTarget::Grade(target as f64), strength)?,
+        ])
     };
     let mut rows = Vec::new();
     let mut latents = Vec::new();
@@ -292,7 +303,7 @@ pub fn evaluate(
     let dim = head.dim();
     let latents = ndarray::Array2::from_shape_vec((rows.len(), dim), latents)?;
     let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
-    let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, oracle.is_some());
+    let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, strength, oracle.is_some());
     Ok((summary, rows))
 }
 
@@ -320,6 +331,7 @@ fn summarise(
     rows: &[CeRow],
     evaluation: Evaluation,
     steps: &CeSteps,
+    strength: f32,
     with_oracle: bool,
 ) -> CeSummary {
     let grade_at = |d: f32| head.calibration.predict(d as f64);
@@ -342,6 +354,7 @@ fn summarise(
     CeSummary {
         n: rows.len(),
         steps: (steps.encode, steps.render),
+        strength,
         head: evaluation,
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
         recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
@@ -368,6 +381,7 @@ impl CeSummary {
         let mut rows = vec![
             ("images".to_string(), self.n.to_string()),
             ("DDIM steps (encode / render)".into(), format!("{} / {}", self.steps.0, self.steps.1)),
+            ("CE strength (1: the paper's CEs)".into(), format!("{}", self.strength)),
             ("head ROC-AUC".into(), format!("{:.3}", self.head.auc)),
             ("head accuracy".into(), format!("{:.3}", self.head.accuracy)),
             ("reconstruction PSNR".into(), format!("{:.2} dB", self.recon_psnr)),
@@ -380,6 +394,10 @@ impl CeSummary {
             ("grade CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim)),
             ("binary CE latent step (L2)".into(), format!("{:.3}", self.binary_step)),
             ("binary CE: share of the latent move kept after re-encoding (median)".into(), pct(self.binary_realised)),
+            (
+                "strength at which that share carries the paper's move whole".into(),
+                if self.binary_realised > 0.0 { format!("{:.1}", 1.0 / self.binary_realised) } else { "none (the move is not kept)".into() },
+            ),
             (
                 "binary CE: asked move in distance / re-encoded reconstruction's drift (medians)".into(),
                 format!("{:.3} / {:.3}", self.binary_move, self.recon_drift),
@@ -460,6 +478,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
         t_encode: args.t_encode,
         t_render: args.t_render,
         batch: args.batch,
+        strength: args.strength,
     };
     let head = ce.head(&file, &name)?;
     let oracle = match args.oracle.as_deref() {
@@ -476,7 +495,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), &device, &mut on_step)?;
+    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), ce.strength, &device, &mut on_step)?;
     bar.finish();
     write_report(&args.out, &summary, &rows)?;
     println!("{}", summary.markdown());

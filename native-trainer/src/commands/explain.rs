@@ -76,6 +76,19 @@ pub struct CeArgs {
     /// Most images rendered in one batch.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
+    /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
+    /// a decoder that renders only part of a move (evaluate-ce reports the share it keeps).
+    #[arg(long, default_value_t = 1.0, value_parser = positive_strength)]
+    pub strength: f32,
+}
+
+/// Parses `--strength`: a positive number.
+pub fn positive_strength(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("'{text}' is not a positive number (1 is the paper's CE)")),
+    }
 }
 
 impl CeArgs {
@@ -94,7 +107,7 @@ impl CeArgs {
 
     /// The counterfactuals to render for `head`.
     pub fn request(&self, head: &Head) -> CeRequest {
-        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent)
+        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent).with_strength(self.strength)
     }
 
     /// DDIM steps.
