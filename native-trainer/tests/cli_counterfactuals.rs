@@ -210,3 +210,20 @@ fn demo_writes_a_self_contained_report() {
     assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
 }
+
+#[test]
+fn demo_runs_another_bundle_at_a_chosen_strength() {
+    let dir = temp_dir("demo-bundle");
+    let (_, model, heads) = demo_files(&dir);
+    let other = dir.join("other.daecf");
+    daecf(&["export", "--model", &model, "--head", &heads, "--out", other.to_str().unwrap()]);
+    let out = dir.join("demo");
+    daecf(&[
+        "demo", "--bundle", other.to_str().unwrap(), "--strength", "2", "--eval", "8", "--ce-images", "2",
+        "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"), "names the bundle and the strength");
+    let report = json(&out.join("evaluate-ce/report.json"));
+    assert_eq!(report["summary"]["strength"].as_f64(), Some(2.0));
+}

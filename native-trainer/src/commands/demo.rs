@@ -1,6 +1,6 @@
 //! `daecf demo`: the whole method on a fresh machine, in a few minutes on a CPU. It generates
 //! held-out vertebra phantoms (whose Genant grade is known), loads the shipped demo bundle
-//! (model and fracture head, compiled into the binary), grades the phantoms, measures the counterfactuals
+//! (model and fracture head, compiled into the binary; `--bundle` takes another), grades the phantoms, measures the counterfactuals
 //! against the phantom's oracle, draws counterfactuals for one image of each grade, and writes
 //! a self-contained HTML report: DIR/index.html.
 
@@ -25,7 +25,8 @@ use crate::report::plots::head_plots;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   daecf demo                                   # writes daecf-demo/index.html
-  daecf demo --out /tmp/demo --t-encode 250 --t-render 100   # the paper's DDIM steps (slower)")]
+  daecf demo --out /tmp/demo --t-encode 250 --t-render 100   # the paper's DDIM steps (slower)
+  daecf demo --bundle my-vertebra.daecf --strength 16 --out /tmp/mine   # another model, stronger CEs")]
 pub struct DemoArgs {
     /// Output folder; the report is DIR/index.html.
     #[arg(long, value_name = "DIR", default_value = "daecf-demo")]
@@ -42,6 +43,12 @@ pub struct DemoArgs {
     /// DDIM steps of each render (the paper: 100).
     #[arg(long, default_value_t = 20)]
     t_render: usize,
+    /// A vertebra bundle (from `daecf export`) to demonstrate instead of the shipped one.
+    #[arg(long, value_name = "FILE.daecf")]
+    bundle: Option<PathBuf>,
+    /// Strength of the counterfactuals: 1 is the paper's (see `daecf explain --help`).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::commands::explain::positive_strength)]
+    strength: f32,
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -61,11 +68,28 @@ fn stage(what: &str) -> (indicatif::ProgressBar, impl FnMut(usize, usize)) {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let device = args.backend.device()?;
-    let bundle = Bundle::from_bytes(DEMO_BUNDLE)?;
+    let (bundle, name) = match &args.bundle {
+        Some(path) => (Bundle::read(path)?, path.display().to_string()),
+        None => (Bundle::from_bytes(DEMO_BUNDLE)?, "the shipped demo bundle".to_string()),
+    };
     let model = bundle.model(&device)?;
+    anyhow::ensure!(
+        model.config.in_channels == 1,
+        "{name} takes {}-channel images; the demo runs on grey vertebra phantoms (a 1-channel model)",
+        model.config.in_channels
+    );
     let heads = bundle.heads();
-    let ce = CeArgs { task: None, grades: None, frames: 7, extent: None, t_encode: args.t_encode, t_render: args.t_render, batch: 16, strength: 1.0 };
-    let head = ce.head(&heads, "the shipped demo bundle")?;
+    let ce = CeArgs {
+        task: None,
+        grades: None,
+        frames: 7,
+        extent: None,
+        t_encode: args.t_encode,
+        t_render: args.t_render,
+        batch: 16,
+        strength: args.strength,
+    };
+    let head = ce.head(&heads, &name)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
     // Held-out phantoms: the test split of `--data phantom:vertebra`, never seen in training.
@@ -104,15 +128,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut page = Page::default();
     page.heading(1, "daecf demo: counterfactual explanations of a vertebral fracture grader");
     page.paragraph(&format!(
-        "The shipped demo Diffusion Autoencoder ({}x{} px, trained on vertebra phantoms) with its '{}' head, on {} held-out \
-         phantoms whose Genant grade is known. Counterfactuals use {} DDIM encoding and {} rendering steps (the paper: 250 / 100). \
+        "{} Diffusion Autoencoder ({}x{} px, trained on vertebra phantoms) with its '{}' head, on {} held-out \
+         phantoms whose Genant grade is known. Counterfactuals use {} DDIM encoding and {} rendering steps (the paper: 250 / 100){}. \
          Generated in {:.0} s.",
+        match &args.bundle {
+            Some(path) => format!("The {}", path.display()),
+            None => "The shipped demo".to_string(),
+        },
         model.config.image_size,
         model.config.image_size,
         head.task.name,
         set.len(),
         args.t_encode,
         args.t_render,
+        if args.strength == 1.0 { String::new() } else { format!(" at strength {} (the paper's: 1)", args.strength) },
         started.elapsed().as_secs_f64()
     ));
     page.heading(2, "The head on held-out phantoms");
@@ -136,7 +165,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             "Not yet: a failed check means the pictures below cannot be read as what drives the head's grade (a counterfactual that \
              does not cross the boundary, or does not change the measured finding, explains nothing). Encoded again, the rendered \
              binary CEs keep a median {:.0} % of their move along the head's normal; the move asked is {:.3} in distance (median), \
-             while encoding the unedited reconstruction again already shifts it by {:.3}. A longer-trained model is the usual fix: \
+             while encoding the unedited reconstruction again already shifts it by {:.3}. A longer-trained model is the usual fix, \
+             and where its decoder keeps a steady share of each move, a CE strength of about 1 / that share (--strength): \
              see shared-models/demo/README.md.",
             100.0 * summary.binary_realised,
             summary.binary_move,
