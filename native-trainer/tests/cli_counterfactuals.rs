@@ -211,19 +211,26 @@ fn demo_writes_a_self_contained_report() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
 }
 
+/// A bundle exported with `--ce-strength` carries it: demo (and explain, evaluate-ce, the
+/// browser app) use it unless `--strength` says otherwise.
 #[test]
-fn demo_runs_another_bundle_at_a_chosen_strength() {
+fn demo_runs_another_bundle_at_its_exported_strength() {
     let dir = temp_dir("demo-bundle");
     let (_, model, heads) = demo_files(&dir);
     let other = dir.join("other.daecf");
-    daecf(&["export", "--model", &model, "--head", &heads, "--out", other.to_str().unwrap()]);
+    daecf(&["export", "--model", &model, "--head", &heads, "--ce-strength", "2", "--out", other.to_str().unwrap()]);
+    let other = other.to_str().unwrap();
+    assert!(String::from_utf8_lossy(&daecf(&["inspect", other]).stdout).contains(", CE strength 2"));
     let out = dir.join("demo");
-    daecf(&[
-        "demo", "--bundle", other.to_str().unwrap(), "--strength", "2", "--eval", "8", "--ce-images", "2",
-        "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap(),
-    ]);
+    daecf(&["demo", "--bundle", other, "--eval", "8", "--ce-images", "2", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"), "names the bundle and the strength");
     let report = json(&out.join("evaluate-ce/report.json"));
     assert_eq!(report["summary"]["strength"].as_f64(), Some(2.0));
+    let paper = dir.join("paper");
+    daecf(&[
+        "evaluate-ce", "--bundle", other, "--data", "phantom:vertebra:30", "--limit", "2", "--t-encode", "3", "--t-render", "2",
+        "--strength", "1", "--out", paper.to_str().unwrap(),
+    ]);
+    assert_eq!(json(&paper.join("report.json"))["summary"]["strength"].as_f64(), Some(1.0), "--strength overrides the bundle's");
 }

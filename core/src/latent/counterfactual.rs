@@ -137,10 +137,15 @@ pub(crate) fn paper_strength() -> f32 {
     1.0
 }
 
+/// Whether `s` is the paper's strength (then a head file leaves it out).
+pub(crate) fn is_paper_strength(s: &f32) -> bool {
+    *s == paper_strength()
+}
+
 impl CeRequest {
     /// The request with defaults for `head` where a value is not given: every grade of a
-    /// graded head's range plus one beyond each end (none for a binary head), and the head's
-    /// fitted distance range as the progression's extent.
+    /// graded head's range plus one beyond each end (none for a binary head), the head's
+    /// fitted distance range as the progression's extent, and the head's CE strength.
     pub fn for_head(head: &Head, grades: Option<Vec<f64>>, frames: usize, extent: Option<f32>) -> Self {
         let grades = grades.unwrap_or_else(|| {
             if head.is_graded() {
@@ -154,7 +159,7 @@ impl CeRequest {
             let (lo, hi) = head.calibration.distance_range;
             lo.abs().max(hi.abs()) as f32
         });
-        Self { grades, frames: frames.max(2), extent, strength: paper_strength() }
+        Self { grades, frames: frames.max(2), extent, strength: head.ce_strength }
     }
 
     /// The same request with the binary and grade CEs at `strength`.
@@ -213,6 +218,7 @@ mod tests {
                 grade_range: (0, 3),
                 distance_range: (-3.0, 3.0),
             },
+            ce_strength: 1.0,
         }
     }
 
@@ -266,6 +272,10 @@ mod tests {
         let plans = CeRequest::for_head(&h, Some(vec![0.0]), 2, None).with_strength(3.0).plans(&h, w.view()).unwrap();
         assert!((plans[0].distance + 20.0).abs() < 1e-5 && (plans[1].distance + 17.0).abs() < 1e-5);
         assert_eq!(plans[2].distance, -4.0, "progression frames keep their distances");
+        // A head that carries a strength gives it to its requests.
+        let strong = Head { ce_strength: 3.0, ..h.clone() };
+        assert_eq!(CeRequest::for_head(&strong, None, 2, None).strength, 3.0);
+        assert_eq!(CeRequest::for_head(&h, None, 2, None).strength, 1.0);
     }
 
     #[test]

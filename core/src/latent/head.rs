@@ -34,6 +34,11 @@ pub struct Head {
     pub standardizer: Option<Standardizer>,
     /// Signed distance -> grade.
     pub calibration: Calibration,
+    /// Strength of this head's binary and grade counterfactuals: 1 is the paper's; larger for a
+    /// decoder that renders only part of a latent move (see [`super::counterfactual`]). Set when
+    /// exporting a bundle; not written when 1.
+    #[serde(default = "super::counterfactual::paper_strength", skip_serializing_if = "super::counterfactual::is_paper_strength")]
+    pub ce_strength: f32,
 }
 
 impl Head {
@@ -160,7 +165,20 @@ pub(crate) mod tests {
                 grade_range: (0, 3),
                 distance_range: (-1.0, 2.0),
             },
+            ce_strength: 1.0,
         }
+    }
+
+    #[test]
+    fn ce_strength_is_written_only_when_not_the_papers() {
+        let head = toy_head(None);
+        let text = serde_json::to_string(&head).unwrap();
+        assert!(!text.contains("ce_strength"), "{text}");
+        assert_eq!(serde_json::from_str::<Head>(&text).unwrap().ce_strength, 1.0);
+        let strong = Head { ce_strength: 16.0, ..head };
+        let text = serde_json::to_string(&strong).unwrap();
+        assert!(text.contains("\"ce_strength\":16.0"), "{text}");
+        assert_eq!(serde_json::from_str::<Head>(&text).unwrap(), strong);
     }
 
     #[test]

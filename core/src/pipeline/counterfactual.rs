@@ -317,6 +317,7 @@ mod tests {
                 grade_range: (0, 3),
                 distance_range: (-2.0, 2.0),
             },
+            ce_strength: 1.0,
         }
     }
 

@@ -152,6 +152,7 @@ mod tests {
                 grade_range: (0, 3),
                 distance_range: (-2.0, 2.0),
             },
+            ce_strength: 1.0,
         };
         let w = [2.2f32, 0.0];
         let request = CeRequest { grades: vec![0.0, 3.0], frames: 3, extent: 2.0, strength: 1.0 };

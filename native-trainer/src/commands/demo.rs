@@ -46,9 +46,10 @@ pub struct DemoArgs {
     /// A vertebra bundle (from `daecf export`) to demonstrate instead of the shipped one.
     #[arg(long, value_name = "FILE.daecf")]
     bundle: Option<PathBuf>,
-    /// Strength of the counterfactuals: 1 is the paper's (see `daecf explain --help`).
-    #[arg(long, default_value_t = 1.0, value_parser = crate::commands::explain::positive_strength)]
-    strength: f32,
+    /// Strength of the counterfactuals: 1 is the paper's (see `daecf explain --help`); default:
+    /// the bundle's head's.
+    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
+    strength: Option<f32>,
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -90,6 +91,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         strength: args.strength,
     };
     let head = ce.head(&heads, &name)?;
+    let strength = ce.strength_for(head);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
     // Held-out phantoms: the test split of `--data phantom:vertebra`, never seen in training.
@@ -115,7 +117,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n_ce = args.ce_images.min(set.len());
     let (bar, mut on_step) = stage("measuring CEs");
     let indices: Vec<usize> = (0..n_ce).collect();
-    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), ce.strength, &device, &mut on_step)?;
+    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
     bar.finish();
     write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
 
@@ -141,7 +143,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         set.len(),
         args.t_encode,
         args.t_render,
-        if args.strength == 1.0 { String::new() } else { format!(" at strength {} (the paper's: 1)", args.strength) },
+        if strength == 1.0 { String::new() } else { format!(" at strength {strength} (the paper's: 1)") },
         started.elapsed().as_secs_f64()
     ));
     page.heading(2, "The head on held-out phantoms");

@@ -66,8 +66,9 @@ pub struct EvaluateCeArgs {
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
     /// a decoder that renders only part of a move (this report gives the share it keeps).
-    #[arg(long, default_value_t = 1.0, value_parser = crate::commands::explain::positive_strength)]
-    strength: f32,
+    /// Default: the head's (1 unless its bundle was exported with --ce-strength).
+    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
+    strength: Option<f32>,
     /// Output folder: report.json, report.md, per_image.csv.
     #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
     out: PathBuf,
@@ -495,7 +496,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), ce.strength, &device, &mut on_step)?;
+    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
     bar.finish();
     write_report(&args.out, &summary, &rows)?;
     println!("{}", summary.markdown());

@@ -79,8 +79,9 @@ pub struct CeArgs {
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
     /// a decoder that renders only part of a move (evaluate-ce reports the share it keeps).
-    #[arg(long, default_value_t = 1.0, value_parser = positive_strength)]
-    pub strength: f32,
+    /// Default: the head's (1 unless its bundle was exported with --ce-strength).
+    #[arg(long, value_parser = positive_strength)]
+    pub strength: Option<f32>,
 }
 
 /// Parses `--strength`: a positive number.
@@ -107,7 +108,12 @@ impl CeArgs {
 
     /// The counterfactuals to render for `head`.
     pub fn request(&self, head: &Head) -> CeRequest {
-        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent).with_strength(self.strength)
+        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent).with_strength(self.strength_for(head))
+    }
+
+    /// The CE strength for `head`: --strength, else the head's own.
+    pub fn strength_for(&self, head: &Head) -> f32 {
+        self.strength.unwrap_or(head.ce_strength)
     }
 
     /// DDIM steps.

@@ -34,6 +34,11 @@ pub struct ExportArgs {
     /// rounding of the weights).
     #[arg(long)]
     f16: bool,
+    /// CE strength stored with every head (1, the paper's, by default): the strength at which
+    /// this model's rendered counterfactuals carry their move (`daecf evaluate-ce` reports it);
+    /// explain, evaluate-ce, demo and the browser app then use it.
+    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
+    ce_strength: Option<f32>,
     /// Free-form notes (training command, hardware, ...).
     #[arg(long, default_value = "")]
     notes: String,
@@ -62,7 +67,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
     };
-    let heads = HeadFile::load(&args.head)?;
+    let mut heads = HeadFile::load(&args.head)?;
+    if let Some(s) = args.ce_strength {
+        heads.heads.iter_mut().for_each(|h| h.ce_strength = s);
+    }
     let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
     let provenance = Provenance {
         training_data: args.training_data,

@@ -36,12 +36,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     for head in &h.heads {
         let (lo, hi) = head.calibration.grade_range;
         println!(
-            "  head '{}': {:?}, C = {}, grades {lo}..{hi} ({:?} calibration){}",
+            "  head '{}': {:?}, C = {}, grades {lo}..{hi} ({:?} calibration){}{}",
             head.task.name,
             head.classifier,
             head.c,
             head.calibration.kind,
-            if head.standardizer.is_some() { ", standardised latents" } else { "" }
+            if head.standardizer.is_some() { ", standardised latents" } else { "" },
+            if head.ce_strength == 1.0 { String::new() } else { format!(", CE strength {}", head.ce_strength) }
         );
     }
     let p = &h.provenance;

@@ -106,7 +106,15 @@ pub fn fit_head(
     let hyperplane = fit_hyperplane(config, x.view(), &y, device)?;
     let distances = hyperplane.signed_distances(space.view());
     let calibration = fit_calibration(&config.calibration, &distances, labels)?;
-    Ok(Head { task: task.clone(), classifier: config.classifier, c: config.c, hyperplane, standardizer, calibration })
+    Ok(Head {
+        task: task.clone(),
+        classifier: config.classifier,
+        c: config.c,
+        hyperplane,
+        standardizer,
+        calibration,
+        ce_strength: super::counterfactual::paper_strength(),
+    })
 }
 
 fn fit_hyperplane(config: &HeadConfig, x: ArrayView2<f32>, y: &[bool], device: &Device) -> Result<Hyperplane> {
