@@ -1,8 +1,8 @@
 """Trains the reference PyTorch DAE on a MedMNIST-layout .npz for a fixed wall-clock time, on a GPU.
 
-The comparison run for daecf's own training: the same model (phizaz/diffae's
-BeatGANsAutoencModel with the options of `pytorch_reference_step.py`), the same step (uniform t,
-eps-MSE with the semantic encoder inside, gradient clipping at norm 1, Adam, EMA) and the images
+The comparison run for daecf's own training: the model and step of `pytorch_reference_step.py`
+(phizaz/diffae's BeatGANsAutoencModel; its `Trainer`: uniform t, eps-MSE with the semantic
+encoder inside, gradient clipping at norm 1, Adam, EMA) on the images
 `daecf phantom ... --npz` writes. It saves EMA snapshots at evenly spaced times as safetensors
 with the reference parameter names, beside a reference `config.json`; `daecf import` turns each
 into a daecf model file:
@@ -26,75 +26,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_reference_step import PRESETS, make_model  # noqa: E402
+from pytorch_reference_step import PRESETS, Trainer, model_options, time_step  # noqa: E402
 
 
 def reference_config(preset):
     """The preset in the `config.json` layout that `daecf import` reads."""
-    p = PRESETS[preset]
-    model = {k: list(v) if isinstance(v, tuple) else v for k, v in p.items() if k != 'num_res_block'}
-    model['in_channels'] = 1
-    model['attention_resolutions'] = [16]
-    fixed = dict(embed_channels=512, enc_out_channels=512, enc_pool='adaptivenonzero',
-                 enc_num_res_block=p['num_res_block'], num_res_blocks=p['num_res_block'], num_heads=1,
-                 resblock_updown=True, conv_resample=True, resnet_two_cond=True,
-                 resnet_use_zero_module=True, dropout=0.1, out_channels=1, enc_attn_resolutions=None)
     diffusion = dict(betas='linear', T=1000, model_mean_type='eps', rescale_timesteps=False)
-    return dict(preset=preset, model=model, fixed=fixed, diffusion=diffusion)
-
-
-class Trainer:
-    """Model, EMA copy, optimiser and the training images on the GPU."""
-
-    def __init__(self, preset, images, lr, ema_decay, seed):
-        torch.manual_seed(seed)
-        self.model = make_model(preset).train()
-        self.ema = make_model(preset).eval().requires_grad_(False)
-        self.ema.load_state_dict(self.model.state_dict())
-        self.params = list(self.model.parameters())
-        self.ema_params = list(self.ema.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=lr)
-        self.ema_decay = ema_decay
-        self.images = images
-        betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
-        self.alpha_bar = torch.cumprod(1 - betas, 0).float().cuda()
-        self.order = torch.empty(0, dtype=torch.long, device='cuda')
-
-    def batch(self, size):
-        """The next `size` images of a shuffled pass over the set (a new shuffle when it runs out)."""
-        if self.order.numel() < size:
-            self.order = torch.cat([self.order, torch.randperm(len(self.images), device='cuda')])
-        idx, self.order = self.order[:size], self.order[size:]
-        return self.images[idx]
-
-    def step(self, size):
-        """One training step; returns the loss as a GPU scalar (no synchronisation)."""
-        x = self.batch(size)
-        t = torch.randint(0, 1000, (size,), device='cuda')
-        noise = torch.randn_like(x)
-        a = self.alpha_bar[t].view(-1, 1, 1, 1)
-        pred = self.model(a.sqrt() * x + (1 - a).sqrt() * noise, t, x_start=x).pred
-        loss = torch.nn.functional.mse_loss(pred, noise)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
-        self.optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self.ema_params, self.params, 1 - self.ema_decay)
-        return loss.detach()
-
-
-def step_seconds(preset, images, size, steps=15):
-    """Mean seconds of a training step at batch `size`, after three warm-ups (a throwaway model)."""
-    trainer = Trainer(preset, images, 1e-4, 0.999, 0)
-    for _ in range(3):
-        trainer.step(size)
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(steps):
-        trainer.step(size)
-    torch.cuda.synchronize()
-    return (time.perf_counter() - started) / steps
+    return dict(preset=preset, model=model_options(preset), diffusion=diffusion)
 
 
 def save_ema(trainer, path, half):
@@ -140,7 +78,7 @@ def main():
 
     batch = args.batch
     if batch == 0:
-        times = {b: step_seconds(args.preset, images, b) for b in (64, 128, 256)}
+        times = {b: time_step(args.preset, b, 'f32', 15, images)[0] for b in (64, 128, 256)}
         print('step seconds by batch: ' + ', '.join(f'{b}: {t * 1e3:.1f} ms' for b, t in times.items()), flush=True)
         batch = max(b for b, t in times.items() if t <= 1.4 * times[64])
     print(f'training at batch {batch} for {args.seconds:.0f} s', flush=True)

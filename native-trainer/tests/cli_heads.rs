@@ -1,8 +1,12 @@
 //! End-to-end: `daecf fit` and `daecf grade` on the paper's RetinaMNIST latents (read from
 //! DAECF_LATENTS when set), and their errors on bad latents files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{daecf, temp_dir};
 
 use ndarray::{Array1, Array2};
 use ndarray_npy::NpzWriter;
@@ -11,17 +15,6 @@ fn latents() -> PathBuf {
     std::env::var_os("DAECF_LATENTS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/retinamnist_dae_latents.npz")
     })
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daecf-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn daecf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf")
 }
 
 fn stdout_json(out: &Output) -> serde_json::Value {

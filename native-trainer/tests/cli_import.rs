@@ -2,8 +2,11 @@
 //! Lightning checkpoint and safetensors) into a daecf model file that encodes as the reference
 //! does, and says what is wrong with a config or weights it cannot use.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+use common::{daecf, temp_dir};
 
 use burn::tensor::{Device, Tensor};
 use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
@@ -12,17 +15,6 @@ fn fixture() -> PathBuf {
     std::env::var_os("DAECF_PARITY_FIXTURE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/diffae-tiny"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daecf-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn daecf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf")
 }
 
 fn latent_of(model: &DiffusionAutoencoder, device: &Device) -> Vec<f32> {

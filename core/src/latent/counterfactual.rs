@@ -80,12 +80,16 @@ impl Head {
         if !(strength.is_finite() && strength > 0.0) {
             return Err(DaecfError::Config(format!("the CE strength must be a positive number, got {strength}")));
         }
-        let own = self.distance(w)?;
-        let distance = match target {
-            CeTarget::Binary => own - strength * 2.0 * own,
-            CeTarget::Grade(g) => own + strength * (self.calibration.distance_for_grade(g)? as f32 - own),
-            CeTarget::Distance(d) => d,
+        // The paper's target distance, and the image's own for the scaled move towards it.
+        let (paper, own) = match target {
+            CeTarget::Binary => {
+                let own = self.distance(w)?;
+                (-own, own)
+            }
+            CeTarget::Grade(g) => (self.calibration.distance_for_grade(g)? as f32, self.distance(w)?),
+            CeTarget::Distance(d) => (d, d),
         };
+        let distance = own + strength * (paper - own);
         if !distance.is_finite() {
             return Err(DaecfError::Data(format!("the counterfactual target {target:?} gives no finite distance")));
         }

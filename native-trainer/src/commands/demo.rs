@@ -69,9 +69,10 @@ fn stage(what: &str) -> (indicatif::ProgressBar, impl FnMut(usize, usize)) {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let device = args.backend.device()?;
-    let (bundle, name) = match &args.bundle {
-        Some(path) => (Bundle::read(path)?, path.display().to_string()),
-        None => (Bundle::from_bytes(DEMO_BUNDLE)?, "the shipped demo bundle".to_string()),
+    // The bundle, its name in messages, and the page's opening words for it.
+    let (bundle, name, described) = match &args.bundle {
+        Some(path) => (Bundle::read(path)?, path.display().to_string(), format!("The {}", path.display())),
+        None => (Bundle::from_bytes(DEMO_BUNDLE)?, "the shipped demo bundle".to_string(), "The shipped demo".to_string()),
     };
     let model = bundle.model(&device)?;
     anyhow::ensure!(
@@ -133,10 +134,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{} Diffusion Autoencoder ({}x{} px, trained on vertebra phantoms) with its '{}' head, on {} held-out \
          phantoms whose Genant grade is known. Counterfactuals use {} DDIM encoding and {} rendering steps (the paper: 250 / 100){}. \
          Generated in {:.0} s.",
-        match &args.bundle {
-            Some(path) => format!("The {}", path.display()),
-            None => "The shipped demo".to_string(),
-        },
+        described,
         model.config.image_size,
         model.config.image_size,
         head.task.name,
