@@ -3,24 +3,14 @@
 //! and write what they promise (few DDIM steps here: these tests check the plumbing, the
 //! quality figures of the demo model are in demo_model.rs).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use daecf_core::data::{ImageSpec, read_medmnist};
 use serde_json::Value;
 
-fn daecf(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf");
-    assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daecf-ce-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{daecf, daecf_ok, temp_dir};
 
 /// The shipped demo bundle, and a model file (f32) + head file taken from it.
 fn demo_files(dir: &Path) -> (String, String, String) {
@@ -38,9 +28,10 @@ fn json(path: &Path) -> Value {
 
 #[test]
 fn phantom_writes_images_truth_and_a_medmnist_archive() {
-    let dir = temp_dir("phantom");
+    let tmp = temp_dir("phantom");
+    let dir = tmp.path();
     let (folder, npz) = (dir.join("v"), dir.join("v.npz"));
-    daecf(&["phantom", "vertebra", "--count", "10", "--size", "32", "--out", folder.to_str().unwrap(), "--npz", npz.to_str().unwrap()]);
+    daecf_ok(&["phantom", "vertebra", "--count", "10", "--size", "32", "--out", folder.to_str().unwrap(), "--npz", npz.to_str().unwrap()]);
     let csv = std::fs::read_to_string(folder.join("labels.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "file,label,grade,form,height_ratio,anterior,middle,posterior,neighbour_ratio");
@@ -52,19 +43,20 @@ fn phantom_writes_images_truth_and_a_medmnist_archive() {
         assert!(folder.join(cells[0]).is_file());
         assert_eq!(cells[1].parse::<i64>().ok(), *label, "the archive's labels are the CSV's grades");
     }
-    let bad = Command::new(env!("CARGO_BIN_EXE_daecf")).args(["phantom", "vertebra"]).output().unwrap();
+    let bad = daecf(&["phantom", "vertebra"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--out"));
 }
 
 #[test]
 fn explain_writes_counterfactuals_and_their_figures() {
-    let dir = temp_dir("explain");
-    let (_, model, heads) = demo_files(&dir);
-    daecf(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
+    let tmp = temp_dir("explain");
+    let dir = tmp.path();
+    let (_, model, heads) = demo_files(dir);
+    daecf_ok(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
     let image = dir.join("img/train-00000.png");
     let out = dir.join("out");
     let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3"];
-    let run = daecf(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
+    let run = daecf_ok(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
     let folder = out.join("train-00000");
     let report = json(&folder.join("explanation.json"));
     let binary = &report["counterfactuals"][0];
@@ -87,10 +79,11 @@ fn explain_writes_counterfactuals_and_their_figures() {
 
 #[test]
 fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
-    let dir = temp_dir("evaluate");
-    let (bundle, _, _) = demo_files(&dir);
+    let tmp = temp_dir("evaluate");
+    let dir = tmp.path();
+    let (bundle, _, _) = demo_files(dir);
     let out = dir.join("out");
-    let run = daecf(&[
+    let run = daecf_ok(&[
         "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "5",
         "--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap(),
     ]);
@@ -127,11 +120,12 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
 /// an image at distance d goes to d - 2 S d); reports say which strength they were made with.
 #[test]
 fn strength_scales_the_counterfactual_moves() {
-    let dir = temp_dir("strength");
-    let (bundle, _, _) = demo_files(&dir);
+    let tmp = temp_dir("strength");
+    let dir = tmp.path();
+    let (bundle, _, _) = demo_files(dir);
     let f = |v: &Value| v.as_f64().unwrap();
     let out = dir.join("evaluate");
-    let run = daecf(&[
+    let run = daecf_ok(&[
         "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "3",
         "--t-encode", "3", "--t-render", "2", "--strength", "3", "--out", out.to_str().unwrap(),
     ]);
@@ -143,10 +137,10 @@ fn strength_scales_the_counterfactual_moves() {
         let d = f(&image["distance"]);
         assert!((f(&image["binary"]["distance"]) + 5.0 * d).abs() < 1e-4, "{image}");
     }
-    daecf(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
+    daecf_ok(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
     let explained = dir.join("explain");
     let image = dir.join("img/train-00000.png");
-    let run = daecf(&[
+    let run = daecf_ok(&[
         "explain", image.to_str().unwrap(), "--bundle", &bundle, "--frames", "2", "--t-encode", "3", "--t-render", "2",
         "--strength", "2", "--out", explained.to_str().unwrap(),
     ]);
@@ -154,10 +148,7 @@ fn strength_scales_the_counterfactual_moves() {
     let report = json(&explained.join("train-00000/explanation.json"));
     assert_eq!(f(&report["strength"]), 2.0);
     assert!((f(&report["counterfactuals"][0]["distance"]) + 3.0 * f(&report["distance"])).abs() < 1e-4, "{report}");
-    let bad = Command::new(env!("CARGO_BIN_EXE_daecf"))
-        .args(["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"])
-        .output()
-        .unwrap();
+    let bad = daecf(&["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("'0' is not a positive number"));
 }
 
@@ -165,42 +156,45 @@ fn strength_scales_the_counterfactual_moves() {
 /// such latents (a young model's) once recursed without end in linfa-tsne's Barnes-Hut tree.
 #[test]
 fn encode_and_fit_demo_model_latents_with_the_tsne() {
-    let dir = temp_dir("fit");
-    let (_, model, _) = demo_files(&dir);
+    let tmp = temp_dir("fit");
+    let dir = tmp.path();
+    let (_, model, _) = demo_files(dir);
     let latents = dir.join("latents.npz");
-    daecf(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
+    daecf_ok(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
     let fit = dir.join("fit");
-    daecf(&["fit", "--latents", latents.to_str().unwrap(), "--task", "fracture:positive=2,3:exclude=1", "--out", fit.to_str().unwrap()]);
+    daecf_ok(&["fit", "--latents", latents.to_str().unwrap(), "--task", "fracture:positive=2,3:exclude=1", "--out", fit.to_str().unwrap()]);
     let tsne = std::fs::read(fit.join("report").join("tsne.png")).unwrap();
     assert!(tsne.starts_with(b"\x89PNG") && tsne.len() > 10_000, "{} bytes", tsne.len());
 }
 
 #[test]
 fn export_and_inspect_a_bundle() {
-    let dir = temp_dir("export");
-    let (_, model, heads) = demo_files(&dir);
+    let tmp = temp_dir("export");
+    let dir = tmp.path();
+    let (_, model, heads) = demo_files(dir);
     let out = dir.join("again.daecf");
-    daecf(&["export", "--model", &model, "--head", &heads, "--training-data", "phantoms", "--steps", "7", "--out", out.to_str().unwrap()]);
+    daecf_ok(&["export", "--model", &model, "--head", &heads, "--training-data", "phantoms", "--steps", "7", "--out", out.to_str().unwrap()]);
     let half = dir.join("half.daecf");
-    daecf(&["export", "--model", &model, "--head", &heads, "--f16", "--out", half.to_str().unwrap()]);
+    daecf_ok(&["export", "--model", &model, "--head", &heads, "--f16", "--out", half.to_str().unwrap()]);
     let (full, small) = (std::fs::metadata(&out).unwrap().len(), std::fs::metadata(&half).unwrap().len());
     assert!(small < full * 6 / 10, "f16 halves the bundle: {small} vs {full}");
-    assert!(String::from_utf8(daecf(&["inspect", half.to_str().unwrap()]).stdout).unwrap().contains("f16 safetensors"));
-    let text = String::from_utf8(daecf(&["inspect", out.to_str().unwrap()]).stdout).unwrap();
+    assert!(String::from_utf8(daecf_ok(&["inspect", half.to_str().unwrap()]).stdout).unwrap().contains("f16 safetensors"));
+    let text = String::from_utf8(daecf_ok(&["inspect", out.to_str().unwrap()]).stdout).unwrap();
     assert!(text.contains("checksum verified") && text.contains("head 'fracture'") && text.contains("phantoms, 7 steps"), "{text}");
     let mut bytes = std::fs::read(&out).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
     std::fs::write(&out, bytes).unwrap();
-    let bad = Command::new(env!("CARGO_BIN_EXE_daecf")).args(["inspect", out.to_str().unwrap()]).output().unwrap();
+    let bad = daecf(&["inspect", out.to_str().unwrap()]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("corrupted"));
 }
 
 #[test]
 fn demo_writes_a_self_contained_report() {
-    let dir = temp_dir("demo");
+    let tmp = temp_dir("demo");
+    let dir = tmp.path();
     let out = dir.join("demo");
-    let run = daecf(&["demo", "--eval", "24", "--ce-images", "3", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+    let run = daecf_ok(&["demo", "--eval", "24", "--ce-images", "3", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for needle in ["ROC-AUC", "binary CE validity", "oracle", "data:image/png;base64,", "data:image/gif;base64,"] {
         assert!(html.contains(needle), "{needle}");
@@ -215,20 +209,21 @@ fn demo_writes_a_self_contained_report() {
 /// browser app) use it unless `--strength` says otherwise.
 #[test]
 fn demo_runs_another_bundle_at_its_exported_strength() {
-    let dir = temp_dir("demo-bundle");
-    let (_, model, heads) = demo_files(&dir);
+    let tmp = temp_dir("demo-bundle");
+    let dir = tmp.path();
+    let (_, model, heads) = demo_files(dir);
     let other = dir.join("other.daecf");
-    daecf(&["export", "--model", &model, "--head", &heads, "--ce-strength", "2", "--out", other.to_str().unwrap()]);
+    daecf_ok(&["export", "--model", &model, "--head", &heads, "--ce-strength", "2", "--out", other.to_str().unwrap()]);
     let other = other.to_str().unwrap();
-    assert!(String::from_utf8_lossy(&daecf(&["inspect", other]).stdout).contains(", CE strength 2"));
+    assert!(String::from_utf8_lossy(&daecf_ok(&["inspect", other]).stdout).contains(", CE strength 2"));
     let out = dir.join("demo");
-    daecf(&["demo", "--bundle", other, "--eval", "8", "--ce-images", "2", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+    daecf_ok(&["demo", "--bundle", other, "--eval", "8", "--ce-images", "2", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"), "names the bundle and the strength");
     let report = json(&out.join("evaluate-ce/report.json"));
     assert_eq!(report["summary"]["strength"].as_f64(), Some(2.0));
     let paper = dir.join("paper");
-    daecf(&[
+    daecf_ok(&[
         "evaluate-ce", "--bundle", other, "--data", "phantom:vertebra:30", "--limit", "2", "--t-encode", "3", "--t-render", "2",
         "--strength", "1", "--out", paper.to_str().unwrap(),
     ]);

@@ -28,7 +28,8 @@ fn is_png(path: &Path) -> bool {
 
 #[test]
 fn fit_reports_table_4_writes_the_report_and_grade_reads_the_head() {
-    let dir = temp_dir("fit");
+    let tmp = temp_dir("fit");
+    let dir = tmp.path();
     let out = dir.to_str().unwrap();
     let json = stdout_json(&daecf(&["fit", "--latents", latents().to_str().unwrap(), "--out", out, "--json"]));
     let val = &json["val"];
@@ -61,7 +62,8 @@ fn fit_reports_table_4_writes_the_report_and_grade_reads_the_head() {
 
 #[test]
 fn several_tasks_logreg_and_the_burn_solver() {
-    let dir = temp_dir("tasks");
+    let tmp = temp_dir("tasks");
+    let dir = tmp.path();
     let json = stdout_json(&daecf(&[
         "fit", "--latents", latents().to_str().unwrap(), "--out", dir.to_str().unwrap(), "--json", "--no-plots",
         "--classifier", "logreg", "--solver", "burn", "--task", "any:positive=1,2,3,4", "--task", "severe:positive=3,4:exclude=2",
@@ -84,7 +86,8 @@ fn write_npz(path: &Path, arrays: &[(&str, &dyn Fn(&mut NpzWriter<std::fs::File>
 
 #[test]
 fn bad_latents_files_fail_with_clear_messages() {
-    let dir = temp_dir("bad");
+    let tmp = temp_dir("bad");
+    let dir = tmp.path();
     let x = |n: &mut NpzWriter<std::fs::File>, name: &str| {
         n.add_array(name, &Array2::from_shape_fn((12, 4), |(i, j)| (i * 4 + j) as f32 / 10.0)).unwrap()
     };

@@ -25,7 +25,8 @@ fn latent_of(model: &DiffusionAutoencoder, device: &Device) -> Vec<f32> {
 
 #[test]
 fn imported_models_encode_as_the_reference() {
-    let (fx, dir) = (fixture(), temp_dir("import"));
+    let (fx, tmp) = (fixture(), temp_dir("import"));
+    let dir = tmp.path();
     let config = fx.join("config.json");
     let device = Device::flex();
     let mut reference = DiffusionAutoencoder::new(&ReferenceConfig::from_json(&std::fs::read_to_string(&config).unwrap()).unwrap().model, &device).unwrap();
@@ -44,7 +45,8 @@ fn imported_models_encode_as_the_reference() {
 
 #[test]
 fn configs_and_weights_it_cannot_use_are_explained() {
-    let (fx, dir) = (fixture(), temp_dir("import-bad"));
+    let (fx, tmp) = (fixture(), temp_dir("import-bad"));
+    let dir = tmp.path();
     let text = std::fs::read_to_string(fx.join("config.json")).unwrap();
     let weights = fx.join("model.ckpt");
     let import = |config: &str| {

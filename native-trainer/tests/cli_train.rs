@@ -2,8 +2,9 @@
 //! exactly (bit-identical weights on CPU); `daecf reconstruct` reports MSE, PSNR and SSIM, and
 //! `daecf encode` turns the model and images into a latents file that `daecf fit` reads.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use daecf_core::training::DaeTrainer;
 use image::{GrayImage, Luma};
 use safetensors::SafeTensors;
 
+use common::{daecf, daecf_ok, temp_dir};
+
 /// Every tensor of a safetensors file, by name, as raw bytes.
 fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let bytes = std::fs::read(path).unwrap();
@@ -19,11 +22,6 @@ fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
     file.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect()
 }
 
-fn daecf(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf");
-    assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// A folder of 12 grey 40x40 PNGs (resized to tiny32's 32x32 on reading) with labels 0-2.
 fn image_folder(dir: &Path) -> PathBuf {
@@ -42,12 +40,6 @@ fn image_folder(dir: &Path) -> PathBuf {
     images
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daecf-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
     let (data, out, steps) = (data.to_str().unwrap(), out.to_str().unwrap(), steps.to_string());
@@ -56,13 +48,14 @@ fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
     if resume {
         args.push("--resume");
     }
-    daecf(&args);
+    daecf_ok(&args);
 }
 
 #[test]
 fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
-    let dir = temp_dir("resume");
-    let data = image_folder(&dir);
+    let tmp = temp_dir("resume");
+    let dir = tmp.path();
+    let data = image_folder(dir);
     let (whole, parts) = (dir.join("whole"), dir.join("parts"));
     train(&data, &whole, 6, false);
     train(&data, &parts, 3, false);
@@ -84,7 +77,7 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     assert!(whole.join("reconstructions/step-0000006.png").is_file());
 
     let rec = dir.join("rec");
-    let out = daecf(&[
+    let out = daecf_ok(&[
         "reconstruct", "--model", whole.join("model.safetensors").to_str().unwrap(), "--data", data.to_str().unwrap(),
         "--limit", "3", "--t-encode", "5", "--t-render", "5", "--out", rec.to_str().unwrap(),
     ]);
@@ -96,8 +89,8 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
 
     let latents = dir.join("latents.npz");
     let model = whole.join("model.safetensors");
-    daecf(&["encode", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", latents.to_str().unwrap()]);
-    let fit = daecf(&["fit", "--latents", latents.to_str().unwrap(), "--out", dir.join("fit").to_str().unwrap(), "--no-plots", "--json"]);
+    daecf_ok(&["encode", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", latents.to_str().unwrap()]);
+    let fit = daecf_ok(&["fit", "--latents", latents.to_str().unwrap(), "--out", dir.join("fit").to_str().unwrap(), "--no-plots", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
     assert!(json.is_object(), "{json}");
     assert!(dir.join("fit/head.json").is_file());
@@ -105,7 +98,7 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
 
 #[test]
 fn bench_reports_throughput_and_memory() {
-    let out = daecf(&["bench", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"]);
+    let out = daecf_ok(&["bench", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["ddim_step_seconds"].as_f64().unwrap() > 0.0);
@@ -117,8 +110,9 @@ fn bench_reports_throughput_and_memory() {
 /// a loss scale in the checkpoint and still writes an f32 model.
 #[test]
 fn mixed_precision_runs_checkpoint_and_resume() {
-    let dir = temp_dir("precision");
-    let data = image_folder(&dir);
+    let tmp = temp_dir("precision");
+    let dir = tmp.path();
+    let data = image_folder(dir);
     let out = dir.join("run");
     let common = ["--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--checkpoint-every", "2", "--out"];
     let run = |steps: &str, precision: &str, resume: bool| {
@@ -128,7 +122,7 @@ fn mixed_precision_runs_checkpoint_and_resume() {
         if resume {
             args.push("--resume");
         }
-        daecf(&args);
+        daecf_ok(&args);
     };
     run("2", "bf16", false);
     let state = |key: &str| -> serde_json::Value {
@@ -150,12 +144,13 @@ fn mixed_precision_runs_checkpoint_and_resume() {
 /// `--devices` refuses CPU backends and names what it found on wgpu.
 #[test]
 fn devices_name_gpus_and_refuse_cpus() {
-    let dir = temp_dir("devices");
-    let data = image_folder(&dir);
+    let tmp = temp_dir("devices");
+    let dir = tmp.path();
+    let data = image_folder(dir);
     let run = |backend: &str, devices: &str| {
         let out = dir.join(backend);
         let args = ["train", "--data", data.to_str().unwrap(), "--steps", "1", "--backend", backend, "--devices", devices, "--out", out.to_str().unwrap()];
-        let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().unwrap();
+        let out = daecf(&args);
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
@@ -168,7 +163,7 @@ fn devices_name_gpus_and_refuse_cpus() {
 #[test]
 fn libtorch_backend_trains_or_says_how_to_build_it() {
     let args = ["bench", "--backend", "libtorch", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"];
-    let out = Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().unwrap();
+    let out = daecf(&args);
     if cfg!(feature = "tch") {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(report["samples_per_second"].as_f64().unwrap() > 0.0, "{report}");
@@ -182,14 +177,15 @@ fn libtorch_backend_trains_or_says_how_to_build_it() {
 /// back unchanged), trains on from there, and cannot be combined with --resume.
 #[test]
 fn init_starts_a_new_run_from_a_models_weights() {
-    let dir = temp_dir("init");
-    let data = image_folder(&dir);
+    let tmp = temp_dir("init");
+    let dir = tmp.path();
+    let data = image_folder(dir);
     let data = data.to_str().unwrap();
     let first = dir.join("first");
-    daecf(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--seed", "3", "--out", first.to_str().unwrap()]);
+    daecf_ok(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--seed", "3", "--out", first.to_str().unwrap()]);
     let start = first.join("model.safetensors");
     let run = |steps: &str, out: &Path| {
-        daecf(&["train", "--data", data, "--init", start.to_str().unwrap(), "--batch", "2", "--steps", steps, "--seed", "4", "--out", out.to_str().unwrap()])
+        daecf_ok(&["train", "--data", data, "--init", start.to_str().unwrap(), "--batch", "2", "--steps", steps, "--seed", "4", "--out", out.to_str().unwrap()])
     };
     let copy = dir.join("copy");
     run("0", &copy);
@@ -200,9 +196,6 @@ fn init_starts_a_new_run_from_a_models_weights() {
     let model = daecf_core::model::DiffusionAutoencoder::load(tuned.join("model.safetensors"), &Device::flex()).unwrap();
     assert_eq!(model.config.num_res_blocks, 1, "the model file's architecture, not the default preset's");
     assert!(tensors(&start) != tensors(&tuned.join("model.safetensors")), "one step must move the weights");
-    let both = Command::new(env!("CARGO_BIN_EXE_daecf"))
-        .args(["train", "--data", data, "--init", start.to_str().unwrap(), "--resume", "--out", tuned.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let both = daecf(&["train", "--data", data, "--init", start.to_str().unwrap(), "--resume", "--out", tuned.to_str().unwrap()]);
     assert!(!both.status.success() && String::from_utf8_lossy(&both.stderr).contains("--resume"));
 }

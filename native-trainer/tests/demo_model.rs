@@ -3,21 +3,23 @@
 //! phantom oracle. DDIM steps are fewer than the paper's 250 / 100 to keep CI short (stated in
 //! the report); the thresholds are the counterfactual issue's.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
+
+use common::{daecf_ok, temp_dir};
 
 #[test]
 #[ignore = "the shipped demo model (2100 training steps) does not reach the CE targets yet: \
             run with --run-ignored all; figures in shared-models/demo/README.md"]
 fn demo_bundle_meets_the_quality_targets() {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
-    let out = std::env::temp_dir().join(format!("daecf-demo-quality-{}", std::process::id()));
-    let run = Command::new(env!("CARGO_BIN_EXE_daecf"))
-        .args(["evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", "200"])
-        .args(["--t-encode", "50", "--t-render", "20", "--out", out.to_str().unwrap()])
-        .output()
-        .expect("running daecf");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let tmp = temp_dir("demo-quality");
+    let out = tmp.path();
+    let run = daecf_ok(&[
+        "evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", "200",
+        "--t-encode", "50", "--t-render", "20", "--out", out.to_str().unwrap(),
+    ]);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let s = &report["summary"];
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);

@@ -1,17 +1,25 @@
-//! Helpers the CLI tests share: a fresh temporary folder and a `daecf` run.
+//! Helpers the CLI tests share: a temporary folder that cleans up after itself and `daecf` runs.
+//! Every test binary compiles this module and uses part of it.
+#![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// An empty folder for test `name`, unique to this test process.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("daecf-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+use tempfile::TempDir;
+
+/// A fresh folder for test `name`, removed with everything in it when the returned guard drops
+/// (also when the test fails), so repeated runs do not fill the disk.
+pub fn temp_dir(name: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("daecf-{name}-")).tempdir().expect("creating a temporary folder")
 }
 
 /// Runs the `daecf` binary under test with `args`; the caller checks the status.
 pub fn daecf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_daecf")).args(args).output().expect("running daecf")
+}
+
+/// Runs `daecf` with `args` and fails the test, showing its stderr, unless it succeeded.
+pub fn daecf_ok(args: &[&str]) -> Output {
+    let out = daecf(args);
+    assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
 }
