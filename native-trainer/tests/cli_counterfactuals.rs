@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use daecf_core::data::{ImageSpec, read_medmnist};
 use serde_json::Value;
