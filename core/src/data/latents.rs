@@ -191,10 +191,11 @@ mod tests {
     use super::*;
     use ndarray::Array1;
 
-    fn temp(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("daecf-latents-{}", std::process::id()));
+    /// A fresh folder for one test; the test removes it when it passes.
+    fn temp_dir(test: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("daecf-latents-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+        dir
     }
 
     fn split(name: &str, rows: usize, labels: Option<Vec<i64>>) -> LatentSplit {
@@ -210,19 +211,22 @@ mod tests {
         let mut set = set;
         set.splits[1].ids = Some(vec!["a/b.png".into(), "ü.png".into()]);
         set.splits[1].x_t = Some(Array4::from_shape_fn((2, 1, 2, 2), |(i, _, y, x)| (i + y * 2 + x) as f32));
-        let path = temp("ok.npz");
+        let dir = temp_dir("round-trip");
+        let path = dir.join("ok.npz");
         set.write(&path).unwrap();
         let back = LatentSet::read(&path).unwrap();
         assert_eq!(back, set);
         assert_eq!(back.split("val").unwrap().require_labels().unwrap(), &[1, 0]);
         assert!(back.split("test").unwrap().require_labels().unwrap_err().to_string().contains("test_labels"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn bad_files_name_the_problem() {
+        let dir = temp_dir("bad-files");
         let write = |name: &str, f: &dyn Fn(&mut NpzWriter<std::fs::File>)| {
-            let path = temp(name);
+            let path = dir.join(name);
             let mut npz = NpzWriter::new(std::fs::File::create(&path).unwrap());
             f(&mut npz);
             npz.finish().unwrap();
@@ -247,12 +251,13 @@ mod tests {
             n.add_array("val_latents", &Array2::<f32>::zeros((3, 5))).unwrap();
         });
         assert!(dims.contains("5 dimensions"), "{dims}");
-        let uint8 = temp("u8.npz");
+        let uint8 = dir.join("u8.npz");
         let mut npz = NpzWriter::new(std::fs::File::create(&uint8).unwrap());
         npz.add_array("train_latents", &x).unwrap();
         npz.add_array("train_labels", &ndarray::Array2::<u8>::from_elem((3, 1), 2)).unwrap();
         npz.finish().unwrap();
         assert_eq!(LatentSet::read(&uint8).unwrap().splits[0].labels, Some(vec![2, 2, 2]));
-        assert!(LatentSet::read(&temp("missing.npz")).is_err());
+        assert!(LatentSet::read(&dir.join("missing.npz")).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
