@@ -20,7 +20,6 @@ use crate::data_source::batch_tensor;
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
-
 /// Options of `daecf demo`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
