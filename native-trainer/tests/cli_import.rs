@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{daecf, temp_dir};
+use common::{daecf, daecf_ok, temp_dir};
 
 use burn::tensor::{Device, Tensor};
 use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
@@ -34,8 +34,7 @@ fn imported_models_encode_as_the_reference() {
     let want = latent_of(&reference, &device);
     for weights in ["model.ckpt", "model.safetensors"] {
         let out = dir.join(format!("{weights}.daecf.safetensors"));
-        let run = daecf(&["import", "--weights", fx.join(weights).to_str().unwrap(), "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-        assert!(run.status.success(), "{weights}: {}", String::from_utf8_lossy(&run.stderr));
+        let run = daecf_ok(&["import", "--weights", fx.join(weights).to_str().unwrap(), "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
         assert!(String::from_utf8_lossy(&run.stdout).contains("32 px, 1 channel(s), width 32, mult [1, 2]"));
         let model = DiffusionAutoencoder::load(&out, &device).unwrap();
         assert_eq!(model.config, reference.config);

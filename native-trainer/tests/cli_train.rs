@@ -22,7 +22,6 @@ fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
     file.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect()
 }
 
-
 /// A folder of 12 grey 40x40 PNGs (resized to tiny32's 32x32 on reading) with labels 0-2.
 fn image_folder(dir: &Path) -> PathBuf {
     let images = dir.join("images");
@@ -39,7 +38,6 @@ fn image_folder(dir: &Path) -> PathBuf {
     std::fs::write(images.join("labels.csv"), csv).unwrap();
     images
 }
-
 
 fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
     let (data, out, steps) = (data.to_str().unwrap(), out.to_str().unwrap(), steps.to_string());
