@@ -12,6 +12,9 @@ into a daecf model file:
         --seconds 480 --out run
     daecf import --weights run/ema-3.safetensors --config run/config.json --out model.safetensors
 
+`--init run/ema-3.safetensors` goes on from a snapshot (a later run, a new seed) where one
+wall-clock budget does not reach: model and EMA start from it, Adam's moments anew.
+
 `--batch 0` (the default) times 64, 128 and 256 first and takes the largest whose step costs
 at most 1.4 times the step at 64: on a large GPU a small model's step is bound by kernel
 launches, so a larger batch sees more images in the same number of steps.
@@ -52,9 +55,11 @@ def main():
     parser.add_argument('--lr', type=float, default=2e-4)
     parser.add_argument('--ema-decay', type=float, default=0.999)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--init', help='EMA snapshot of an earlier run to go on from (model and EMA start from it, Adam anew)')
     parser.add_argument('--seconds', type=float, required=True, help='wall-clock training time')
     parser.add_argument('--snapshots', type=int, default=3, help='EMA snapshots, evenly spaced in time')
     parser.add_argument('--half', action='store_true', help='save snapshots before the last in float16')
+    parser.add_argument('--half-last', action='store_true', help='save the last snapshot in float16 too (half the size)')
     parser.add_argument('--out', required=True)
     args = parser.parse_args()
     sys.path.insert(0, args.diffae)
@@ -84,6 +89,12 @@ def main():
     print(f'training at batch {batch} for {args.seconds:.0f} s', flush=True)
 
     trainer = Trainer(args.preset, images, args.lr, args.ema_decay, args.seed)
+    if args.init:
+        from safetensors.torch import load_file
+        state = {k.removeprefix('ema_model.'): v.float() for k, v in load_file(args.init).items()}
+        trainer.model.load_state_dict(state)
+        trainer.ema.load_state_dict(state)
+        print(f'going on from {args.init}', flush=True)
     log = open(os.path.join(args.out, 'loss.csv'), 'w')
     log.write('step,samples,seconds,loss\n')
     started = time.perf_counter()
@@ -103,7 +114,7 @@ def main():
             marks.pop(0)
             number = args.snapshots - len(marks)
             path = os.path.join(args.out, f'ema-{number}.safetensors')
-            save_ema(trainer, path, half=args.half and marks != [])
+            save_ema(trainer, path, half=args.half_last or (args.half and marks != []))
             print(f'snapshot {path}: step {step}, {step * batch} samples, {elapsed:.0f} s', flush=True)
     torch.cuda.synchronize()
     seconds = time.perf_counter() - started
