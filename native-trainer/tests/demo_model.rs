@@ -1,7 +1,7 @@
-//! The shipped demo bundle's quality on 200 held-out vertebra phantoms (the test split of
+//! The shipped demo bundle's quality on held-out vertebra phantoms (the test split of
 //! `phantom:vertebra`, never used in training), measured by `daecf evaluate-ce` with the
-//! phantom oracle. DDIM steps are fewer than the paper's 250 / 100 to keep CI short (stated in
-//! the report); the thresholds are the counterfactual issue's.
+//! phantom oracle at the bundle's CE strength. DDIM steps are fewer than the paper's 250 / 100
+//! to keep the run short (stated in the report); the thresholds are the counterfactual issue's.
 
 mod common;
 
@@ -9,25 +9,36 @@ use std::path::Path;
 
 use common::{daecf_ok, temp_dir};
 
-#[test]
-#[ignore = "the shipped demo model (2100 training steps) does not reach the CE targets yet: \
-            run with --run-ignored all; figures in shared-models/demo/README.md"]
-fn demo_bundle_meets_the_quality_targets() {
+/// Runs evaluate-ce on the first `limit` held-out phantoms and checks the issue's targets.
+fn check_demo_bundle(limit: usize) {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
     let tmp = temp_dir("demo-quality");
     let out = tmp.path();
     let run = daecf_ok(&[
-        "evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", "200",
+        "evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", &limit.to_string(),
         "--t-encode", "50", "--t-render", "20", "--out", out.to_str().unwrap(),
     ]);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let s = &report["summary"];
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     println!("{}", String::from_utf8_lossy(&run.stdout));
-    assert_eq!(s["n"], 200);
-    assert!(f(&s["recon_psnr"]) > 20.0, "reconstruction PSNR {}", s["recon_psnr"]);
+    assert_eq!(s["n"], limit);
+    assert!(f(&s["recon_psnr"]) > 30.0, "reconstruction PSNR {}", s["recon_psnr"]);
     assert!(f(&s["head"]["auc"]) >= 0.9, "fracture AUC {}", s["head"]["auc"]);
     assert!(f(&s["binary_validity"]) >= 0.8, "binary CE validity {}", s["binary_validity"]);
     assert!(f(&s["oracle"]["binary_direction"]) >= 0.8, "oracle direction {}", s["oracle"]["binary_direction"]);
     assert!(f(&s["oracle"]["grade_within_one"]) >= 0.7, "grade CE within one {}", s["oracle"]["grade_within_one"]);
+}
+
+/// The issue's targets on a CI-sized share of the held-out set (about 6 minutes on 2 cores).
+#[test]
+fn demo_bundle_meets_the_quality_targets_on_40_phantoms() {
+    check_demo_bundle(40);
+}
+
+/// The issue's measurement: 200 held-out phantoms (about 26 minutes on 2 cores).
+#[test]
+#[ignore = "26 minutes on 2 cores: run with --run-ignored all; figures in shared-models/demo/README.md"]
+fn demo_bundle_meets_the_quality_targets_on_200_phantoms() {
+    check_demo_bundle(200);
 }
