@@ -55,7 +55,8 @@ fn explain_writes_counterfactuals_and_their_figures() {
     daecf_ok(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
     let image = dir.join("img/train-00000.png");
     let out = dir.join("out");
-    let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3"];
+    // Strength 1 (the demo bundle's heads carry 50): the paper's CEs, the binary one the reflection.
+    let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3", "--strength", "1"];
     let run = daecf_ok(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
     let folder = out.join("train-00000");
     let report = json(&folder.join("explanation.json"));
