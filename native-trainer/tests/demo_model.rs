@@ -30,7 +30,7 @@ fn check_demo_bundle(limit: usize) {
     assert!(f(&s["oracle"]["grade_within_one"]) >= 0.7, "grade CE within one {}", s["oracle"]["grade_within_one"]);
 }
 
-/// The targets on a CI-sized share of the held-out set (about 6 minutes on 2 cores).
+/// The targets on a CI-sized share of the held-out set (299 s in a CI run on 2 cores).
 #[test]
 fn demo_bundle_meets_the_quality_targets_on_40_phantoms() {
     check_demo_bundle(40);
