@@ -146,7 +146,13 @@ fn strength_scales_the_counterfactual_moves() {
     ]);
     let report = json(&explained.join("train-00000/explanation.json"));
     assert_eq!(f(&report["strength"]), 2.0);
-    assert!((f(&report["counterfactuals"][0]["distance"]) + 3.0 * f(&report["distance"])).abs() < 1e-4, "{report}");
+    // The binary CE shows the reflection, its latent goes three times as far (d - 2 * 2d); each
+    // progression frame's latent moves twice as far as the distance it shows.
+    let (d, binary) = (f(&report["distance"]), &report["counterfactuals"][0]);
+    assert!((f(&binary["distance"]) + d).abs() < 1e-4 && (f(&binary["latent_distance"]) + 3.0 * d).abs() < 1e-4, "{report}");
+    for frame in report["progression"].as_array().unwrap() {
+        assert!((f(&frame["latent_distance"]) - d - 2.0 * (f(&frame["distance"]) - d)).abs() < 1e-4, "{frame}");
+    }
     let bad = daecf(&["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("'0' is not a positive number"));
 }

@@ -5,8 +5,9 @@
 //!
 //! A CE's *strength* scales its latent move: strength 1 is the paper's CE; strength S moves the
 //! latent S times as far from the image's own. It is for decoders that render only part of a
-//! move (`daecf evaluate-ce` measures the share a rendering keeps); progressions ignore it, since
-//! their frames are explicit distances.
+//! move (`daecf evaluate-ce` measures the share a rendering keeps). It applies to every CE,
+//! progression frames included: a plan keeps the distance it should show (the paper's, which
+//! labels it) apart from the distance its latent is moved to.
 //!
 //! These are plans in latent space only; [`crate::pipeline::counterfactual`] renders them.
 
@@ -48,12 +49,15 @@ pub enum CeTarget {
 pub struct CounterfactualPlan {
     /// What was asked for.
     pub target: CeTarget,
-    /// The signed distance of the moved latent.
+    /// The signed distance the counterfactual should show (the paper's target).
     pub distance: f32,
     /// The head's class at that distance (true = positive side).
     pub positive: bool,
     /// The calibrated (continuous) grade at that distance.
     pub grade: f64,
+    /// The signed distance of the moved latent: `d + strength * (distance - d)` for an image
+    /// at `d`; equal to `distance` at the paper's strength 1.
+    pub latent_distance: f32,
     /// The L2 length of the move in z_sem (original, unstandardised space).
     pub step_size: f32,
     /// The moved latent.
@@ -74,40 +78,39 @@ impl Head {
     }
 
     /// Plans the counterfactual of `w` for `target` with its move along the normal scaled by
-    /// `strength` (> 0): the latent goes to `d + strength * (target - d)` for an image at
-    /// signed distance `d`. [`CeTarget::Distance`] is taken as given.
+    /// `strength` (> 0): for an image at signed distance `d` and a target distance `t`, the
+    /// latent goes to `d + strength * (t - d)`, while the plan shows `t`.
     pub fn plan_with_strength(&self, w: ArrayView1<f32>, target: CeTarget, strength: f32) -> Result<CounterfactualPlan> {
         if !(strength.is_finite() && strength > 0.0) {
             return Err(DaecfError::Config(format!("the CE strength must be a positive number, got {strength}")));
         }
-        // The paper's target distance, and the image's own for the scaled move towards it.
-        let (paper, own) = match target {
-            CeTarget::Binary => {
-                let own = self.distance(w)?;
-                (-own, own)
-            }
-            CeTarget::Grade(g) => (self.calibration.distance_for_grade(g)? as f32, self.distance(w)?),
-            CeTarget::Distance(d) => (d, d),
+        let own = self.distance(w)?;
+        let distance = match target {
+            CeTarget::Binary => -own,
+            CeTarget::Grade(g) => self.calibration.distance_for_grade(g)? as f32,
+            CeTarget::Distance(d) => d,
         };
-        let distance = own + strength * (paper - own);
-        if !distance.is_finite() {
+        let latent_distance = own + strength * (distance - own);
+        if !latent_distance.is_finite() {
             return Err(DaecfError::Data(format!("the counterfactual target {target:?} gives no finite distance")));
         }
-        let latent = self.move_to_distance(w, distance)?;
+        let latent = self.move_to_distance(w, latent_distance)?;
         let step_size = latent.iter().zip(w.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
         Ok(CounterfactualPlan {
             target,
             distance,
             positive: distance > 0.0,
             grade: self.calibration.predict(distance as f64),
+            latent_distance,
             step_size,
             latent,
         })
     }
 
-    /// `frames` evenly spaced distances from `-extent` to `+extent` through the boundary; the
-    /// extent is at least |d(w)| so the image's own position lies on the path.
-    pub fn progression(&self, w: ArrayView1<f32>, frames: usize, extent: f32) -> Result<Vec<CounterfactualPlan>> {
+    /// `frames` evenly spaced distances from `-extent` to `+extent` through the boundary, each
+    /// planned at `strength`; the extent is at least |d(w)| so the image's own position lies on
+    /// the path.
+    pub fn progression(&self, w: ArrayView1<f32>, frames: usize, extent: f32, strength: f32) -> Result<Vec<CounterfactualPlan>> {
         if frames < 2 {
             return Err(DaecfError::Config(format!("a progression needs at least 2 frames, got {frames}")));
         }
@@ -115,7 +118,7 @@ impl Head {
         (0..frames)
             .map(|i| {
                 let d = -extent + 2.0 * extent * i as f32 / (frames - 1) as f32;
-                self.plan(w, CeTarget::Distance(d))
+                self.plan_with_strength(w, CeTarget::Distance(d), strength)
             })
             .collect()
     }
@@ -131,7 +134,7 @@ pub struct CeRequest {
     pub frames: usize,
     /// Largest |distance| of the progression (at least each image's own distance).
     pub extent: f32,
-    /// Strength of the binary and grade CEs (1: the paper's; see the module's doc).
+    /// Strength of every CE, progression frames included (1: the paper's; see the module's doc).
     #[serde(default = "paper_strength")]
     pub strength: f32,
 }
@@ -166,7 +169,7 @@ impl CeRequest {
         Self { grades, frames: frames.max(2), extent, strength: head.ce_strength }
     }
 
-    /// The same request with the binary and grade CEs at `strength`.
+    /// The same request with its CEs at `strength`.
     pub fn with_strength(self, strength: f32) -> Self {
         Self { strength, ..self }
     }
@@ -187,7 +190,7 @@ impl CeRequest {
         for &g in &self.grades {
             plans.push(head.plan_with_strength(w, CeTarget::Grade(g), self.strength)?);
         }
-        plans.extend(head.progression(w, self.frames, self.extent)?);
+        plans.extend(head.progression(w, self.frames, self.extent, self.strength)?);
         Ok(plans)
     }
 
@@ -263,19 +266,27 @@ mod tests {
         let h = head();
         let w = array![3.0f32, 4.0];
         let p = h.plan_with_strength(w.view(), CeTarget::Binary, 3.0).unwrap();
-        // d = 4: the paper's reflection goes to -4 (a move of 8), strength 3 to 4 - 24.
-        assert!((p.distance + 20.0).abs() < 1e-5 && (p.step_size - 24.0).abs() < 1e-4);
+        // d = 4: the paper's reflection goes to -4 (a move of 8), strength 3 to 4 - 24; the plan
+        // still shows -4.
+        assert!((p.latent_distance + 20.0).abs() < 1e-5 && (p.step_size - 24.0).abs() < 1e-4);
         assert!((h.distance(ArrayView1::from(&p.latent)).unwrap() + 20.0).abs() < 1e-4);
+        assert!((p.distance + 4.0).abs() < 1e-6 && (p.grade + 0.5).abs() < 1e-5 && !p.positive);
         let g = h.plan_with_strength(w.view(), CeTarget::Grade(0.0), 0.5).unwrap();
         // Grade 0 lies at d = -3; half the move from 4 ends at 0.5.
-        assert!((g.distance - 0.5).abs() < 1e-5, "{}", g.distance);
-        assert_eq!(h.plan_with_strength(w.view(), CeTarget::Distance(1.0), 9.0).unwrap().distance, 1.0);
+        assert!((g.latent_distance - 0.5).abs() < 1e-5 && g.distance == -3.0, "{g:?}");
+        // A frame at distance 2 for the image at 4: the latent goes to 4 + 9 * (2 - 4).
+        let f = h.plan_with_strength(w.view(), CeTarget::Distance(2.0), 9.0).unwrap();
+        assert!(f.distance == 2.0 && (f.latent_distance + 14.0).abs() < 1e-4, "{f:?}");
         for bad in [0.0, -1.0, f32::NAN] {
             assert!(h.plan_with_strength(w.view(), CeTarget::Binary, bad).is_err());
         }
-        let plans = CeRequest::for_head(&h, Some(vec![0.0]), 2, None).with_strength(3.0).plans(&h, w.view()).unwrap();
-        assert!((plans[0].distance + 20.0).abs() < 1e-5 && (plans[1].distance + 17.0).abs() < 1e-5);
-        assert_eq!(plans[2].distance, -4.0, "progression frames keep their distances");
+        let plans = CeRequest::for_head(&h, Some(vec![0.0]), 3, None).with_strength(3.0).plans(&h, w.view()).unwrap();
+        let latent: Vec<f32> = plans.iter().map(|p| p.latent_distance).collect();
+        // Binary, grade 0 (-3), then the frames at -4, 0 and 4: each move from 4 tripled.
+        let shown: Vec<f32> = plans.iter().map(|p| p.distance).collect();
+        let near = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
+        assert!(near(&latent, &[-20.0, -17.0, -20.0, -8.0, 4.0]), "{latent:?}");
+        assert!(near(&shown, &[-4.0, -3.0, -4.0, 0.0, 4.0]), "{shown:?}");
         // A head that carries a strength gives it to its requests.
         let strong = Head { ce_strength: 3.0, ..h.clone() };
         assert_eq!(CeRequest::for_head(&strong, None, 2, None).strength, 3.0);
@@ -298,9 +309,10 @@ mod tests {
     fn progression_spans_the_boundary_and_the_image() {
         let h = head();
         let w = array![3.0f32, 4.0];
-        let frames = h.progression(w.view(), 5, 2.0).unwrap();
+        let frames = h.progression(w.view(), 5, 2.0, 1.0).unwrap();
         let d: Vec<f32> = frames.iter().map(|p| p.distance).collect();
         assert_eq!(d, vec![-4.0, -2.0, 0.0, 2.0, 4.0]);
-        assert!(h.progression(w.view(), 1, 2.0).is_err());
+        assert!(frames.iter().all(|p| p.latent_distance == p.distance));
+        assert!(h.progression(w.view(), 1, 2.0, 1.0).is_err());
     }
 }

@@ -15,12 +15,14 @@ pub struct CeReport {
     pub name: String,
     /// What was asked for.
     pub target: CeTarget,
-    /// Signed distance of the moved latent.
+    /// Signed distance the CE should show (the paper's target).
     pub distance: f32,
     /// Grade at that distance (calibrated, rounded and clipped).
     pub grade: i64,
     /// Continuous calibrated grade at that distance.
     pub grade_continuous: f64,
+    /// Signed distance of the moved latent (`distance` at strength 1).
+    pub latent_distance: f32,
     /// L2 length of the move in z_sem.
     pub step_size: f32,
     /// Signed distance of the rendered CE encoded again (validity: does the image cross?).
@@ -63,7 +65,7 @@ pub struct ImageReport {
     pub grade_continuous: f64,
     /// DDIM steps used (encode, render).
     pub steps: (usize, usize),
-    /// Strength of the binary and grade CEs (1: the paper's).
+    /// Strength of the CEs (1: the paper's).
     #[serde(default = "crate::latent::counterfactual::paper_strength")]
     pub strength: f32,
     /// Binary and grade counterfactuals.
@@ -106,6 +108,7 @@ impl ImageReport {
                 distance: p.distance,
                 grade: cal.grade(p.distance as f64),
                 grade_continuous: p.grade,
+                latent_distance: p.latent_distance,
                 step_size: p.step_size,
                 reencoded_distance: d,
                 reencoded_grade: cal.grade(d as f64),
@@ -180,6 +183,14 @@ mod tests {
         assert_eq!(r.progression[2].name, "frame 2");
         assert!(r.positive && r.grade == 3);
         assert!(ImageReport::new("a".into(), &head, &item, &request, (10, 5), &reencoded[..2]).is_err());
+        // At strength 2 the latents move twice as far; the CEs still show (and are judged by)
+        // their targets: the grade 0 CE at d = -1, grade 0.
+        let strong = CeRequest { strength: 2.0, ..request.clone() };
+        let item = ImageExplanation { plans: strong.plans(&head, ArrayView1::from(&w)).unwrap(), ..item.clone() };
+        let s = ImageReport::new("a".into(), &head, &item, &strong, (10, 5), &reencoded).unwrap();
+        let grade0 = &s.counterfactuals[1];
+        assert!((grade0.distance + 1.0).abs() < 1e-5 && (grade0.latent_distance + 4.2).abs() < 1e-4, "{grade0:?}");
+        assert!(grade0.grade == 0 && grade0.valid());
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<ImageReport>(&json).unwrap(), r);
     }

@@ -104,7 +104,7 @@ pub struct CeRow {
 /// The figures of one counterfactual.
 #[derive(Debug, Clone, Serialize)]
 pub struct CeFigures {
-    /// Target signed distance.
+    /// Signed distance of the moved latent (the target's, scaled by the strength).
     pub distance: f32,
     /// Signed distance of the CE encoded again.
     pub reencoded: f32,
@@ -274,7 +274,7 @@ pub fn evaluate(
                     _ => None,
                 };
                 Ok(CeFigures {
-                    distance: p.distance,
+                    distance: p.latent_distance,
                     reencoded: d,
                     reencoded_grade: head.calibration.grade(d as f64),
                     l1: l1(ce, rec),

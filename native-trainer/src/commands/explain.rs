@@ -179,7 +179,9 @@ pub fn explain_images(
             .progression
             .iter()
             .zip(&pictures.counterfactuals[1 + request.grades.len()..])
-            .map(|(r, img)| captioned(img, DISPLAY, &format!("d = {:+.2}\ngrade {:.1}", r.distance, r.grade_continuous)))
+            .map(|(r, img)| {
+                captioned(img, DISPLAY, &format!("d = {:+.2}, grade {:.1}\nre-encoded: grade {}", r.distance, r.grade_continuous, r.reencoded_grade))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         strip(&labelled).save(dir.join("progression.png"))?;
         std::fs::write(dir.join("progression.gif"), gif_bytes(&labelled, 350)?)?;
