@@ -76,8 +76,20 @@ fn warn_untuned() {
     }
 }
 
+/// CUDA device `index`, after checking that the driver loads and has that GPU: Burn's CUDA
+/// runtime starts on a thread of its own and only panics there when either is missing.
 #[cfg(feature = "cuda")]
 fn cuda(index: usize) -> anyhow::Result<Device> {
+    use cudarc::driver::{result, sys};
+    // SAFETY: only tries to open the driver library by its known names.
+    anyhow::ensure!(
+        unsafe { sys::is_culib_present() },
+        "--backend cuda: no NVIDIA driver found (libcuda.so.1); it needs an NVIDIA GPU and its driver \
+         (if the driver is installed outside the loader's path, add its folder to LD_LIBRARY_PATH)"
+    );
+    result::init().map_err(|e| anyhow::anyhow!("--backend cuda: the NVIDIA driver did not start: {e}"))?;
+    let count = result::device::get_count().map_err(|e| anyhow::anyhow!("--backend cuda: counting GPUs failed: {e}"))?;
+    anyhow::ensure!(index < count as usize, "CUDA device {index} does not exist: the driver sees {count} GPU(s), numbered from 0");
     Ok(Device::cuda(index))
 }
 
