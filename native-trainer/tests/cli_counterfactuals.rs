@@ -102,12 +102,12 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     // The kept share of the binary move is the median over the images' own figures.
     let f = |v: &serde_json::Value| v.as_f64().unwrap();
     let mut shares: Vec<f64> = report["images"].as_array().unwrap().iter()
-        .map(|i| (f(&i["binary"]["reencoded"]) - f(&i["distance"])) / (f(&i["binary"]["distance"]) - f(&i["distance"])))
+        .map(|i| (f(&i["binary"]["reencoded"]) - f(&i["distance"])) / (f(&i["binary"]["latent_distance"]) - f(&i["distance"])))
         .collect();
     shares.sort_by(f64::total_cmp);
     assert!((f(&summary["binary_realised"]) - shares[2]).abs() < 1e-4, "{} vs {shares:?}", summary["binary_realised"]);
     assert!(printed.contains("share of the latent move kept after re-encoding"), "{printed}");
-    let mut moves: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["binary"]["distance"]) - f(&i["distance"])).abs()).collect();
+    let mut moves: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["binary"]["latent_distance"]) - f(&i["distance"])).abs()).collect();
     moves.sort_by(f64::total_cmp);
     assert!((f(&summary["binary_move"]) - moves[2]).abs() < 1e-4, "{} vs {moves:?}", summary["binary_move"]);
     let mut drifts: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["recon_reencoded"]) - f(&i["distance"])).abs()).collect();
@@ -135,7 +135,7 @@ fn strength_scales_the_counterfactual_moves() {
     assert_eq!(f(&report["summary"]["strength"]), 3.0);
     for image in report["images"].as_array().unwrap() {
         let d = f(&image["distance"]);
-        assert!((f(&image["binary"]["distance"]) + 5.0 * d).abs() < 1e-4, "{image}");
+        assert!((f(&image["binary"]["latent_distance"]) + 5.0 * d).abs() < 1e-4, "{image}");
     }
     daecf_ok(&["phantom", "vertebra", "--count", "1", "--size", "32", "--out", dir.join("img").to_str().unwrap()]);
     let explained = dir.join("explain");

@@ -104,8 +104,8 @@ pub struct CeRow {
 /// The figures of one counterfactual.
 #[derive(Debug, Clone, Serialize)]
 pub struct CeFigures {
-    /// Signed distance of the moved latent (the target's, scaled by the strength).
-    pub distance: f32,
+    /// Signed distance of the moved latent (the target's at strength 1).
+    pub latent_distance: f32,
     /// Signed distance of the CE encoded again.
     pub reencoded: f32,
     /// The calibrated grade of the re-encoded CE.
@@ -274,7 +274,7 @@ pub fn evaluate(
                     _ => None,
                 };
                 Ok(CeFigures {
-                    distance: p.latent_distance,
+                    latent_distance: p.latent_distance,
                     reencoded: d,
                     reencoded_grade: head.calibration.grade(d as f64),
                     l1: l1(ce, rec),
@@ -338,7 +338,7 @@ fn summarise(
     let grade_at = |d: f32| head.calibration.predict(d as f64);
     // Did the severity move the way the head's grade moved (and move at all)?
     let direction = |r: &CeRow, f: &CeFigures| {
-        let want = grade_at(f.distance) - grade_at(r.distance);
+        let want = grade_at(f.latent_distance) - grade_at(r.distance);
         f.oracle.is_some_and(|(before, after, _)| want != 0.0 && (after - before) as f64 * want > 0.0)
     };
     let oracle = with_oracle.then(|| OracleSummary {
@@ -360,7 +360,7 @@ fn summarise(
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
         recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
         recon_ssim: mean(rows.iter().map(|r| r.recon[1])),
-        binary_validity: fraction(rows.iter().map(|r| lands_on_asked_side(r.binary.distance, r.binary.reencoded))),
+        binary_validity: fraction(rows.iter().map(|r| lands_on_asked_side(r.binary.latent_distance, r.binary.reencoded))),
         grade_validity: fraction(rows.iter().map(|r| r.grade.reencoded_grade == r.target_grade)),
         grade_validity_within_one: fraction(rows.iter().map(|r| (r.grade.reencoded_grade - r.target_grade).abs() <= 1)),
         binary_l1: mean(rows.iter().map(|r| r.binary.l1)),
@@ -368,8 +368,8 @@ fn summarise(
         grade_l1: mean(rows.iter().map(|r| r.grade.l1)),
         grade_ssim: mean(rows.iter().map(|r| r.grade.ssim)),
         binary_step: mean(rows.iter().map(|r| r.binary.step as f64)),
-        binary_realised: median(rows.iter().filter_map(|r| realised_share(r.distance, r.binary.distance, r.binary.reencoded))),
-        binary_move: median(rows.iter().map(|r| (r.binary.distance - r.distance).abs() as f64)),
+        binary_realised: median(rows.iter().filter_map(|r| realised_share(r.distance, r.binary.latent_distance, r.binary.reencoded))),
+        binary_move: median(rows.iter().map(|r| (r.binary.latent_distance - r.distance).abs() as f64)),
         recon_drift: median(rows.iter().map(|r| (r.recon_reencoded - r.distance).abs() as f64)),
         oracle,
     }
@@ -451,13 +451,13 @@ pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
     std::fs::write(dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("per_image.csv"))?);
-    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
+    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
     for r in rows {
         let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
         writeln!(
             csv,
             "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{}",
-            r.id, r.label, r.distance, r.recon[0], r.recon_reencoded, r.binary.distance, r.binary.reencoded, r.binary.l1, r.target_grade,
+            r.id, r.label, r.distance, r.recon[0], r.recon_reencoded, r.binary.latent_distance, r.binary.reencoded, r.binary.l1, r.target_grade,
             r.grade.reencoded_grade, r.grade.l1,
             r.binary.oracle.map_or(String::new(), |o| format!("{:.4}", o.0)), sev(&r.binary), sev(&r.grade),
             r.grade.oracle.map_or(String::new(), |o| o.2.to_string())
