@@ -104,7 +104,10 @@ pub struct CeRow {
 /// The figures of one counterfactual.
 #[derive(Debug, Clone, Serialize)]
 pub struct CeFigures {
-    /// Signed distance of the moved latent (the target's at strength 1).
+    /// Signed distance the CE should show (the paper's target; what validity is judged by,
+    /// as in `daecf explain`'s report).
+    pub distance: f32,
+    /// Signed distance of the moved latent (`distance` at strength 1).
     pub latent_distance: f32,
     /// Signed distance of the CE encoded again.
     pub reencoded: f32,
@@ -274,6 +277,7 @@ pub fn evaluate(
                     _ => None,
                 };
                 Ok(CeFigures {
+                    distance: p.distance,
                     latent_distance: p.latent_distance,
                     reencoded: d,
                     reencoded_grade: head.calibration.grade(d as f64),
@@ -336,9 +340,9 @@ fn summarise(
     with_oracle: bool,
 ) -> CeSummary {
     let grade_at = |d: f32| head.calibration.predict(d as f64);
-    // Did the severity move the way the head's grade moved (and move at all)?
+    // Did the severity move the way the CE's grade moves (and move at all)?
     let direction = |r: &CeRow, f: &CeFigures| {
-        let want = grade_at(f.latent_distance) - grade_at(r.distance);
+        let want = grade_at(f.distance) - grade_at(r.distance);
         f.oracle.is_some_and(|(before, after, _)| want != 0.0 && (after - before) as f64 * want > 0.0)
     };
     let oracle = with_oracle.then(|| OracleSummary {
@@ -360,7 +364,7 @@ fn summarise(
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
         recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
         recon_ssim: mean(rows.iter().map(|r| r.recon[1])),
-        binary_validity: fraction(rows.iter().map(|r| lands_on_asked_side(r.binary.latent_distance, r.binary.reencoded))),
+        binary_validity: fraction(rows.iter().map(|r| lands_on_asked_side(r.binary.distance, r.binary.reencoded))),
         grade_validity: fraction(rows.iter().map(|r| r.grade.reencoded_grade == r.target_grade)),
         grade_validity_within_one: fraction(rows.iter().map(|r| (r.grade.reencoded_grade - r.target_grade).abs() <= 1)),
         binary_l1: mean(rows.iter().map(|r| r.binary.l1)),
@@ -506,7 +510,9 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{TrustCheck, median};
+    use super::{CeFigures, CeRow, TrustCheck, median, summarise};
+    use daecf_core::latent::{Calibration, CalibrationKind, ClassifierKind, Head, Hyperplane, TaskSpec};
+    use daecf_core::pipeline::CeSteps;
 
     #[test]
     fn median_skips_undefined_values() {
@@ -523,5 +529,53 @@ mod tests {
         let auc = TrustCheck { measure: "head ROC-AUC", value: 0.912, bar: 0.9, percent: false };
         assert!(auc.met());
         assert_eq!(auc.verdict(), "0.912 (needs 0.900): met");
+    }
+
+    /// A row for an image at `distance` whose binary CE (strength 0.4) was rendered from a latent
+    /// at `0.2 * distance` and re-encoded at `reencoded`.
+    fn weak_binary_row(distance: f32, reencoded: f32) -> CeRow {
+        let figures = |shown: f32| CeFigures {
+            distance: shown,
+            latent_distance: distance + 0.4 * (shown - distance),
+            reencoded,
+            reencoded_grade: 0,
+            l1: 0.0,
+            ssim: 1.0,
+            step: 0.1,
+            oracle: None,
+        };
+        CeRow {
+            id: format!("{distance}"),
+            label: i64::from(distance > 0.0),
+            distance,
+            recon: [30.0, 0.9, 0.001],
+            recon_reencoded: distance,
+            binary: figures(-distance),
+            grade: figures(-distance),
+            target_grade: 0,
+            recon_oracle_grade: None,
+        }
+    }
+
+    #[test]
+    fn binary_validity_is_judged_by_the_side_the_ce_should_show() {
+        let head = Head {
+            task: TaskSpec::new("fracture"),
+            classifier: ClassifierKind::Svm,
+            c: 1.0,
+            hyperplane: Hyperplane::new(vec![1.0], 0.0).unwrap(),
+            standardizer: None,
+            calibration: Calibration { kind: CalibrationKind::Linear, coefficients: vec![0.5, 1.0], grade_range: (0, 1), distance_range: (-1.0, 1.0) },
+            ce_strength: 1.0,
+        };
+        // A weak CE's latent stays on the image's side: re-encoding there is not a valid CE,
+        // crossing to the reflection's side is (as `daecf explain`'s report judges it).
+        let rows = [weak_binary_row(0.5, 0.12), weak_binary_row(-0.5, -0.1), weak_binary_row(0.3, -0.05)];
+        let latents = ndarray::array![[0.5f32], [-0.5], [0.3]];
+        let evaluation = head.evaluate(latents.view(), &[1, 0, 1]).unwrap();
+        let steps = CeSteps { encode: 10, render: 10, max_batch: 4 };
+        let summary = summarise(&head, &rows, evaluation, &steps, 0.4, false);
+        assert!((summary.binary_validity - 1.0 / 3.0).abs() < 1e-12, "validity {}", summary.binary_validity);
+        assert!((summary.binary_move - 0.4).abs() < 1e-6, "latent move {}", summary.binary_move);
     }
 }
