@@ -114,7 +114,20 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     drifts.sort_by(f64::total_cmp);
     assert!((f(&summary["recon_drift"]) - drifts[2]).abs() < 1e-4, "{} vs {drifts:?}", summary["recon_drift"]);
     assert!(drifts[4] > 0.0, "re-encoding a reconstruction moves its distance a little: {drifts:?}");
-    assert_eq!(std::fs::read_to_string(out.join("per_image.csv")).unwrap().lines().count(), 6);
+    // The oracle's own reading of the inputs, beside the reconstructions': its accuracy on this set.
+    let at_label = report["images"].as_array().unwrap().iter().filter(|i| i["input_oracle"][1] == i["label"]).count();
+    assert_eq!(f(&oracle["input_grade_exact"]), at_label as f64 / 5.0);
+    assert!(printed.contains("oracle: input measured at the label's grade"), "{printed}");
+    let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 6);
+    let columns: Vec<&str> = lines[0].split(',').collect();
+    let input = columns.iter().position(|&c| c == "severity_input").expect("a severity_input column");
+    for (line, image) in lines[1..].iter().zip(report["images"].as_array().unwrap()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), columns.len(), "{line}");
+        assert!((fields[input].parse::<f64>().unwrap() - f(&image["input_oracle"][0])).abs() < 1e-3, "{line}");
+    }
 }
 
 /// `--strength S` moves the binary and grade CEs S times as far as the paper's (the binary CE of

@@ -97,6 +97,9 @@ pub struct CeRow {
     pub grade: CeFigures,
     /// The grade CE's target.
     pub target_grade: i64,
+    /// Oracle severity and grade of the input image, on phantoms: the oracle's own reading,
+    /// against which the reconstruction's and the CEs' are compared.
+    pub input_oracle: Option<(f32, u8)>,
     /// Oracle grade of the reconstruction, on phantoms.
     pub recon_oracle_grade: Option<u8>,
 }
@@ -179,6 +182,9 @@ pub struct OracleSummary {
     pub grade_exact: f64,
     /// Fraction of grade CEs whose measured grade is within one of the target.
     pub grade_within_one: f64,
+    /// Fraction of input images whose measured grade equals their label (the oracle's own
+    /// accuracy on this set: the ceiling for the reconstruction's).
+    pub input_grade_exact: f64,
     /// Fraction of reconstructions whose measured grade equals the image's label.
     pub recon_grade_exact: f64,
 }
@@ -264,6 +270,7 @@ pub fn evaluate(
             let i = chunk[b];
             let original = set.images.index_axis(Axis(0), i);
             let rec = recs.index_axis(Axis(0), b);
+            let input_oracle = oracle.map(|o| o.read(original)).transpose()?;
             let rec_oracle = oracle.map(|o| o.read(rec)).transpose()?;
             let figures = |k: usize| -> anyhow::Result<CeFigures> {
                 let ce = ces.index_axis(Axis(0), 2 * b + k);
@@ -300,6 +307,7 @@ pub fn evaluate(
                 binary: figures(0)?,
                 grade: figures(1)?,
                 target_grade,
+                input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
                 recon_oracle_grade: rec_oracle.map(|r| r.grade),
             });
             latents.extend_from_slice(&item.z_sem);
@@ -354,6 +362,7 @@ fn summarise(
         ),
         grade_exact: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| o.2 as i64 == r.target_grade))),
         grade_within_one: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| (o.2 as i64 - r.target_grade).abs() <= 1))),
+        input_grade_exact: fraction(rows.iter().map(|r| r.input_oracle.is_some_and(|(_, g)| g as i64 == r.label))),
         recon_grade_exact: fraction(rows.iter().map(|r| r.recon_oracle_grade.is_some_and(|g| g as i64 == r.label))),
     });
     CeSummary {
@@ -414,6 +423,7 @@ impl CeSummary {
                 ("oracle: grade CEs moving it the right way".into(), pct(o.grade_direction)),
                 ("oracle: grade CE measured at the target grade".into(), pct(o.grade_exact)),
                 ("oracle: grade CE measured within one grade of the target".into(), pct(o.grade_within_one)),
+                ("oracle: input measured at the label's grade (its own accuracy here)".into(), pct(o.input_grade_exact)),
                 ("oracle: reconstruction measured at the label's grade".into(), pct(o.recon_grade_exact)),
             ]);
         }
@@ -455,14 +465,15 @@ pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
     std::fs::write(dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
     let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("per_image.csv"))?);
-    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_recon,severity_binary,severity_grade,oracle_grade")?;
+    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_input,severity_recon,severity_binary,severity_grade,oracle_grade")?;
     for r in rows {
         let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
         writeln!(
             csv,
-            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{}",
+            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{},{}",
             r.id, r.label, r.distance, r.recon[0], r.recon_reencoded, r.binary.latent_distance, r.binary.reencoded, r.binary.l1, r.target_grade,
             r.grade.reencoded_grade, r.grade.l1,
+            r.input_oracle.map_or(String::new(), |o| format!("{:.4}", o.0)),
             r.binary.oracle.map_or(String::new(), |o| format!("{:.4}", o.0)), sev(&r.binary), sev(&r.grade),
             r.grade.oracle.map_or(String::new(), |o| o.2.to_string())
         )?;
@@ -553,6 +564,7 @@ mod tests {
             binary: figures(-distance),
             grade: figures(-distance),
             target_grade: 0,
+            input_oracle: None,
             recon_oracle_grade: None,
         }
     }
