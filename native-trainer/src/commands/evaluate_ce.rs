@@ -66,6 +66,8 @@ pub struct EvaluateCeArgs {
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
     /// a decoder that renders only part of a move (this report gives the share it keeps).
+    /// Below 0.5 a binary CE's latent stays on the image's side of the boundary; a CE is
+    /// judged valid by what it should show (the other side), whatever its strength.
     /// Default: the head's (1 unless its bundle was exported with --ce-strength).
     #[arg(long, value_parser = crate::commands::explain::positive_strength)]
     strength: Option<f32>,
