@@ -2,12 +2,12 @@
 //!
 //! Red lesions (microaneurysms, haemorrhages) are the connected regions whose green channel is
 //! far darker than both the fundus and the vessels; hard exudates are the bright-green regions
-//! other than the largest one (the optic disc). Both are searched inside the fundus disc only,
-//! found from the image itself.
+//! away from the optic disc (the largest such region, and the pieces of it that the vessels
+//! leaving it cut off). Both are searched inside the fundus disc only, found from the image
+//! itself.
 
 use ndarray::{Array2, ArrayView3, Axis};
 
-use super::raster::box_blur;
 use super::retina::grade_of_lesions;
 use crate::{DaecfError, Result};
 
@@ -29,9 +29,7 @@ pub fn measure(image: ArrayView3<f32>) -> Result<RetinaMeasure> {
         return Err(DaecfError::Data(format!("the retina oracle needs a square RGB image of at least 16 px, got {c}x{h}x{w}")));
     }
     let r = image.index_axis(Axis(0), 0);
-    // Above 64 px a lesion spans several pixels and pixel noise alone can dip below the red
-    // threshold: smooth the green channel first.
-    let g = if h > 64 { box_blur(image.index_axis(Axis(0), 1)) } else { image.index_axis(Axis(0), 1).to_owned() };
+    let g = image.index_axis(Axis(0), 1);
     // The fundus: pixels brighter than the black surround; its centroid and radius from its area.
     let fundus: Vec<(usize, usize)> = ndarray::indices((h, w)).into_iter().filter(|&(y, x)| r[(y, x)] > 0.15).collect();
     if fundus.len() < h * w / 10 {
@@ -44,26 +42,32 @@ pub fn measure(image: ArrayView3<f32>) -> Result<RetinaMeasure> {
 
     let red = Array2::from_shape_fn((h, w), |(y, x)| inside(y, x) && g[(y, x)] < 0.1);
     let yellow = Array2::from_shape_fn((h, w), |(y, x)| inside(y, x) && g[(y, x)] > 0.6);
-    let red_lesions = regions(&red).len() as u32;
-    let mut bright = regions(&yellow);
-    bright.sort_unstable();
-    let exudates = bright.len().saturating_sub(1) as u32;
+    // Pixel noise alone can cross either threshold; a lesion (radius at least 0.012 of the
+    // side) covers more than half its disc's area.
+    let least = (0.5 * std::f32::consts::PI * (0.012 * h as f32).powi(2)).floor().max(1.0) as usize;
+    let red_lesions = regions(&red).iter().filter(|r| r.0 >= least).count() as u32;
+    let bright = regions(&yellow);
+    // The phantom's lesions lie at least 0.12 of the side from the disc's centre (radius 0.065).
+    let disc = bright.iter().max_by_key(|r| r.0).map(|r| r.1);
+    let near_disc = |c: (f32, f32)| disc.is_some_and(|d| (c.0 - d.0).hypot(c.1 - d.1) < 0.075 * h as f32);
+    let exudates = bright.iter().filter(|r| r.0 >= least && !near_disc(r.1)).count() as u32;
     Ok(RetinaMeasure { red_lesions, exudates, grade: grade_of_lesions(red_lesions + exudates) })
 }
 
-/// The sizes of the 8-connected regions of a mask.
-fn regions(mask: &Array2<bool>) -> Vec<usize> {
+/// The size and centroid (row, col) of each 8-connected region of a mask.
+fn regions(mask: &Array2<bool>) -> Vec<(usize, (f32, f32))> {
     let (h, w) = mask.dim();
     let mut seen = Array2::from_elem((h, w), false);
-    let mut sizes = Vec::new();
+    let mut out = Vec::new();
     for start in ndarray::indices((h, w)) {
         if seen[start] || !mask[start] {
             continue;
         }
         seen[start] = true;
-        let (mut stack, mut size) = (vec![start], 0);
+        let (mut stack, mut size, mut sum) = (vec![start], 0, (0.0, 0.0));
         while let Some((y, x)) = stack.pop() {
             size += 1;
+            sum = (sum.0 + y as f32, sum.1 + x as f32);
             for dy in -1i64..=1 {
                 for dx in -1i64..=1 {
                     let (ny, nx) = (y as i64 + dy, x as i64 + dx);
@@ -77,9 +81,9 @@ fn regions(mask: &Array2<bool>) -> Vec<usize> {
                 }
             }
         }
-        sizes.push(size);
+        out.push((size, (sum.0 / size as f32, sum.1 / size as f32)));
     }
-    sizes
+    out
 }
 
 #[cfg(test)]
@@ -105,16 +109,26 @@ mod tests {
 
     #[test]
     fn oracle_grades_retina_phantoms_at_128_px() {
-        // Measured: 80 % exact grades, 100 % within one (lesions touching a vessel merge with it).
+        // Measured: 100 % exact grades (80 % before session 13: pieces of the optic disc that
+        // its vessels cut off counted as exudates).
         let (exact, within) = accuracy(128, 100);
-        assert!(exact >= 0.75 && within >= 0.95, "{exact} {within}");
+        assert!(exact >= 0.97 && within >= 0.99, "{exact} {within}");
     }
 
     #[test]
     fn oracle_grades_retina_phantoms_at_64_px() {
-        // Measured: 90 % exact grades, 100 % within one.
+        // Measured: 98 % exact grades, 100 % within one (90 % exact before session 13).
         let (exact, within) = accuracy(64, 100);
-        assert!(exact >= 0.85 && within >= 0.95, "{exact} {within}");
+        assert!(exact >= 0.95 && within >= 0.99, "{exact} {within}");
+    }
+
+    #[test]
+    fn oracle_grades_retina_phantoms_at_96_px() {
+        // 96 px is where a 3x3 blur, used before session 13 above 64 px against pixel noise,
+        // washed the smallest microaneurysms out (68 % exact on 300 phantoms); lesions are now
+        // told from noise by their area. Measured: 100 % exact.
+        let (exact, within) = accuracy(96, 100);
+        assert!(exact >= 0.95 && within >= 0.99, "{exact} {within}");
     }
 
     #[test]
