@@ -12,6 +12,7 @@
 
 pub mod oracle;
 pub mod raster;
+pub mod regions;
 pub mod retina;
 pub mod retina_oracle;
 pub mod vertebra;

@@ -8,6 +8,7 @@
 
 use ndarray::{Array2, ArrayView3, Axis};
 
+use super::regions::{Connectivity, centroid, components};
 use super::retina::grade_of_lesions;
 use crate::{DaecfError, Result};
 
@@ -54,36 +55,9 @@ pub fn measure(image: ArrayView3<f32>) -> Result<RetinaMeasure> {
     Ok(RetinaMeasure { red_lesions, exudates, grade: grade_of_lesions(red_lesions + exudates) })
 }
 
-/// The size and centroid (row, col) of each 8-connected region of a mask.
+/// The size and centroid (x, y) of each 8-connected region of a mask.
 fn regions(mask: &Array2<bool>) -> Vec<(usize, (f32, f32))> {
-    let (h, w) = mask.dim();
-    let mut seen = Array2::from_elem((h, w), false);
-    let mut out = Vec::new();
-    for start in ndarray::indices((h, w)) {
-        if seen[start] || !mask[start] {
-            continue;
-        }
-        seen[start] = true;
-        let (mut stack, mut size, mut sum) = (vec![start], 0, (0.0, 0.0));
-        while let Some((y, x)) = stack.pop() {
-            size += 1;
-            sum = (sum.0 + y as f32, sum.1 + x as f32);
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (ny, nx) = (y as i64 + dy, x as i64 + dx);
-                    if ny >= 0 && nx >= 0 && (ny as usize) < h && (nx as usize) < w {
-                        let p = (ny as usize, nx as usize);
-                        if mask[p] && !seen[p] {
-                            seen[p] = true;
-                            stack.push(p);
-                        }
-                    }
-                }
-            }
-        }
-        out.push((size, (sum.0 / size as f32, sum.1 / size as f32)));
-    }
-    out
+    components(mask, Connectivity::Eight).iter().map(|r| (r.len(), centroid(r))).collect()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::raster::box_blur;
+use super::regions::{Connectivity, centroid, components};
 use super::vertebra::genant_grade;
 use crate::{DaecfError, Result};
 
@@ -137,7 +138,7 @@ fn filled(region: &[(usize, usize)], dim: (usize, usize)) -> Array2<bool> {
             continue;
         }
         outside[(r, c)] = true;
-        stack.extend(neighbours((r, c), dim));
+        stack.extend(Connectivity::Four.neighbours((r, c), dim));
     }
     outside.mapv(|o| !o)
 }
@@ -170,12 +171,6 @@ fn spine_slope(regions: &[((f32, f32), &Vec<(usize, usize)>)], centre: (f32, f32
         (Some(up), Some(down)) if down.1 > up.1 => (down.0 - up.0) / (down.1 - up.1),
         _ => 0.0,
     }
-}
-
-/// Centroid (x, y) of a region's pixel centres.
-fn centroid(points: &[(usize, usize)]) -> (f32, f32) {
-    let n = points.len() as f32;
-    points.iter().fold((0.0, 0.0), |(x, y), p| (x + (p.1 as f32 + 0.5) / n, y + (p.0 as f32 + 0.5) / n))
 }
 
 fn distance(a: (f32, f32), b: (f32, f32)) -> f32 {
@@ -226,7 +221,7 @@ fn otsu(values: impl Iterator<Item = f32>) -> f32 {
 /// twice cuts such bridges; every bone pixel then goes to the cut region it is nearest to
 /// within the bone (grown back from all of them at once).
 fn bone_regions(bone: &Array2<bool>, discs: &Array2<bool>) -> Vec<Vec<(usize, usize)>> {
-    let cores = components(&erode(&erode(&(bone & &discs.mapv(|d| !d)))));
+    let cores = components(&erode(&erode(&(bone & &discs.mapv(|d| !d)))), Connectivity::Four);
     let mut label = Array2::from_elem(bone.dim(), usize::MAX);
     let mut queue = std::collections::VecDeque::new();
     for (k, core) in cores.iter().enumerate() {
@@ -237,7 +232,7 @@ fn bone_regions(bone: &Array2<bool>, discs: &Array2<bool>) -> Vec<Vec<(usize, us
     }
     let mut regions = cores;
     while let Some(p) = queue.pop_front() {
-        for n in neighbours(p, bone.dim()) {
+        for n in Connectivity::Four.neighbours(p, bone.dim()) {
             if bone[n] && label[n] == usize::MAX {
                 label[n] = label[p];
                 regions[label[p]].push(n);
@@ -266,7 +261,7 @@ fn discs(image: ArrayView2<f32>, threshold: f32) -> Array2<bool> {
     });
     // A disc runs across the spine; a dark patch of texture does not.
     let mut discs = Array2::from_elem((h, w), false);
-    for patch in components(&valley) {
+    for patch in components(&valley, Connectivity::Four) {
         let (lo, hi) = patch.iter().fold((usize::MAX, 0), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
         if (hi - lo + 1) as f32 >= 0.1 * w as f32 {
             patch.into_iter().filter(|&p| image[p] < threshold).for_each(|p| discs[p] = true);
@@ -277,36 +272,8 @@ fn discs(image: ArrayView2<f32>, threshold: f32) -> Array2<bool> {
 
 /// The mask less its boundary pixels (4-neighbourhood; outside the image counts as off).
 fn erode(mask: &Array2<bool>) -> Array2<bool> {
-    Array2::from_shape_fn(mask.dim(), |p| mask[p] && neighbours(p, mask.dim()).count() == 4 && neighbours(p, mask.dim()).all(|n| mask[n]))
-}
-
-/// The 4-neighbours of `p` inside an image of `dim`.
-fn neighbours((r, c): (usize, usize), (h, w): (usize, usize)) -> impl Iterator<Item = (usize, usize)> {
-    [(r.wrapping_sub(1), c), (r + 1, c), (r, c.wrapping_sub(1)), (r, c + 1)].into_iter().filter(move |&(nr, nc)| nr < h && nc < w)
-}
-
-/// 4-connected regions of a mask, as lists of (row, col).
-fn components(mask: &Array2<bool>) -> Vec<Vec<(usize, usize)>> {
-    let mut seen = Array2::from_elem(mask.dim(), false);
-    let mut out = Vec::new();
-    for start in ndarray::indices(mask.dim()) {
-        if seen[start] || !mask[start] {
-            continue;
-        }
-        seen[start] = true;
-        let (mut stack, mut region) = (vec![start], Vec::new());
-        while let Some(p) = stack.pop() {
-            region.push(p);
-            for n in neighbours(p, mask.dim()) {
-                if mask[n] && !seen[n] {
-                    seen[n] = true;
-                    stack.push(n);
-                }
-            }
-        }
-        out.push(region);
-    }
-    out
+    let four = |p| Connectivity::Four.neighbours(p, mask.dim());
+    Array2::from_shape_fn(mask.dim(), |p| mask[p] && four(p).count() == 4 && four(p).all(|n| mask[n]))
 }
 
 #[cfg(test)]
@@ -356,7 +323,7 @@ mod tests {
             let (image, truth) = generate(&config, 11, i);
             let smooth = box_blur(upsample(image.index_axis(ndarray::Axis(0), 0), 2).view());
             let threshold = otsu(smooth.iter().copied());
-            let joined = components(&smooth.mapv(|v| v > threshold)).into_iter().map(|c| c.len()).max().unwrap();
+            let joined = components(&smooth.mapv(|v| v > threshold), Connectivity::Four).into_iter().map(|c| c.len()).max().unwrap();
             assert!(joined as f32 > 0.25 * 64.0 * 64.0, "phantom {i}: the bodies are not joined ({joined} px)");
             let m = measure(image.index_axis(ndarray::Axis(0), 0)).unwrap();
             assert!((m.height_ratio - truth.height_ratio).abs() < 0.1, "phantom {i}: {} for {}", m.height_ratio, truth.height_ratio);
