@@ -129,18 +129,14 @@ fn filled(region: &[(usize, usize)], dim: (usize, usize)) -> Array2<bool> {
     for &p in region {
         mask[p] = true;
     }
-    // Everything outside the region that the border reaches is background; the rest is a hole.
+    // A part of the rest that reaches the border is background; any other part is a hole.
     let (h, w) = dim;
-    let mut outside = Array2::from_elem(dim, false);
-    let mut stack: Vec<(usize, usize)> = ndarray::indices(dim).into_iter().filter(|&(r, c)| r == 0 || c == 0 || r == h - 1 || c == w - 1).collect();
-    while let Some((r, c)) = stack.pop() {
-        if mask[(r, c)] || outside[(r, c)] {
-            continue;
+    for part in components(&mask.mapv(|m| !m), Connectivity::Four) {
+        if !part.iter().any(|&(r, c)| r == 0 || c == 0 || r == h - 1 || c == w - 1) {
+            part.into_iter().for_each(|p| mask[p] = true);
         }
-        outside[(r, c)] = true;
-        stack.extend(Connectivity::Four.neighbours((r, c), dim));
     }
-    outside.mapv(|o| !o)
+    mask
 }
 
 /// The image at (x, y) in pixel-index coordinates, bilinear, 0 outside.
@@ -272,8 +268,7 @@ fn discs(image: ArrayView2<f32>, threshold: f32) -> Array2<bool> {
 
 /// The mask less its boundary pixels (4-neighbourhood; outside the image counts as off).
 fn erode(mask: &Array2<bool>) -> Array2<bool> {
-    let four = |p| Connectivity::Four.neighbours(p, mask.dim());
-    Array2::from_shape_fn(mask.dim(), |p| mask[p] && four(p).count() == 4 && four(p).all(|n| mask[n]))
+    Array2::from_shape_fn(mask.dim(), |p| mask[p] && Connectivity::Four.neighbours(p, mask.dim()).filter(|&n| mask[n]).count() == 4)
 }
 
 #[cfg(test)]
