@@ -49,14 +49,20 @@ fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
     daecf_ok(&args);
 }
 
+/// In `dir`: the image folder, a run of `steps` steps ("whole") and one stopped halfway ("half").
+fn whole_and_stopped_run(dir: &Path, steps: usize) -> (PathBuf, PathBuf, PathBuf) {
+    let data = image_folder(dir);
+    let (whole, half) = (dir.join("whole"), dir.join("half"));
+    train(&data, &whole, steps, false);
+    train(&data, &half, steps / 2, false);
+    (data, whole, half)
+}
+
 #[test]
 fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     let tmp = temp_dir("resume");
     let dir = tmp.path();
-    let data = image_folder(dir);
-    let (whole, parts) = (dir.join("whole"), dir.join("parts"));
-    train(&data, &whole, 6, false);
-    train(&data, &parts, 3, false);
+    let (data, whole, parts) = whole_and_stopped_run(dir, 6);
     train(&data, &parts, 6, true);
     // The EMA weights written at the end and the online weights of the last checkpoints
     // (re-saved as safetensors) must be equal to the last bit.
@@ -101,10 +107,7 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
 fn a_checkpoint_carried_in_parts_resumes_exactly() {
     let tmp = temp_dir("transfer");
     let dir = tmp.path();
-    let data = image_folder(dir);
-    let (whole, half) = (dir.join("whole"), dir.join("half"));
-    train(&data, &whole, 2, false);
-    train(&data, &half, 1, false);
+    let (data, whole, half) = whole_and_stopped_run(dir, 2);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/checkpoint-transfer.sh");
     let transfer = |args: &[&Path]| {
         let out = std::process::Command::new("bash").arg(&script).args(args).output().unwrap();
