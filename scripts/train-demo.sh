@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The demo model's training run as one `daecf train` command that any backend continues: the
 # demo preset (tiny32 with one residual block per level, 32 px) on the 20000 vertebra phantoms
-# of phantom:vertebra:20000, batch 64, lr 2e-4, EMA 0.999, seed 1. With a checkpoint in OUT it
-# resumes (--resume), so a run goes on across sessions and machines: on 2 CPU cores through
-# LibTorch, on a lent GPU through CUDA (scripts/cuda-device-check.sh), its checkpoint carried
-# between them by scripts/checkpoint-transfer.sh.
+# of phantom:vertebra:20000, batch 64, lr 2e-4, EMA 0.999, seed 1, for 42188 steps (2.7M
+# samples at batch 64). With a checkpoint in OUT it resumes (--resume), so a run goes on across
+# sessions and machines: on 2 CPU cores through LibTorch, on a lent GPU through CUDA
+# (scripts/cuda-device-check.sh), its checkpoint carried between them by
+# scripts/checkpoint-transfer.sh.
 #
 #   scripts/train-demo.sh DAECF BACKEND OUT [SECONDS]
 #
 # DAECF: the daecf binary (a `--features tch` build for libtorch, `--features cuda` for cuda).
 # SECONDS: stop after this long as by Ctrl-C (a checkpoint is written); default: run to the end.
+# BATCH (environment, default 64): the batch of this stretch. A GPU step takes as long at 256 as
+# at 64 (it is bound by kernel launches), so GPU stretches run BATCH=256; the checkpoint counts
+# steps, so a run that mixes batches counts its samples per stretch (shared-models/demo/README.md).
 set -uo pipefail
 
 daecf=${1:?the daecf binary}
@@ -19,5 +23,5 @@ seconds=${4:-0}
 resume=()
 [[ -f $out/checkpoint/state.json ]] && resume=(--resume)
 exec timeout -s INT -k 120 "$seconds" "$daecf" train --data phantom:vertebra:20000 --preset tiny32 \
-    --res-blocks 1 --batch 64 --lr 2e-4 --ema-decay 0.999 --seed 1 --samples 2700000 \
+    --res-blocks 1 --batch "${BATCH:-64}" --lr 2e-4 --ema-decay 0.999 --seed 1 --steps 42188 \
     --checkpoint-every 500 --backend "$backend" "${resume[@]}" --out "$out"
