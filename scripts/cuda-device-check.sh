@@ -12,8 +12,9 @@
 # earlier call is resumed, and its checkpoint goes back with `checkpoint-transfer.sh send`.
 # BATCH (default 256 here: a GPU step takes as long at 256 as at 64) is the training batch.
 # PAPER64_SECONDS (default 0: skipped): time for `daecf bench --preset paper64 --batch 16`,
-# whose first step compiles and autotunes (152 s for the whole bench on an H200, session 16). DIFFAE: a folder with
-# phizaz/diffae's model/, choices.py and config_base.py for the reference step ("" skips it).
+# whose first step compiles and autotunes (152 s for the whole bench on an H200, session 16).
+# DIFFAE: a folder with phizaz/diffae's model/, choices.py and config_base.py for the reference
+# step ("" skips it).
 # Back under $OUT (default ./cuda-check): the GPU, the training log and loss.csv, the EMA model
 # in 15 MiB parts (`cat model.safetensors.part-* > model.safetensors`, sha256 beside it), the
 # bench and the reference's lines.
