@@ -10,7 +10,6 @@
 # (which writes a checkpoint). The run folder ($RUN, default out/cuda-train) stays on the
 # machine while it is warm: a run carried there (scripts/checkpoint-transfer.sh) or left by an
 # earlier call is resumed, and its checkpoint goes back with `checkpoint-transfer.sh send`.
-# BATCH (default 256 here: a GPU step takes as long at 256 as at 64) is the training batch.
 # PAPER64_SECONDS (default 0: skipped): time for `daecf bench --preset paper64 --batch 16`,
 # whose first step compiles and autotunes (152 s for the whole bench on an H200, session 16).
 # DIFFAE: a folder with phizaz/diffae's model/, choices.py and config_base.py for the reference
@@ -35,7 +34,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 
 started=$(date +%s)
-BATCH=${BATCH:-256} "$here/train-demo.sh" "$daecf" cuda "$run" "$seconds" 2>&1 | tr '\r' '\n' | tail -30 | tee "$out/train.txt"
+"$here/train-demo.sh" "$daecf" cuda "$run" "$seconds" 2>&1 | tr '\r' '\n' | tail -30 | tee "$out/train.txt"
 echo "train wall $(( $(date +%s) - started )) s" | tee -a "$out/train.txt"
 model=$run/model.safetensors
 [[ -f $model ]] || model=$run/checkpoint/ema.safetensors
