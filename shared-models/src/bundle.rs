@@ -36,16 +36,16 @@ pub enum BundleError {
         found: u32,
     },
     /// Larger than allowed.
-    #[error("the bundle is {0} bytes, more than the {MAX_BUNDLE_BYTES} allowed")]
+    #[error("the bundle is {0} bytes, more than the {MAX_BUNDLE_BYTES} allowed; check that this is a daecf bundle (`daecf export` writes one)")]
     Oversized(u64),
     /// The content does not match its checksum.
     #[error("the bundle is corrupted (checksum mismatch); download or export it again")]
     Corrupted,
     /// The header is not valid JSON of the expected shape, or is inconsistent.
-    #[error("the bundle header is invalid: {0}")]
+    #[error("the bundle header is invalid: {0}; export the bundle again with `daecf export`")]
     Header(String),
     /// The weights do not load into the model the header describes.
-    #[error("the bundle's weights do not load: {0}")]
+    #[error("the bundle's weights do not load: {0}; export the bundle again with `daecf export`")]
     Weights(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -219,9 +219,10 @@ impl BundleHeader {
     fn check(&self) -> Result<(), BundleError> {
         self.model.validate().map_err(|e| BundleError::Header(e.to_string()))?;
         if self.heads.is_empty() {
-            return Err(BundleError::Header("no heads; fit one with `daecf fit` and export again".into()));
+            return Err(BundleError::Header("no heads; fit one with `daecf fit`".into()));
         }
         for h in &self.heads {
+            h.check().map_err(|e| BundleError::Header(e.to_string()))?;
             if h.dim() != self.model.latent_dim {
                 return Err(BundleError::Header(format!(
                     "head '{}' takes {}-d latents but the model makes {}-d ones",
@@ -312,6 +313,11 @@ mod tests {
         wrong_head.header.heads = vec![head(5)];
         let err = Bundle::from_bytes(&wrong_head.to_bytes()).unwrap_err().to_string();
         assert!(err.contains("5-d latents"), "{err}");
+        let mut one_grade = head(8);
+        one_grade.calibration.grade_range = (2, 2);
+        wrong_head.header.heads = vec![one_grade];
+        let err = Bundle::from_bytes(&wrong_head.to_bytes()).unwrap_err().to_string();
+        assert!(err.contains("at least two grades"), "{err}");
         let mut cut_weights = b.clone();
         cut_weights.weights.truncate(100);
         cut_weights.header.weights_bytes = 100;

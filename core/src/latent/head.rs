@@ -13,7 +13,7 @@ use crate::{DaecfError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClassifierKind {
-    /// Linear support vector machine (hinge loss with linfa, squared hinge with the Burn solver).
+    /// Linear support vector machine (hinge loss with linfa, a smoothed hinge with the Burn solver).
     Svm,
     /// L2-regularised logistic regression.
     Logreg,
@@ -72,6 +72,44 @@ impl Head {
             }
             None => self.hyperplane.move_to_distance(w, distance),
         })
+    }
+
+    /// Checks what a file could get wrong: a finite hyperplane with a non-zero normal; a
+    /// standardiser of the hyperplane's dimension with finite means and positive deviations; a
+    /// finite calibration over at least two grades; a positive, finite strength.
+    pub fn check(&self) -> Result<()> {
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        let cal = &self.calibration;
+        let problem = if self.hyperplane.is_degenerate() {
+            Some("its hyperplane is degenerate (zero or non-finite normal or bias)".to_string())
+        } else if let Some(s) = self.standardizer.as_ref().filter(|s| {
+            s.mean.len() != self.dim() || s.std.len() != self.dim() || !finite(&s.mean) || s.std.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        }) {
+            Some(format!(
+                "its standardiser ({} means, {} deviations) does not fit its {}-d hyperplane or is not finite and positive",
+                s.mean.len(),
+                s.std.len(),
+                self.dim()
+            ))
+        } else if cal.coefficients.len() < 2 || cal.coefficients.iter().any(|c| !c.is_finite()) {
+            Some(format!("its calibration needs at least two finite coefficients, not {:?}", cal.coefficients))
+        } else if cal.grade_range.0 >= cal.grade_range.1 || !(cal.distance_range.0.is_finite() && cal.distance_range.1.is_finite()) {
+            Some(format!(
+                "its calibration ranges are invalid (grades {:?} must span at least two grades, distances {:?} be finite)",
+                cal.grade_range, cal.distance_range
+            ))
+        } else if !(self.ce_strength.is_finite() && self.ce_strength > 0.0) {
+            Some(format!("its counterfactual strength {} must be positive", self.ce_strength))
+        } else {
+            None
+        };
+        match problem {
+            Some(why) => Err(DaecfError::Data(format!(
+                "head '{}': {why}; fit it again with `daecf fit` (and export again with `daecf export`)",
+                self.task.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn check_dim(&self, got: usize) -> Result<()> {
@@ -135,7 +173,10 @@ impl HeadFile {
             ));
         }
         if file.heads.is_empty() {
-            return Err(format_error(path, "holds no heads".into()));
+            return Err(format_error(path, "holds no heads; write a head file with `daecf fit`".into()));
+        }
+        for head in &file.heads {
+            head.check().map_err(|e| format_error(path, e.to_string()))?;
         }
         Ok(file)
     }
@@ -202,6 +243,13 @@ pub(crate) mod tests {
         assert_eq!(HeadFile::load(&path).unwrap(), file);
         std::fs::write(&path, r#"{"format":"daecf-heads","version":99,"heads":[]}"#).unwrap();
         assert!(HeadFile::load(&path).unwrap_err().to_string().contains("version 99"));
+        let mut broken = toy_head(Some(Standardizer { mean: vec![0.0; 3], std: vec![1.0; 3] }));
+        std::fs::write(&path, serde_json::to_string(&HeadFile::new(vec![broken.clone()])).unwrap()).unwrap();
+        assert!(HeadFile::load(&path).unwrap_err().to_string().contains("standardiser"));
+        broken.standardizer = None;
+        broken.calibration.grade_range = (3, 0);
+        std::fs::write(&path, serde_json::to_string(&HeadFile::new(vec![broken])).unwrap()).unwrap();
+        assert!(HeadFile::load(&path).unwrap_err().to_string().contains("grades (3, 0)"));
         std::fs::write(&path, "[1, 2]").unwrap();
         assert!(HeadFile::load(&path).unwrap_err().to_string().contains("daecf fit"));
         std::fs::remove_dir_all(dir).unwrap();

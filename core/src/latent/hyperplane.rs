@@ -19,14 +19,20 @@ impl Hyperplane {
     /// A hyperplane from weights and bias; fails on a zero or non-finite normal.
     pub fn new(normal: Vec<f32>, bias: f32) -> Result<Self> {
         let plane = Self { normal, bias };
-        let norm = plane.norm();
-        if !(norm.is_finite() && norm > 0.0 && bias.is_finite()) {
+        if plane.is_degenerate() {
             return Err(DaecfError::Data(format!(
-                "a classifier gave a degenerate hyperplane (|n| = {norm}, b = {bias}); \
-                 check that the latents of the two classes differ"
+                "a classifier gave a degenerate hyperplane (|n| = {}, b = {bias}); \
+                 check that the latents of the two classes differ",
+                plane.norm()
             )));
         }
         Ok(plane)
+    }
+
+    /// Whether the normal is zero or anything is not finite: no distance can be measured.
+    pub fn is_degenerate(&self) -> bool {
+        let norm = self.norm();
+        !(norm.is_finite() && norm > 0.0 && self.bias.is_finite())
     }
 
     /// The dimension of the latent space.
@@ -65,11 +71,6 @@ impl Hyperplane {
     pub fn move_to_distance(&self, w: ArrayView1<f32>, distance: f32) -> Vec<f32> {
         self.shift(w, distance - self.signed_distance(w))
     }
-
-    /// The mirror image of w in the hyperplane, w - 2 d(w) n/|n|: the binary counterfactual.
-    pub fn reflect(&self, w: ArrayView1<f32>) -> Vec<f32> {
-        self.move_to_distance(w, -self.signed_distance(w))
-    }
 }
 
 #[cfg(test)]
@@ -86,7 +87,8 @@ mod tests {
         let w = array![3.0f32, 4.0];
         assert_eq!(plane.signed_distance(w.view()), 4.0);
         assert_eq!(plane.signed_distances(array![[3.0f32, 4.0], [0.0, 0.0]].view()), vec![4.0, -1.0]);
-        let mirrored = plane.reflect(w.view());
+        // The mirror image (eq. 4): to distance -d.
+        let mirrored = plane.move_to_distance(w.view(), -4.0);
         assert!((plane.signed_distance(ArrayView1::from(&mirrored)) + 4.0).abs() < 1e-5);
         // The reflection moves along n only: (3, 4) - 8 * (0.6, 0.8).
         assert!((mirrored[0] + 1.8).abs() < 1e-5 && (mirrored[1] + 2.4).abs() < 1e-5);
@@ -98,5 +100,6 @@ mod tests {
     fn degenerate_planes_are_rejected() {
         assert!(Hyperplane::new(vec![0.0, 0.0], 1.0).is_err());
         assert!(Hyperplane::new(vec![f32::NAN, 1.0], 1.0).is_err());
+        assert!(Hyperplane { normal: vec![1.0], bias: f32::INFINITY }.is_degenerate());
     }
 }
