@@ -42,10 +42,9 @@ fn image_folder(dir: &Path) -> PathBuf {
 fn train(data: &Path, out: &Path, steps: usize, resume: bool) {
     let (data, out, steps) = (data.to_str().unwrap(), out.to_str().unwrap(), steps.to_string());
     let mut args = vec!["train", "--data", data, "--preset", "tiny32", "--batch", "4", "--steps", &steps];
-    args.extend(["--checkpoint-every", "3", "--seed", "5", "--out", out]);
-    if resume {
-        args.push("--resume");
-    }
+    args.extend(["--checkpoint-every", "3", "--out", out]);
+    // A resumed run keeps the seed of its checkpoint (its data order included).
+    args.extend(if resume { ["--resume"].as_slice() } else { ["--seed", "5"].as_slice() });
     daecf_ok(&args);
 }
 
@@ -63,6 +62,9 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     let tmp = temp_dir("resume");
     let dir = tmp.path();
     let (data, whole, parts) = whole_and_stopped_run(dir, 6);
+    let other_seed = daecf(&["train", "--data", data.to_str().unwrap(), "--steps", "6", "--seed", "6", "--resume", "--out", parts.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&other_seed.stderr);
+    assert!(!other_seed.status.success() && err.contains("--seed 6 differs from the resumed run's 5"), "{err}");
     train(&data, &parts, 6, true);
     // The EMA weights written at the end and the online weights of the last checkpoints
     // (re-saved as safetensors) must be equal to the last bit.

@@ -68,6 +68,11 @@ impl DaeTrainer {
         Ok(Self { model, ema, optimizer, schedule, config, step: 0, precision: Precision::F32, loss_scale: None, replicas: Vec::new() })
     }
 
+    /// The optimisation settings (a resumed run's are its checkpoint's).
+    pub fn config(&self) -> &TrainerConfig {
+        &self.config
+    }
+
     /// Steps taken so far.
     pub fn step_count(&self) -> usize {
         self.step

@@ -51,15 +51,18 @@ pub struct TrainArgs {
     /// Batch size (the paper's 64); clamped, with a warning, to the number of images.
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Learning rate (Adam, no weight decay, as the reference).
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
-    /// EMA decay of the weights used for inference.
-    #[arg(long, default_value_t = 0.9999)]
-    ema_decay: f64,
-    /// Seed of the initial weights, data order, timesteps, noise and dropout.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Learning rate (Adam, no weight decay, as the reference) [default: 1e-4]. A resumed run
+    /// keeps its own; giving another is refused.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// EMA decay of the weights used for inference [default: 0.9999]. A resumed run keeps its
+    /// own.
+    #[arg(long)]
+    ema_decay: Option<f64>,
+    /// Seed of the initial weights, data order, augmentation, timesteps, noise and dropout
+    /// [default: 0]. A resumed run keeps its own.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Intensity range the model sees: minus-one-to-one (the reference) or zero-to-one (the
     /// paper's MONAI pipelines); stored in the model.
     #[arg(long, value_enum, default_value_t = RangeArg::MinusOneToOne)]
@@ -154,13 +157,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut trainer = if args.resume {
         let mut trainer = DaeTrainer::resume(&checkpoint, &device)
             .with_context(|| format!("resuming from {} (drop --resume to start anew)", checkpoint.display()))?;
+        check_resumed_settings(trainer.config(), &args)?;
         if let Some(p) = args.precision {
             trainer.set_precision(p.into(), &device)?;
         }
         eprintln!("resumed at step {}", trainer.step_count());
         trainer
     } else {
-        device.seed(args.seed);
+        let defaults = TrainerConfig::new();
+        device.seed(args.seed.unwrap_or(defaults.seed));
         let model = match &args.init {
             Some(path) => {
                 let model = DiffusionAutoencoder::load(path, &device).with_context(|| format!("loading --init {}", path.display()))?;
@@ -179,9 +184,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             }
         };
         let config = TrainerConfig::new()
-            .with_learning_rate(args.lr)
-            .with_ema_decay(args.ema_decay)
-            .with_seed(args.seed);
+            .with_learning_rate(args.lr.unwrap_or(defaults.learning_rate))
+            .with_ema_decay(args.ema_decay.unwrap_or(defaults.ema_decay))
+            .with_seed(args.seed.unwrap_or(defaults.seed));
         let mut trainer = DaeTrainer::new(model, config, &device)?;
         trainer.set_precision(args.precision.map_or(Precision::F32, Into::into), &device)?;
         trainer
@@ -211,7 +216,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
 
     let bar = crate::progress::bar(total as u64, "training", "steps").with_position(trainer.step_count() as u64);
-    let mut order = BatchOrder { seed: args.seed, n: data.len(), epoch: None };
+    // The run's own seed: a resumed run's is its checkpoint's.
+    let seed = trainer.config().seed;
+    let mut order = BatchOrder { seed, n: data.len(), epoch: None };
     let started = Instant::now();
     let first_step = trainer.step_count();
     while trainer.step_count() < total {
@@ -223,7 +230,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         let step = trainer.step_count();
         let indices = order.indices(step, batch);
-        let x = if args.augment { augmented_batch(&data, &indices, range, args.seed, step, &device)? } else { batch_tensor(&data, &indices, range, &device) };
+        let x = if args.augment { augmented_batch(&data, &indices, range, seed, step, &device)? } else { batch_tensor(&data, &indices, range, &device) };
         let loss = trainer.step(x);
         anyhow::ensure!(loss.is_finite(), "the loss became {loss} at step {step}; lower --lr or check the images");
         let rate = ((step + 1 - first_step) * batch) as f64 / started.elapsed().as_secs_f64();
@@ -243,6 +250,28 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let model_path = args.out.join("model.safetensors");
     trainer.ema().save(&model_path)?;
     eprintln!("wrote {} (EMA weights) and {}", model_path.display(), checkpoint.display());
+    Ok(())
+}
+
+/// Refuses a --seed, --lr or --ema-decay that differs from the resumed run's own: resuming
+/// continues a run exactly, so it keeps the settings its checkpoint holds.
+fn check_resumed_settings(run: &TrainerConfig, args: &TrainArgs) -> anyhow::Result<()> {
+    let asked = [
+        ("--seed", args.seed.map(|v| v as f64), run.seed as f64),
+        ("--lr", args.lr, run.learning_rate),
+        ("--ema-decay", args.ema_decay, run.ema_decay),
+    ];
+    for (flag, given, own) in asked {
+        if let Some(given) = given
+            && given != own
+        {
+            anyhow::bail!(
+                "{flag} {given} differs from the resumed run's {own}: a resumed run keeps its own; drop {flag}, \
+                 or start a new run from its weights with --init {}",
+                args.out.join("checkpoint/ema.safetensors").display()
+            );
+        }
+    }
     Ok(())
 }
 
