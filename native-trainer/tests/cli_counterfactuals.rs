@@ -168,6 +168,10 @@ fn strength_scales_the_counterfactual_moves() {
     }
     let bad = daecf(&["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("'0' is not a positive number"));
+    // One image holds one class at most: refused before any rendering, not after it.
+    let one = daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "1", "--out", dir.join("one").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&one.stderr);
+    assert!(!one.status.success() && err.contains("ROC-AUC needs both") && err.contains("--limit"), "{err}");
 }
 
 /// The demo model's phantom latents through `encode` and `fit` with every figure: the t-SNE of

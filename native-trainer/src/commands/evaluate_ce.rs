@@ -55,13 +55,13 @@ pub struct EvaluateCeArgs {
     #[arg(long, value_parser = ["vertebra", "retina", "none"])]
     oracle: Option<String>,
     /// DDIM steps of the stochastic encoding (the paper: 250).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = CeSteps::PAPER.encode)]
     t_encode: usize,
     /// DDIM steps of each render (the paper: 100).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = CeSteps::PAPER.render)]
     t_render: usize,
     /// Images encoded or rendered per batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
     batch: usize,
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
@@ -189,6 +189,9 @@ pub struct OracleSummary {
     pub input_grade_exact: f64,
     /// Fraction of reconstructions whose measured grade equals the image's label.
     pub recon_grade_exact: f64,
+    /// Images where the oracle could not measure the input, the reconstruction or a CE; each
+    /// counts as a failure of the checks it enters.
+    pub unmeasured: usize,
 }
 
 /// A bar a model must clear before its counterfactuals can be read as what its head relies on:
@@ -236,6 +239,20 @@ pub fn evaluate(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<(CeSummary, Vec<CeRow>)> {
     let range = model.config.input_range;
+    let labels = indices
+        .iter()
+        .map(|&i| set.labels[i].with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i])))
+        .collect::<anyhow::Result<Vec<i64>>>()?;
+    let trained: Vec<bool> = labels.iter().filter(|&&l| head.task.trains_on(l)).map(|&l| head.task.is_positive(l)).collect();
+    anyhow::ensure!(
+        trained.contains(&true) && trained.contains(&false),
+        "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
+         raise --limit or choose another split",
+        indices.len(),
+        trained.iter().filter(|&&p| p).count(),
+        trained.iter().filter(|&&p| !p).count(),
+        head.task.name
+    );
     let (lo, hi) = head.calibration.grade_range;
     let turn = Cell::new(0usize);
     let plan = |h: &Head, w: ArrayView1<f32>| {
@@ -272,20 +289,19 @@ pub fn evaluate(
             let i = chunk[b];
             let original = set.images.index_axis(Axis(0), i);
             let rec = recs.index_axis(Axis(0), b);
-            let input_oracle = oracle.map(|o| o.read(original)).transpose()?;
-            let rec_oracle = oracle.map(|o| o.read(rec)).transpose()?;
-            let figures = |k: usize| -> anyhow::Result<CeFigures> {
+            // An image the oracle cannot measure (a CE that lost the bone, say) counts as a
+            // failure of every oracle check it enters.
+            let input_oracle = oracle.and_then(|o| o.read(original).ok());
+            let rec_oracle = oracle.and_then(|o| o.read(rec).ok());
+            let figures = |k: usize| -> CeFigures {
                 let ce = ces.index_axis(Axis(0), 2 * b + k);
                 let p = &item.plans[k];
                 let d = reencoded[2 * b + k];
                 let oracle = match (oracle, rec_oracle) {
-                    (Some(o), Some(r)) => {
-                        let m = o.read(ce)?;
-                        Some((r.severity, m.severity, m.grade))
-                    }
+                    (Some(o), Some(r)) => o.read(ce).ok().map(|m| (r.severity, m.severity, m.grade)),
                     _ => None,
                 };
-                Ok(CeFigures {
+                CeFigures {
                     distance: p.distance,
                     latent_distance: p.latent_distance,
                     reencoded: d,
@@ -294,7 +310,7 @@ pub fn evaluate(
                     ssim: ssim(ce, rec),
                     step: p.step_size,
                     oracle,
-                })
+                }
             };
             let target_grade = match item.plans[1].target {
                 CeTarget::Grade(g) => g as i64,
@@ -302,12 +318,12 @@ pub fn evaluate(
             };
             rows.push(CeRow {
                 id: set.ids[i].clone(),
-                label: set.labels[i].context("evaluate-ce needs labelled images")?,
+                label: labels[rows.len()], // rows follow `indices` in order
                 distance: item.distance,
                 recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
                 recon_reencoded: recon_reencoded[b],
-                binary: figures(0)?,
-                grade: figures(1)?,
+                binary: figures(0),
+                grade: figures(1),
                 target_grade,
                 input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
                 recon_oracle_grade: rec_oracle.map(|r| r.grade),
@@ -317,7 +333,6 @@ pub fn evaluate(
     }
     let dim = head.dim();
     let latents = ndarray::Array2::from_shape_vec((rows.len(), dim), latents)?;
-    let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
     let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, strength, oracle.is_some());
     Ok((summary, rows))
 }
@@ -366,6 +381,10 @@ fn summarise(
         grade_within_one: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| (o.2 as i64 - r.target_grade).abs() <= 1))),
         input_grade_exact: fraction(rows.iter().map(|r| r.input_oracle.is_some_and(|(_, g)| g as i64 == r.label))),
         recon_grade_exact: fraction(rows.iter().map(|r| r.recon_oracle_grade.is_some_and(|g| g as i64 == r.label))),
+        unmeasured: rows
+            .iter()
+            .filter(|r| r.input_oracle.is_none() || r.recon_oracle_grade.is_none() || r.binary.oracle.is_none() || r.grade.oracle.is_none())
+            .count(),
     });
     CeSummary {
         n: rows.len(),
@@ -427,6 +446,7 @@ impl CeSummary {
                 ("oracle: grade CE measured within one grade of the target".into(), pct(o.grade_within_one)),
                 ("oracle: input measured at the label's grade (its own accuracy here)".into(), pct(o.input_grade_exact)),
                 ("oracle: reconstruction measured at the label's grade".into(), pct(o.recon_grade_exact)),
+                ("oracle: images it could not measure (counted as failures)".into(), o.unmeasured.to_string()),
             ]);
         }
         rows
@@ -464,9 +484,14 @@ impl CeSummary {
 /// Writes report.json, report.md and per_image.csv into `dir`.
 pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
-    std::fs::write(dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("per_image.csv"))?);
+    let write = |file: &str, text: String| {
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    write("report.json", serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
+    write("report.md", format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
+    let csv_path = dir.join("per_image.csv");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?);
     writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_input,severity_recon,severity_binary,severity_grade,oracle_grade")?;
     for r in rows {
         let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
@@ -571,9 +596,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn binary_validity_is_judged_by_the_side_the_ce_should_show() {
-        let head = Head {
+    fn one_d_head() -> Head {
+        Head {
             task: TaskSpec::new("fracture"),
             classifier: ClassifierKind::Svm,
             c: 1.0,
@@ -581,7 +605,12 @@ mod tests {
             standardizer: None,
             calibration: Calibration { kind: CalibrationKind::Linear, coefficients: vec![0.5, 1.0], grade_range: (0, 1), distance_range: (-1.0, 1.0) },
             ce_strength: 1.0,
-        };
+        }
+    }
+
+    #[test]
+    fn binary_validity_is_judged_by_the_side_the_ce_should_show() {
+        let head = one_d_head();
         // A weak CE's latent stays on the image's side: re-encoding there is not a valid CE,
         // crossing to the reflection's side is (as `daecf explain`'s report judges it).
         let rows = [weak_binary_row(0.5, 0.12), weak_binary_row(-0.5, -0.1), weak_binary_row(0.3, -0.05)];
@@ -591,5 +620,24 @@ mod tests {
         let summary = summarise(&head, &rows, evaluation, &steps, 0.4, false);
         assert!((summary.binary_validity - 1.0 / 3.0).abs() < 1e-12, "validity {}", summary.binary_validity);
         assert!((summary.binary_move - 0.4).abs() < 1e-6, "latent move {}", summary.binary_move);
+    }
+
+    #[test]
+    fn an_image_the_oracle_cannot_measure_counts_as_a_failure() {
+        let head = one_d_head();
+        // Both binary CEs should lower the grade (d = 0.5 -> -0.5); the oracle saw the first
+        // one's severity fall and could not measure the second.
+        let mut measured = weak_binary_row(0.5, -0.4);
+        measured.input_oracle = Some((0.3, 1));
+        measured.recon_oracle_grade = Some(1);
+        measured.binary.oracle = Some((0.3, 0.1, 0));
+        measured.grade.oracle = Some((0.3, 0.1, 0));
+        let mut lost = measured.clone();
+        lost.binary.oracle = None;
+        let rows = [measured, lost];
+        let evaluation = head.evaluate(ndarray::array![[0.5f32], [-0.5]].view(), &[1, 0]).unwrap();
+        let steps = CeSteps { encode: 10, render: 10, max_batch: 4 };
+        let oracle = summarise(&head, &rows, evaluation, &steps, 1.0, true).oracle.unwrap();
+        assert_eq!((oracle.binary_direction, oracle.unmeasured), (0.5, 1));
     }
 }
