@@ -15,17 +15,25 @@ use ndarray::Array4;
 /// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
 const PREVIEW_STEPS: usize = 20;
 
+/// A tensor's values as f32, read back from its device.
+pub fn tensor_values<const D: usize>(x: Tensor<D>) -> anyhow::Result<Vec<f32>> {
+    x.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading a result back from the device failed ({e:?}); try --backend cpu"))
+}
+
 /// A [B, C, H, W] tensor in the model's `range` as an array in [0, 1].
 pub fn to_unit_array(x: Tensor<4>, range: InputRange) -> anyhow::Result<Array4<f32>> {
     let [b, c, h, w] = x.dims();
-    let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let data = tensor_values(x)?;
     Ok(Array4::from_shape_vec((b, c, h, w), data)?.mapv(|v| range.to_unit(v)))
 }
 
 /// The images of a [B, C, H, W] tensor in `range`, as 8-bit RGB.
 pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage>> {
     let dims = x.dims();
-    let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let data = tensor_values(x)?;
     Ok(model_pictures(data, dims, range)?)
 }
 

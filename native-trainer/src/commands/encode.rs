@@ -12,6 +12,7 @@ use ndarray::{Array2, Array4};
 
 use crate::backend::Backend;
 use crate::data_source::{DataArgs, batch_tensor};
+use crate::preview::tensor_values;
 
 /// Options of `daecf encode`.
 #[derive(Debug, Args)]
@@ -56,9 +57,9 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             let z = model.encode(x.clone());
             if let Some(sampler) = &sampler {
                 let x_t = sampler.encode(&model.conditioned(z.clone()), x);
-                codes.extend(x_t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
+                codes.extend(tensor_values(x_t)?);
             }
-            latents.extend(z.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            latents.extend(tensor_values(z)?);
             bar.inc(chunk.len() as u64);
         }
         let (_, c, h, w) = set.images.dim();

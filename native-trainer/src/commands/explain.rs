@@ -68,13 +68,13 @@ pub struct CeArgs {
     #[arg(long)]
     pub extent: Option<f32>,
     /// DDIM steps of the stochastic encoding x0 -> x_T (the paper: 250).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = CeSteps::PAPER.encode)]
     pub t_encode: usize,
     /// DDIM steps of each render (the paper: 100).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = CeSteps::PAPER.render)]
     pub t_render: usize,
     /// Most images rendered in one batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
     pub batch: usize,
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
@@ -104,7 +104,7 @@ impl CeArgs {
                 .iter()
                 .find(|h| &h.task.name == t)
                 .with_context(|| format!("{name} has no head for task '{t}' (it has: {})", names.join(", "))),
-            None => file.heads.first().with_context(|| format!("{name} holds no heads")),
+            None => file.heads.first().with_context(|| format!("{name} holds no heads; fit one with `daecf fit`")),
         }
     }
 
@@ -160,20 +160,24 @@ pub fn explain_images(
     let mut ces = to_images(result.counterfactuals, range)?.into_iter();
     let k = request.len();
     let mut out_items = Vec::new();
-    for (b, item) in result.items.iter().enumerate() {
-        let id = safe_id(&set.ids[indices[b]]);
+    let folders = folder_names(indices.iter().map(|&i| set.ids[i].as_str()));
+    for ((b, item), id) in result.items.iter().enumerate().zip(folders) {
         let dir = out.join(&id);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let pictures = ImagePictures { original: originals[b].clone(), reconstruction: recs[b].clone(), counterfactuals: ces.by_ref().take(k).collect() };
         let mut report = ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
         let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
-        pictures.original.save(dir.join("original.png"))?;
-        pictures.reconstruction.save(dir.join("reconstruction.png"))?;
+        let save = |picture: &RgbImage, file: &str| {
+            let path = dir.join(file);
+            picture.save(&path).with_context(|| format!("writing {}", path.display()))
+        };
+        save(&pictures.original, "original.png")?;
+        save(&pictures.reconstruction, "reconstruction.png")?;
         for (ce_report, picture) in report.counterfactuals.iter_mut().zip(&pictures.counterfactuals) {
             let stem = ce_report.name.replace(' ', "_");
             let (file, diff) = (format!("{stem}.png"), format!("{stem}_difference.png"));
-            picture.save(dir.join(&file))?;
-            enlarge(&difference_overlay(&pictures.reconstruction, picture), DISPLAY).save(dir.join(&diff))?;
+            save(picture, &file)?;
+            save(&enlarge(&difference_overlay(&pictures.reconstruction, picture), DISPLAY), &diff)?;
             files.extend([file.clone(), diff.clone()]);
             (ce_report.file, ce_report.difference) = (Some(file), Some(diff));
         }
@@ -185,11 +189,15 @@ pub fn explain_images(
                 captioned(img, DISPLAY, &format!("d = {:+.2}, grade {:.1}\nre-encoded: grade {}", r.distance, r.grade_continuous, r.reencoded_grade))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        strip(&labelled).save(dir.join("progression.png"))?;
-        std::fs::write(dir.join("progression.gif"), gif_bytes(&labelled, 350)?)?;
+        save(&strip(&labelled), "progression.png")?;
+        let write = |file: &str, bytes: &[u8]| {
+            let path = dir.join(file);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+        };
+        write("progression.gif", &gif_bytes(&labelled, 350)?)?;
         files.extend(["progression.png".to_string(), "progression.gif".to_string(), "explanation.json".to_string()]);
         report.files = files;
-        std::fs::write(dir.join("explanation.json"), serde_json::to_string_pretty(&report)?)?;
+        write("explanation.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
         out_items.push((report, pictures));
     }
     Ok(out_items)
@@ -198,14 +206,27 @@ pub fn explain_images(
 /// The rows of a [N, D] tensor as an ndarray matrix.
 pub fn tensor_rows(z: Tensor<2>) -> anyhow::Result<ndarray::Array2<f32>> {
     let [n, d] = z.dims();
-    let v: Vec<f32> = z.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(ndarray::Array2::from_shape_vec((n, d), v)?)
+    Ok(ndarray::Array2::from_shape_vec((n, d), crate::preview::tensor_values(z)?)?)
 }
 
 /// A file-system-safe folder name for an image id.
 fn safe_id(id: &str) -> String {
     let stem = Path::new(id).file_stem().map_or_else(|| id.to_string(), |s| s.to_string_lossy().to_string());
-    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    crate::report::safe_name(&stem)
+}
+
+/// Safe folder names for image ids, made unique (`scan`, `scan-2`, ...) where images from
+/// different folders share a file name.
+fn folder_names<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut used = std::collections::HashSet::new();
+    ids.map(|id| {
+        let base = safe_id(id);
+        (1..)
+            .map(|k| if k == 1 { base.clone() } else { format!("{base}-{k}") })
+            .find(|name| used.insert(name.clone()))
+            .expect("an unbounded range of names has a free one")
+    })
+    .collect()
 }
 
 /// Reads the images given on the command line as one set.
@@ -252,4 +273,15 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_sharing_a_file_name_get_their_own_folders() {
+        let ids = ["a/scan.png", "b/scan.png", "scan 1.jpg", "b/scan-2.png"];
+        assert_eq!(folder_names(ids.into_iter()), vec!["scan", "scan-2", "scan_1", "scan-2-2"]);
+    }
 }

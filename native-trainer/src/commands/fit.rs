@@ -40,7 +40,7 @@ pub struct FitArgs {
     /// Inverse regularisation strength C.
     #[arg(long = "c", value_name = "C", default_value_t = 1.0)]
     c: f64,
-    /// Solver: linfa (scikit-learn's objectives), burn (L-BFGS on the device; squared hinge for
+    /// Solver: linfa (scikit-learn's objectives), burn (L-BFGS on the device; smoothed hinge for
     /// the SVM), auto (linfa below 5000 training samples).
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     solver: SolverArg,
@@ -135,10 +135,15 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         let mut splits = BTreeMap::new();
         for split in &set.splits {
             if let Some(labels) = &split.labels {
-                splits.insert(split.name.clone(), head.evaluate(split.view(), labels)?);
+                // A split the task cannot be measured on (one class only, say) is left out of
+                // the report; the head is still written.
+                match head.evaluate(split.view(), labels) {
+                    Ok(figures) => _ = splits.insert(split.name.clone(), figures),
+                    Err(e) => eprintln!("warning: task '{}' not evaluated on the {} split: {e}", task.name, split.name),
+                }
             }
         }
-        let solver = config.solver_for(train.latents.nrows());
+        let solver = config.solver_for(train_labels.iter().filter(|&&l| task.trains_on(l)).count());
         eprintln!("fitted '{}' ({:?}, {solver:?} solver) in {fit_seconds:.2} s", task.name, config.classifier);
         reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits });
         heads.push(head);

@@ -10,7 +10,7 @@ use clap::Args;
 use daecf_core::data::ImageSpec;
 use daecf_core::metrics::image::{mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::reconstruct;
+use daecf_core::pipeline::{CeSteps, reconstruct};
 use ndarray::Axis;
 
 use crate::backend::Backend;
@@ -34,10 +34,10 @@ pub struct ReconstructArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// DDIM steps of the stochastic encoding x0 -> x_T.
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = CeSteps::PAPER.encode)]
     t_encode: usize,
     /// DDIM steps of the render x_T -> x0.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = CeSteps::PAPER.render)]
     t_render: usize,
     /// Images per batch.
     #[arg(long, default_value_t = 8)]
@@ -58,7 +58,8 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let set = args.data.read_split(ImageSpec { size: model.config.image_size, channels: model.config.in_channels }, args.split.as_deref())?;
     let n = args.limit.map_or(set.len(), |l| l.min(set.len()));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(args.out.join("metrics.csv"))?);
+    let csv_path = args.out.join("metrics.csv");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?);
     writeln!(csv, "id,mse,psnr,ssim")?;
     let bar = crate::progress::bar(n as u64, "reconstructing", "images");
     let mut sums = [0.0f64; 3];

@@ -134,16 +134,26 @@ impl FitReport {
             }
         }
         if tsne {
+            // The t-SNE is a picture beside the head: when it cannot be drawn, say so and go on.
             let train = set.split("train").context("no train split")?;
-            let embedding = tsne::embed(train.view())?;
-            let labels = train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
-            let name = "tsne.png".to_string();
-            plots::tsne(&dir.join(&name), &embedding.coords, labels.as_deref(), train.latents.nrows())?;
-            files.push((String::new(), vec![name]));
+            match tsne::embed(train.view()) {
+                Ok(embedding) => {
+                    let labels = train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
+                    let name = "tsne.png".to_string();
+                    plots::tsne(&dir.join(&name), &embedding.coords, labels.as_deref(), train.latents.nrows())?;
+                    files.push((String::new(), vec![name]));
+                }
+                Err(e) => eprintln!("warning: no t-SNE plot ({e:#}); the rest of the report is written (--no-tsne skips it)"),
+            }
         }
         let json = serde_json::to_string_pretty(self)?;
         std::fs::write(dir.join("report.json"), json).context("writing report.json")?;
         std::fs::write(dir.join("report.md"), self.markdown(&files)).context("writing report.md")?;
         Ok(())
     }
+}
+/// `name` as a file-name stem: letters, digits, `-` and `_` kept, anything else (a path
+/// separator included) replaced by `_`.
+pub fn safe_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }

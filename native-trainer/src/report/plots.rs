@@ -98,7 +98,7 @@ fn colour(i: usize) -> RGBColor {
 
 /// The plots of one head: ROC curves, distance vs grade, confusion matrix. Returns the file names.
 pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Vec<String>> {
-    let name = &head.task.name;
+    let (name, stem) = (&head.task.name, super::safe_name(&head.task.name));
     let labelled: Vec<_> = set.splits.iter().filter_map(|s| s.labels.as_ref().map(|l| (s, l))).collect();
     let mut files = Vec::new();
 
@@ -112,7 +112,7 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
             curves.push((split.name.clone(), curve));
         }
     }
-    let file = format!("roc_{name}.png");
+    let file = format!("roc_{stem}.png");
     roc(&dir.join(&file), &format!("ROC: {name}"), &curves)?;
     files.push(file);
 
@@ -123,7 +123,7 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
         .or(labelled.first())
         .context("no labelled split to plot")?;
     let pred = head.predict(split.view())?;
-    let file = format!("distance_grade_{name}.png");
+    let file = format!("distance_grade_{stem}.png");
     distance_grade(&dir.join(&file), &format!("Distance vs grade: {name} ({})", split.name), head, &pred.distance, labels)?;
     files.push(file);
     let confusion = if head.is_graded() {
@@ -132,7 +132,7 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
         let truth: Vec<i64> = labels.iter().map(|&l| head.task.is_positive(l) as i64).collect();
         Confusion::new(&pred.positive.iter().map(|&p| p as i64).collect::<Vec<_>>(), &truth)?
     };
-    let file = format!("confusion_{name}.png");
+    let file = format!("confusion_{stem}.png");
     confusion_matrix(&dir.join(&file), &format!("Confusion: {name} ({})", split.name), &confusion)?;
     files.push(file);
     Ok(files)
