@@ -138,6 +138,14 @@ impl DaeConfig {
             return bad("channel_mult and enc_channel_mult need at least one level".into());
         }
         let levels = self.channel_mult.len().max(self.enc_channel_mult.len());
+        if levels > 12 || self.model_channels > 1 << 16 || self.channel_mult.iter().chain(&self.enc_channel_mult).any(|&m| m > 64) {
+            return bad(format!(
+                "{levels} levels, {} channels and multipliers up to {:?} are beyond any model daecf builds (at most \
+                 12 levels, 65536 channels, multipliers up to 64)",
+                self.model_channels,
+                self.channel_mult.iter().chain(&self.enc_channel_mult).max()
+            ));
+        }
         if !self.image_size.is_multiple_of(1 << (levels - 1)) {
             return bad(format!(
                 "image_size {} cannot be halved {} times; choose a size divisible by {}",
@@ -192,6 +200,16 @@ mod tests {
             assert!((r.to_unit(r.from_unit(0.3)) - 0.3).abs() < 1e-6);
         }
         assert_eq!(InputRange::MinusOneToOne.from_unit(0.0), -1.0);
+    }
+
+    #[test]
+    fn absurd_shapes_are_rejected_without_overflow() {
+        let deep = DaeConfig::new(32, 1, 1, 32, vec![1; 70], vec![1, 2]);
+        assert!(deep.validate().is_err());
+        let wide = DaeConfig::new(32, 1, 1, usize::MAX / 2, vec![1, 2], vec![1, 4]);
+        assert!(wide.validate().is_err());
+        let huge_mult = DaeConfig::new(32, 1, 1, 32, vec![1, usize::MAX], vec![1, 2]);
+        assert!(huge_mult.validate().is_err());
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn peak_rss() -> Option<u64> {
 
 /// Runs `daecf bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be at least 1");
     let device = args.backend.device()?;
     let mut config = DaeConfig::preset(&args.preset)?;
     if let Some(n) = args.res_blocks {
@@ -104,16 +105,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut trainer = DaeTrainer::new(model, TrainerConfig::new(), &device)?;
     trainer.set_precision(args.precision.into(), &device)?;
-    let batch = Tensor::<4>::random([args.batch.max(1), config.in_channels, size, size], Distribution::Uniform(-1.0, 1.0), &device);
+    let batch = Tensor::<4>::random([args.batch, config.in_channels, size, size], Distribution::Uniform(-1.0, 1.0), &device);
     trainer.step(batch.clone());
     let bar = crate::progress::bar(args.steps as u64, "benchmarking", "steps");
     let started = Instant::now();
-    for _ in 0..args.steps.max(1) {
+    for _ in 0..args.steps {
         trainer.step(batch.clone());
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let seconds_per_step = started.elapsed().as_secs_f64() / args.steps.max(1) as f64;
+    let seconds_per_step = started.elapsed().as_secs_f64() / args.steps as f64;
     let comparable = args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
     let reference = comparable.then(|| pytorch_cpu_step_b16(&args.preset)).flatten();
     let report = BenchReport {

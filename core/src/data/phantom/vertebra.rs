@@ -193,7 +193,21 @@ pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32
 
 /// `n` vertebra phantoms (indices 0..n of `seed`) as an [`ImageSet`] labelled with the grade,
 /// and their truths.
+/// Fails on a probability outside [0, 1] or grade weights that are not finite, non-negative
+/// and positive in sum.
 pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
+    if !(0.0..=1.0).contains(&config.neighbour_fracture) {
+        return Err(crate::DaecfError::Config(format!(
+            "the neighbour-fracture probability {} must lie in [0, 1]",
+            config.neighbour_fracture
+        )));
+    }
+    let weights = &config.grade_weights;
+    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
+        return Err(crate::DaecfError::Config(format!(
+            "grade weights {weights:?} must be finite, non-negative and not all 0 (e.g. [1, 1, 1, 1])"
+        )));
+    }
     super::generate_set(name, n, seed, |s, i| generate(config, s, i), |t| t.grade as i64)
 }
 
@@ -202,6 +216,18 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
+
+    #[test]
+    fn impossible_settings_are_refused() {
+        for config in [
+            VertebraConfig::new().with_neighbour_fracture(f64::NAN),
+            VertebraConfig::new().with_neighbour_fracture(1.5),
+            VertebraConfig::new().with_grade_weights([0.0; 4]),
+            VertebraConfig::new().with_grade_weights([1.0, f64::INFINITY, 1.0, 1.0]),
+        ] {
+            assert!(generate_set(&config, "x", 1, 0).is_err(), "{config:?}");
+        }
+    }
 
     #[test]
     fn grades_follow_genant_thresholds() {
