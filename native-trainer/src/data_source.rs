@@ -61,7 +61,12 @@ impl DataArgs {
         let mut sets = self.read(spec)?;
         let wanted = split.unwrap_or("test");
         let i = sets.iter().position(|s| s.name == wanted);
-        anyhow::ensure!(i.is_some() || split.is_none(), "{} has no split '{wanted}'", self.data.display());
+        anyhow::ensure!(
+            i.is_some() || split.is_none(),
+            "{} has no split '{wanted}' (it has: {})",
+            self.data.display(),
+            sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
         Ok(sets.swap_remove(i.unwrap_or(0)))
     }
 

@@ -60,7 +60,12 @@ pub fn read_folder(
         }
     }
     if images.is_empty() {
-        return Err(DaecfError::Data(format!("none of the {} images in {} could be read", rejected.len(), dir.display())));
+        let first = rejected.first().map_or(String::new(), |r| format!(" (the first, {}: {})", r.path.display(), r.reason));
+        return Err(DaecfError::Data(format!(
+            "none of the {} images in {} could be read{first}; daecf reads PNG and JPEG files",
+            rejected.len(),
+            dir.display()
+        )));
     }
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views).map_err(|e| DaecfError::Data(e.to_string()))?;

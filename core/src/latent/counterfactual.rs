@@ -92,7 +92,9 @@ impl Head {
         };
         let latent_distance = own + strength * (distance - own);
         if !latent_distance.is_finite() {
-            return Err(DaecfError::Data(format!("the counterfactual target {target:?} gives no finite distance")));
+            return Err(DaecfError::Data(format!(
+                "the counterfactual target {target:?} gives no finite distance; ask for a finite grade or distance"
+            )));
         }
         let latent = self.move_to_distance(w, latent_distance)?;
         let step_size = latent.iter().zip(w.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();

@@ -17,7 +17,9 @@ pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Result<f64> {
     let n_neg = positive.len() - n_pos;
     if n_pos == 0 || n_neg == 0 {
         return Err(DaecfError::Data(
-            "ROC-AUC needs both positive and negative samples, but the labels hold one class only".into(),
+            "ROC-AUC needs both positive and negative samples, but the labels hold one class only; \
+             measure on a set with both (more samples, or other --positive/--exclude labels)"
+                .into(),
         ));
     }
     if let Some(i) = scores.iter().position(|s| !s.is_finite()) {

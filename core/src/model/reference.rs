@@ -104,11 +104,11 @@ impl ReferenceConfig {
 }
 
 fn bad(key: &str, v: &Value) -> DaecfError {
-    DaecfError::Config(format!("reference config: '{key}' has an unexpected value {v}"))
+    DaecfError::Config(format!("reference config: '{key}' has an unexpected value {v}; pass the config.json of the run the weights come from"))
 }
 
 fn missing(key: &str) -> DaecfError {
-    DaecfError::Config(format!("reference config: '{key}' is missing"))
+    DaecfError::Config(format!("reference config: '{key}' is missing; pass the config.json of the run the weights come from"))
 }
 
 fn unsupported(key: &str, v: &str) -> DaecfError {

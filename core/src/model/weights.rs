@@ -223,7 +223,7 @@ fn config_from_header(header: &[u8], path: &Path) -> Result<DaeConfig> {
             store_error(
                 path,
                 "no daecf config in the header: is this a reference PyTorch file? \
-                 Load it with load_reference and a config instead",
+                 Convert it first with `daecf import` (or, in Rust, load_reference with its config)",
             )
         })?;
     serde_json::from_str(json).map_err(|e| store_error(path, format!("bad daecf config: {e}")))

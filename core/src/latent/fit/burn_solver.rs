@@ -151,7 +151,9 @@ pub fn fit(
         n: n as f64,
         last: RefCell::new(None),
     };
-    let failed = |e: argmin::core::Error| DaecfError::Data(format!("the Burn solver failed: {e}"));
+    let failed = |e: argmin::core::Error| {
+        DaecfError::Data(format!("the Burn solver failed: {e}; try another --c, --standardize or --solver linfa"))
+    };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(config.gradient_tolerance)
         .map_err(failed)?;
@@ -162,6 +164,6 @@ pub fn fit(
     let theta = result
         .state()
         .get_best_param()
-        .ok_or_else(|| DaecfError::Data("the Burn solver returned no solution".into()))?;
+        .ok_or_else(|| DaecfError::Data("the Burn solver returned no solution; try --solver linfa".into()))?;
     Hyperplane::new(theta.iter().take(dim).map(|&v| v as f32).collect(), theta[dim] as f32)
 }

@@ -17,7 +17,8 @@ pub fn fit_calibration(kind: &CalibrationKind, distances: &[f32], grades: &[i64]
                     distances.iter().zip(grades).filter(|(_, g)| **g == grade).map(|(&d, _)| d as f64).collect();
                 if ds.is_empty() {
                     return Err(DaecfError::Data(format!(
-                        "calibration on grades {chosen:?}: no training sample has grade {grade}"
+                        "calibration on grades {chosen:?}: no training sample has grade {grade}; choose grades the \
+                         training labels hold (--calibration grades:A,B)"
                     )));
                 }
                 Ok((ds.iter().sum::<f64>() / ds.len() as f64, grade as f64))
@@ -35,7 +36,11 @@ pub fn fit_calibration(kind: &CalibrationKind, distances: &[f32], grades: &[i64]
     let mut coefficients = vec![fitted.intercept()];
     coefficients.extend(fitted.params().iter());
     if coefficients.iter().any(|c| !c.is_finite()) {
-        return Err(DaecfError::Data("the calibration is degenerate: the distances hardly vary".into()));
+        return Err(DaecfError::Data(
+            "the calibration is degenerate: the distances hardly vary; check that the latents differ between \
+             grades (the labels, or a DAE trained longer)"
+                .into(),
+        ));
     }
     let bounds = |v: &mut dyn Iterator<Item = f64>| v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let (g_lo, g_hi) = bounds(&mut grades.iter().map(|&g| g as f64));

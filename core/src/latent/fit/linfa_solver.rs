@@ -10,7 +10,7 @@ use crate::latent::Hyperplane;
 use crate::{DaecfError, Result};
 
 fn fit_error(what: &str, e: impl std::fmt::Display) -> DaecfError {
-    DaecfError::Data(format!("fitting the {what} failed: {e}"))
+    DaecfError::Data(format!("fitting the {what} failed: {e}; try another --c, --standardize or --solver burn"))
 }
 
 /// A linear SVM with penalty `c` on both classes, stopping at KKT tolerance 1e-3 as libsvm's
