@@ -53,15 +53,9 @@ pub fn map_grads<M: Module>(module: &M, grads: &mut GradientsParams, f: &mut dyn
     }
 }
 
-/// Scales all gradients of `module` by `min(1, max_norm / (|g| + 1e-6))` where `|g|` is the
-/// L2 norm over all of them together. Stays on the device (no read-back).
-pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) {
-    if let Some(norm) = global_norm(module, grads) {
-        clip_to_norm(module, grads, norm, max_norm);
-    }
-}
-
-/// [`clip_global_norm`] with the global norm already computed (by [`global_norm`]).
+/// Scales all gradients of `module` by `min(1, max_norm / (norm + 1e-6))`, where `norm` is
+/// their L2 norm over all of them together, as [`global_norm`] computes it. Stays on the device
+/// (no read-back).
 pub fn clip_to_norm<M: Module>(module: &M, grads: &mut GradientsParams, norm: Tensor<1>, max_norm: f64) {
     let coef = (norm.add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
     map_grads(module, grads, &mut |g| g * coef.clone());
@@ -91,14 +85,18 @@ mod tests {
         let before = grad_norm(&model, &grads);
         let bias_before: Tensor<1> = grads.get(model.bias.as_ref().unwrap().id).unwrap();
         assert!(before > 1.0);
-        clip_global_norm(&model, &mut grads, 1.0);
+        let clip = |grads: &mut GradientsParams, max_norm| {
+            let norm = global_norm(&model, grads).unwrap();
+            clip_to_norm(&model, grads, norm, max_norm);
+        };
+        clip(&mut grads, 1.0);
         assert!((grad_norm(&model, &grads) - 1.0).abs() < 1e-4);
         // One common factor: directions are kept.
         let bias_after: Tensor<1> = grads.get(model.bias.as_ref().unwrap().id).unwrap();
         let ratio: f32 = (bias_after / bias_before).mean().into_scalar();
         assert!((ratio - 1.0 / before).abs() < 1e-5);
         // Small gradients are left alone.
-        clip_global_norm(&model, &mut grads, 10.0);
+        clip(&mut grads, 10.0);
         assert!((grad_norm(&model, &grads) - 1.0).abs() < 1e-4);
     }
 }

@@ -24,7 +24,8 @@ pub enum Solver {
     Auto,
     /// linfa-svm (SMO, hinge loss) or linfa-logistic (L-BFGS): scikit-learn's objectives.
     Linfa,
-    /// The Burn solver (L-BFGS with device-side loss): logistic or squared hinge.
+    /// The Burn solver (L-BFGS with device-side loss): logistic, or an SVM with a smoothed (by
+    /// default) or squared hinge.
     Burn,
 }
 
