@@ -29,7 +29,16 @@ impl DataArgs {
     /// Reads every split, converted to `spec`; skipped files are listed on stderr.
     pub fn read(&self, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
         let path: &Path = &self.data;
+        let labelled_already = || {
+            anyhow::ensure!(
+                self.labels.is_none() && !self.strict,
+                "--labels and --strict apply to a folder of images; {} carries its own labels",
+                path.display()
+            );
+            Ok(())
+        };
         if let Some(spec_text) = path.to_str().and_then(|p| p.strip_prefix("phantom:")) {
+            labelled_already()?;
             read_phantom(spec_text, spec)
         } else if path.is_dir() {
             let (set, rejected) = read_folder(path, self.labels.as_deref(), spec, self.strict)?;
@@ -41,6 +50,7 @@ impl DataArgs {
             }
             Ok(vec![set])
         } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+            labelled_already()?;
             Ok(read_medmnist(path, spec)?)
         } else if !path.exists() {
             anyhow::bail!("{}: no such file or folder", path.display())

@@ -172,6 +172,9 @@ fn strength_scales_the_counterfactual_moves() {
     let one = daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "1", "--out", dir.join("one").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&one.stderr);
     assert!(!one.status.success() && err.contains("ROC-AUC needs both") && err.contains("--limit"), "{err}");
+    let labels = daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--labels", "grades.csv"]);
+    let err = String::from_utf8_lossy(&labels.stderr);
+    assert!(!labels.status.success() && err.contains("--labels and --strict apply to a folder of images"), "{err}");
 }
 
 /// The demo model's phantom latents through `encode` and `fit` with every figure: the t-SNE of
