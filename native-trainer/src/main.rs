@@ -4,6 +4,7 @@
 mod backend;
 mod commands;
 mod data_source;
+mod files;
 mod model_source;
 mod preview;
 mod progress;

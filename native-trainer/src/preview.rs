@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use burn::tensor::{Device, Tensor};
 use daecf_core::data::ImageSet;
 use daecf_core::model::{DiffusionAutoencoder, InputRange};
 use daecf_core::pipeline::reconstruct;
 use daecf_core::data::images::model_pictures;
-use image::{DynamicImage, RgbImage};
+use image::RgbImage;
 use ndarray::Array4;
 
 /// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
@@ -52,5 +51,5 @@ pub fn reconstruction_grid(model: &DiffusionAutoencoder, data: &ImageSet, path: 
         image::imageops::replace(&mut grid, a, (i as u32 * w) as i64, 0);
         image::imageops::replace(&mut grid, b, (i as u32 * w) as i64, h as i64);
     }
-    DynamicImage::ImageRgb8(grid).save(path).with_context(|| format!("writing {}", path.display()))
+    crate::files::save_picture(&grid, path)
 }

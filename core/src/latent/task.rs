@@ -33,6 +33,13 @@ impl TaskSpec {
         !self.exclude.contains(&label)
     }
 
+    /// How many of `labels` the classifier trains on are positive, and how many negative.
+    pub fn class_counts(&self, labels: &[i64]) -> (usize, usize) {
+        let trained = labels.iter().filter(|&&l| self.trains_on(l));
+        let positive = trained.clone().filter(|&&l| self.is_positive(l)).count();
+        (positive, trained.count() - positive)
+    }
+
     /// Parses `NAME[:positive=A,B,..][:exclude=C,..]`, e.g. `fracture:positive=2,3:exclude=1`.
     pub fn parse(spec: &str) -> Result<Self> {
         let mut parts = spec.split(':');
@@ -85,6 +92,7 @@ mod tests {
         let fx = TaskSpec::parse("fracture:positive=2,3:exclude=1").unwrap();
         assert_eq!(fx.positive, Some(vec![2, 3]));
         assert!(!fx.is_positive(1) && fx.is_positive(3) && !fx.trains_on(1) && fx.trains_on(0));
+        assert_eq!(fx.class_counts(&[0, 1, 2, 3, 3, 1]), (3, 1));
         for bad in ["", "x:positive=a", "x:weird=1", "x:positive=1:exclude=1", "positive=1"] {
             assert!(TaskSpec::parse(bad).is_err(), "{bad}");
         }

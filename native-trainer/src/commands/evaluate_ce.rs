@@ -29,6 +29,7 @@ use crate::backend::Backend;
 use crate::model_source::ModelArgs;
 use crate::commands::explain::tensor_rows;
 use crate::data_source::{DataArgs, batch_tensor};
+use crate::files;
 use crate::preview::to_unit_array;
 
 /// Options of `daecf evaluate-ce`.
@@ -243,14 +244,14 @@ pub fn evaluate(
         .iter()
         .map(|&i| set.labels[i].with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i])))
         .collect::<anyhow::Result<Vec<i64>>>()?;
-    let trained: Vec<bool> = labels.iter().filter(|&&l| head.task.trains_on(l)).map(|&l| head.task.is_positive(l)).collect();
+    let (positive, negative) = head.task.class_counts(&labels);
     anyhow::ensure!(
-        trained.contains(&true) && trained.contains(&false),
+        positive > 0 && negative > 0,
         "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
          raise --limit or choose another split",
         indices.len(),
-        trained.iter().filter(|&&p| p).count(),
-        trained.iter().filter(|&&p| !p).count(),
+        positive,
+        negative,
         head.task.name
     );
     let (lo, hi) = head.calibration.grade_range;
@@ -484,14 +485,9 @@ impl CeSummary {
 /// Writes report.json, report.md and per_image.csv into `dir`.
 pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let write = |file: &str, text: String| {
-        let path = dir.join(file);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
-    };
-    write("report.json", serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
-    write("report.md", format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
-    let csv_path = dir.join("per_image.csv");
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?);
+    files::write(&dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
+    files::write(&dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
+    let mut csv = files::create(&dir.join("per_image.csv"))?;
     writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_input,severity_recon,severity_binary,severity_grade,oracle_grade")?;
     for r in rows {
         let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));

@@ -21,6 +21,7 @@ use ndarray::{Array4, Axis, stack};
 use crate::backend::Backend;
 use crate::model_source::ModelArgs;
 use crate::data_source::batch_tensor;
+use crate::files;
 use crate::preview::to_images;
 use crate::report::figures::{captioned, strip};
 
@@ -167,10 +168,7 @@ pub fn explain_images(
         let pictures = ImagePictures { original: originals[b].clone(), reconstruction: recs[b].clone(), counterfactuals: ces.by_ref().take(k).collect() };
         let mut report = ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
         let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
-        let save = |picture: &RgbImage, file: &str| {
-            let path = dir.join(file);
-            picture.save(&path).with_context(|| format!("writing {}", path.display()))
-        };
+        let save = |picture: &RgbImage, file: &str| files::save_picture(picture, &dir.join(file));
         save(&pictures.original, "original.png")?;
         save(&pictures.reconstruction, "reconstruction.png")?;
         for (ce_report, picture) in report.counterfactuals.iter_mut().zip(&pictures.counterfactuals) {
@@ -190,14 +188,10 @@ pub fn explain_images(
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         save(&strip(&labelled), "progression.png")?;
-        let write = |file: &str, bytes: &[u8]| {
-            let path = dir.join(file);
-            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
-        };
-        write("progression.gif", &gif_bytes(&labelled, 350)?)?;
+        files::write(&dir.join("progression.gif"), gif_bytes(&labelled, 350)?)?;
         files.extend(["progression.png".to_string(), "progression.gif".to_string(), "explanation.json".to_string()]);
         report.files = files;
-        write("explanation.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
+        files::write(&dir.join("explanation.json"), serde_json::to_string_pretty(&report)?)?;
         out_items.push((report, pictures));
     }
     Ok(out_items)
@@ -212,7 +206,7 @@ pub fn tensor_rows(z: Tensor<2>) -> anyhow::Result<ndarray::Array2<f32>> {
 /// A file-system-safe folder name for an image id.
 fn safe_id(id: &str) -> String {
     let stem = Path::new(id).file_stem().map_or_else(|| id.to_string(), |s| s.to_string_lossy().to_string());
-    crate::report::safe_name(&stem)
+    files::safe_name(&stem)
 }
 
 /// Safe folder names for image ids, made unique (`scan`, `scan-2`, ...) where images from

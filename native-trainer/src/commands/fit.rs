@@ -143,7 +143,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        let solver = config.solver_for(train_labels.iter().filter(|&&l| task.trains_on(l)).count());
+        let (positive, negative) = task.class_counts(train_labels);
+        let solver = config.solver_for(positive + negative);
         eprintln!("fitted '{}' ({:?}, {solver:?} solver) in {fit_seconds:.2} s", task.name, config.classifier);
         reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits });
         heads.push(head);

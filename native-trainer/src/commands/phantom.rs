@@ -84,8 +84,7 @@ pub fn run(args: PhantomArgs) -> anyhow::Result<()> {
     let (train, header, rows) = generate(&args, "train", args.count, split_seed(args.seed, 0))?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let labels = dir.join("labels.csv");
-        let mut csv = std::io::BufWriter::new(std::fs::File::create(&labels).with_context(|| format!("writing {}", labels.display()))?);
+        let mut csv = crate::files::create(&dir.join("labels.csv"))?;
         writeln!(csv, "file,label,{header}")?;
         let bar = crate::progress::bar(train.len() as u64, "writing", "images");
         for (i, image) in train.images.axis_iter(Axis(0)).enumerate() {

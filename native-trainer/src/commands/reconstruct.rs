@@ -58,8 +58,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let set = args.data.read_split(ImageSpec { size: model.config.image_size, channels: model.config.in_channels }, args.split.as_deref())?;
     let n = args.limit.map_or(set.len(), |l| l.min(set.len()));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let csv_path = args.out.join("metrics.csv");
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?);
+    let mut csv = crate::files::create(&args.out.join("metrics.csv"))?;
     writeln!(csv, "id,mse,psnr,ssim")?;
     let bar = crate::progress::bar(n as u64, "reconstructing", "images");
     let mut sums = [0.0f64; 3];
@@ -79,8 +78,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             let mut pair = image::RgbImage::new(2 * w as u32, h as u32);
             image::imageops::replace(&mut pair, &originals[k], 0, 0);
             image::imageops::replace(&mut pair, &pictures[k], w as i64, 0);
-            let name = format!("{:04}.png", i);
-            pair.save(args.out.join(&name)).with_context(|| format!("writing {name}"))?;
+            crate::files::save_picture(&pair, &args.out.join(format!("{i:04}.png")))?;
             bar.inc(1);
         }
     }

@@ -256,15 +256,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 /// Refuses a --seed, --lr or --ema-decay that differs from the resumed run's own: resuming
 /// continues a run exactly, so it keeps the settings its checkpoint holds.
 fn check_resumed_settings(run: &TrainerConfig, args: &TrainArgs) -> anyhow::Result<()> {
+    /// The value given and the run's, written out, where they differ.
+    fn differing<T: PartialEq + ToString>(given: Option<T>, own: T) -> Option<(String, String)> {
+        given.filter(|g| *g != own).map(|g| (g.to_string(), own.to_string()))
+    }
     let asked = [
-        ("--seed", args.seed.map(|v| v as f64), run.seed as f64),
-        ("--lr", args.lr, run.learning_rate),
-        ("--ema-decay", args.ema_decay, run.ema_decay),
+        ("--seed", differing(args.seed, run.seed)),
+        ("--lr", differing(args.lr, run.learning_rate)),
+        ("--ema-decay", differing(args.ema_decay, run.ema_decay)),
     ];
-    for (flag, given, own) in asked {
-        if let Some(given) = given
-            && given != own
-        {
+    for (flag, differs) in asked {
+        if let Some((given, own)) = differs {
             anyhow::bail!(
                 "{flag} {given} differs from the resumed run's {own}: a resumed run keeps its own; drop {flag}, \
                  or start a new run from its weights with --init {}",

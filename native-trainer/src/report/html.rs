@@ -65,7 +65,7 @@ impl Page {
             self.body,
             t = escape(title)
         );
-        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))
+        crate::files::write(path, html)
     }
 }
 

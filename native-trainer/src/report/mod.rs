@@ -147,13 +147,8 @@ impl FitReport {
             }
         }
         let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(dir.join("report.json"), json).context("writing report.json")?;
-        std::fs::write(dir.join("report.md"), self.markdown(&files)).context("writing report.md")?;
+        crate::files::write(&dir.join("report.json"), json)?;
+        crate::files::write(&dir.join("report.md"), self.markdown(&files))?;
         Ok(())
     }
-}
-/// `name` as a file-name stem: letters, digits, `-` and `_` kept, anything else (a path
-/// separator included) replaced by `_`.
-pub fn safe_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }

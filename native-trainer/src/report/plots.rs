@@ -44,7 +44,7 @@ fn save_png(
         root.present().map_err(plot_error)?;
     }
     let img = image::RgbImage::from_raw(w, h, buf).context("plot buffer has the wrong size")?;
-    img.save(path).with_context(|| format!("writing {}", path.display()))
+    crate::files::save_picture(&img, path)
 }
 
 /// A chart with a title and the standard margins on `root`.
@@ -98,7 +98,7 @@ fn colour(i: usize) -> RGBColor {
 
 /// The plots of one head: ROC curves, distance vs grade, confusion matrix. Returns the file names.
 pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Vec<String>> {
-    let (name, stem) = (&head.task.name, super::safe_name(&head.task.name));
+    let (name, stem) = (&head.task.name, crate::files::safe_name(&head.task.name));
     let labelled: Vec<_> = set.splits.iter().filter_map(|s| s.labels.as_ref().map(|l| (s, l))).collect();
     let mut files = Vec::new();
 

@@ -192,9 +192,8 @@ pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32
 }
 
 /// `n` vertebra phantoms (indices 0..n of `seed`) as an [`ImageSet`] labelled with the grade,
-/// and their truths.
-/// Fails on a probability outside [0, 1] or grade weights that are not finite, non-negative
-/// and positive in sum.
+/// and their truths. Fails on a probability outside [0, 1] or grade weights that are not
+/// finite, non-negative and positive in sum.
 pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
     if !(0.0..=1.0).contains(&config.neighbour_fracture) {
         return Err(crate::DaecfError::Config(format!(
