@@ -1,84 +1,9 @@
-//! `daecf evaluate-ce`: how good are a head's counterfactuals on a labelled set?
-//!
-//! For every image: the binary CE and one grade CE (target grades taken in turn from the head's
-//! range, skipping the image's own), rendered from the image's x_T. Measured:
-//! - validity: the CE encoded again lands on the target side (binary) / at the target grade;
-//! - proximity: L1 and SSIM between each CE and the reconstruction, and the latent step size;
-//! - reconstruction quality: MSE, PSNR and SSIM against the input;
-//! - the head itself on these images (AUC and the rest of `daecf fit`'s figures);
-//! - on phantoms, the oracle: did the measured severity move the way the grade moved, and how
-//!   far is the CE's measured grade from the target?
+//! What `daecf evaluate-ce` measured: each image's figures, their means over the set, and the
+//! trust checks a model must pass before its counterfactuals can be read.
 
-use std::cell::Cell;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
-use burn::tensor::Device;
-use clap::Args;
-use daecf_core::data::ImageSet;
-use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Evaluation, Head, lands_on_asked_side, realised_share};
-use daecf_core::metrics::image::{l1, mse, psnr, ssim};
-use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::{CeSteps, explain};
-use ndarray::{ArrayView1, Axis};
+use daecf_core::latent::{Evaluation, Head, lands_on_asked_side, realised_share};
+use daecf_core::pipeline::CeSteps;
 use serde::Serialize;
-
-use crate::backend::Backend;
-use crate::model_source::ModelArgs;
-use crate::commands::explain::tensor_rows;
-use crate::data_source::{DataArgs, batch_tensor};
-use crate::files;
-use crate::preview::to_unit_array;
-
-/// Options of `daecf evaluate-ce`.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:
-  daecf evaluate-ce --model m.safetensors --head head.json --data phantom:vertebra:1000 --limit 200
-  daecf evaluate-ce --bundle shared-models/demo/demo.daecf --data phantom:vertebra:1000
-  daecf evaluate-ce --model m.safetensors --head head.json --data scans/ --labels grades.csv --t-encode 50 --t-render 20")]
-pub struct EvaluateCeArgs {
-    #[command(flatten)]
-    source: ModelArgs,
-    /// Task of the head file (default: its first head).
-    #[arg(long)]
-    task: Option<String>,
-    #[command(flatten)]
-    data: DataArgs,
-    /// Split of a MedMNIST archive or phantom set (default: test, else the first).
-    #[arg(long)]
-    split: Option<String>,
-    /// At most this many (labelled) images.
-    #[arg(long, default_value_t = 200)]
-    limit: usize,
-    /// Oracle that measures the graded finding (default: the phantom's, for --data phantom:NAME).
-    #[arg(long, value_parser = ["vertebra", "retina", "none"])]
-    oracle: Option<String>,
-    /// DDIM steps of the stochastic encoding (the paper: 250).
-    #[arg(long, default_value_t = CeSteps::PAPER.encode)]
-    t_encode: usize,
-    /// DDIM steps of each render (the paper: 100).
-    #[arg(long, default_value_t = CeSteps::PAPER.render)]
-    t_render: usize,
-    /// Images encoded or rendered per batch.
-    #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
-    batch: usize,
-    /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
-    /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
-    /// a decoder that renders only part of a move (this report gives the share it keeps).
-    /// Below 0.5 a binary CE's latent stays on the image's side of the boundary; a CE is
-    /// judged valid by what it should show (the other side), whatever its strength.
-    /// Default: the head's (1 unless its bundle was exported with --ce-strength).
-    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
-    strength: Option<f32>,
-    /// Output folder: report.json, report.md, per_image.csv.
-    #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
-    out: PathBuf,
-    /// Device.
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-    backend: Backend,
-}
 
 /// One image's counterfactual figures.
 #[derive(Debug, Clone, Serialize)]
@@ -227,117 +152,6 @@ impl TrustCheck {
     }
 }
 
-/// Evaluates the counterfactuals of images `indices` of `set` (all labelled).
-pub fn evaluate(
-    model: &DiffusionAutoencoder,
-    head: &Head,
-    set: &ImageSet,
-    indices: &[usize],
-    oracle: Option<Oracle>,
-    steps: CeSteps,
-    strength: f32,
-    device: &Device,
-    on_step: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<(CeSummary, Vec<CeRow>)> {
-    let range = model.config.input_range;
-    let labels = indices
-        .iter()
-        .map(|&i| set.labels[i].with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i])))
-        .collect::<anyhow::Result<Vec<i64>>>()?;
-    let (positive, negative) = head.task.class_counts(&labels);
-    anyhow::ensure!(
-        positive > 0 && negative > 0,
-        "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
-         raise --limit or choose another split",
-        indices.len(),
-        positive,
-        negative,
-        head.task.name
-    );
-    let (lo, hi) = head.calibration.grade_range;
-    let turn = Cell::new(0usize);
-    let plan = |h: &Head, w: ArrayView1<f32>| {
-        let own = h.calibration.grade(h.distance(w)? as f64);
-        let others: Vec<i64> = (lo..=hi).filter(|&g| g != own).collect();
-        let target = others[turn.get() % others.len().max(1)];
-        turn.set(turn.get() + 1);
-        Ok(vec![
-            h.plan_with_strength(w, CeTarget::Binary, strength)?,
-            h.plan_with_strength(w, CeTarget::Grade(target as f64), strength)?,
-        ])
-    };
-    let mut rows = Vec::new();
-    let mut latents = Vec::new();
-    let batch = steps.max_batch.max(1);
-    let calls: Vec<&[usize]> = indices.chunks(batch * 4).collect();
-    // The DDIM steps `explain` takes for n images with two counterfactuals each.
-    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + (3 * n).div_ceil(batch) * steps.render;
-    let total: usize = calls.iter().map(|c| steps_of(c.len())).sum();
-    let mut base = 0;
-    for chunk in calls {
-        let x = batch_tensor(set, chunk, range, device);
-        let mut progress = |done: usize, _: usize| {
-            on_step(base + done, total);
-            std::ops::ControlFlow::Continue(())
-        };
-        let result = explain(model, head, x, &plan, steps, &mut progress)?;
-        base += steps_of(chunk.len());
-        let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
-        let recon_reencoded = head.distances(tensor_rows(model.encode(result.reconstructions.clone()))?.view())?;
-        let recs = to_unit_array(result.reconstructions, range)?;
-        let ces = to_unit_array(result.counterfactuals, range)?;
-        for (b, item) in result.items.iter().enumerate() {
-            let i = chunk[b];
-            let original = set.images.index_axis(Axis(0), i);
-            let rec = recs.index_axis(Axis(0), b);
-            // An image the oracle cannot measure (a CE that lost the bone, say) counts as a
-            // failure of every oracle check it enters.
-            let input_oracle = oracle.and_then(|o| o.read(original).ok());
-            let rec_oracle = oracle.and_then(|o| o.read(rec).ok());
-            let figures = |k: usize| -> CeFigures {
-                let ce = ces.index_axis(Axis(0), 2 * b + k);
-                let p = &item.plans[k];
-                let d = reencoded[2 * b + k];
-                let oracle = match (oracle, rec_oracle) {
-                    (Some(o), Some(r)) => o.read(ce).ok().map(|m| (r.severity, m.severity, m.grade)),
-                    _ => None,
-                };
-                CeFigures {
-                    distance: p.distance,
-                    latent_distance: p.latent_distance,
-                    reencoded: d,
-                    reencoded_grade: head.calibration.grade(d as f64),
-                    l1: l1(ce, rec),
-                    ssim: ssim(ce, rec),
-                    step: p.step_size,
-                    oracle,
-                }
-            };
-            let target_grade = match item.plans[1].target {
-                CeTarget::Grade(g) => g as i64,
-                _ => unreachable!("the plan puts the grade CE second"),
-            };
-            rows.push(CeRow {
-                id: set.ids[i].clone(),
-                label: labels[rows.len()], // rows follow `indices` in order
-                distance: item.distance,
-                recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
-                recon_reencoded: recon_reencoded[b],
-                binary: figures(0),
-                grade: figures(1),
-                target_grade,
-                input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
-                recon_oracle_grade: rec_oracle.map(|r| r.grade),
-            });
-            latents.extend_from_slice(&item.z_sem);
-        }
-    }
-    let dim = head.dim();
-    let latents = ndarray::Array2::from_shape_vec((rows.len(), dim), latents)?;
-    let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, strength, oracle.is_some());
-    Ok((summary, rows))
-}
-
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     if n == 0 { f64::NAN } else { s / n as f64 }
@@ -357,7 +171,8 @@ fn fraction(v: impl Iterator<Item = bool>) -> f64 {
     mean(v.map(|b| if b { 1.0 } else { 0.0 }))
 }
 
-fn summarise(
+/// The set's figures from its rows and the head's evaluation on the same images.
+pub(super) fn summarise(
     head: &Head,
     rows: &[CeRow],
     evaluation: Evaluation,
@@ -480,66 +295,6 @@ impl CeSummary {
         }
         md
     }
-}
-
-/// Writes report.json, report.md and per_image.csv into `dir`.
-pub fn write_report(dir: &Path, summary: &CeSummary, rows: &[CeRow]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    files::write(&dir.join("report.json"), serde_json::to_string_pretty(&serde_json::json!({ "summary": summary, "images": rows }))?)?;
-    files::write(&dir.join("report.md"), format!("# Counterfactual evaluation\n\n{}", summary.markdown()))?;
-    let mut csv = files::create(&dir.join("per_image.csv"))?;
-    writeln!(csv, "id,label,distance,psnr,recon_reencoded,binary_latent_distance,binary_reencoded,binary_l1,grade_target,grade_reencoded,grade_l1,severity_input,severity_recon,severity_binary,severity_grade,oracle_grade")?;
-    for r in rows {
-        let sev = |f: &CeFigures| f.oracle.map_or(String::new(), |o| format!("{:.4}", o.1));
-        writeln!(
-            csv,
-            "{},{},{:.4},{:.2},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{},{},{},{},{}",
-            r.id, r.label, r.distance, r.recon[0], r.recon_reencoded, r.binary.latent_distance, r.binary.reencoded, r.binary.l1, r.target_grade,
-            r.grade.reencoded_grade, r.grade.l1,
-            r.input_oracle.map_or(String::new(), |o| format!("{:.4}", o.0)),
-            r.binary.oracle.map_or(String::new(), |o| format!("{:.4}", o.0)), sev(&r.binary), sev(&r.grade),
-            r.grade.oracle.map_or(String::new(), |o| o.2.to_string())
-        )?;
-    }
-    csv.flush()?;
-    Ok(())
-}
-
-/// Runs `daecf evaluate-ce`.
-pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
-    let device = args.backend.device()?;
-    let (model, file, name) = args.source.load(&device)?;
-    let ce = crate::commands::explain::CeArgs {
-        task: args.task.clone(),
-        grades: None,
-        frames: 2,
-        extent: None,
-        t_encode: args.t_encode,
-        t_render: args.t_render,
-        batch: args.batch,
-        strength: args.strength,
-    };
-    let head = ce.head(&file, &name)?;
-    let oracle = match args.oracle.as_deref() {
-        Some("none") => None,
-        Some(name) => Some(Oracle::from_name(name)?),
-        None => args.data.phantom_name().map(Oracle::from_name).transpose()?,
-    };
-    let spec = daecf_core::data::ImageSpec { size: model.config.image_size, channels: model.config.in_channels };
-    let set = args.data.read_split(spec, args.split.as_deref())?;
-    let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(args.limit).collect();
-    anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data.display());
-    let bar = crate::progress::bar(1, "evaluating CEs", "DDIM steps");
-    let mut on_step = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
-    bar.finish();
-    write_report(&args.out, &summary, &rows)?;
-    println!("{}", summary.markdown());
-    println!("per image: {}", args.out.join("per_image.csv").display());
-    Ok(())
 }
 
 #[cfg(test)]
