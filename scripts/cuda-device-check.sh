@@ -5,7 +5,7 @@
 #   xz -6 -c "$CARGO_TARGET_DIR/release/daecf" > .devrun/daecf-cuda.xz     # built here, stripped
 #   scripts/cuda-device-check.sh BINARY[.xz] DIFFAE SECONDS                # on the GPU machine
 #
-# BINARY: a `--features cuda` build (linked against Debian's LLVM 22, scripts/llvm-for-cuda.sh),
+# BINARY: a `--features cuda,fusion` build (linked against Debian's LLVM 22, scripts/llvm-for-cuda.sh),
 # xz-compressed or not. SECONDS: how long the training runs before it is stopped as by Ctrl-C
 # (which writes a checkpoint). The run folder ($RUN, default out/cuda-train) stays on the
 # machine while it is warm: a run carried there (scripts/checkpoint-transfer.sh) or left by an

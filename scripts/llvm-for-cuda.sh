@@ -2,7 +2,7 @@
 # LLVM for `cargo build -p daecf --features cuda` on machines that cannot reach github.com.
 #
 #   scripts/llvm-for-cuda.sh
-#   cargo build --release -p daecf --features cuda
+#   cargo build --release -p daecf --features cuda,fusion
 #
 # Burn's CUDA runtime (cubecl-cuda 0.11) links LLVM (its NVPTX back end compiles the kernels to
 # PTX in the process). cubecl-llvm's build script gets it through tracel-llvm-bundler, which

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc
-# The CUDA backend must at least type-check. DOCS_RS=1 makes cubecl-llvm's build script skip
-# downloading LLVM (it cannot be fetched here); linking a CUDA build needs that download.
-DOCS_RS=1 cargo check --workspace --features daecf/cuda
+# The CUDA backend, as GPU runs build it (with kernel fusion), must at least type-check.
+# DOCS_RS=1 makes cubecl-llvm's build script skip downloading LLVM (it cannot be fetched here);
+# linking a CUDA build needs that download.
+DOCS_RS=1 cargo check --workspace --features daecf/cuda,daecf/fusion
 # The browser: core on wasm32, then the app built as shipped and driven by Playwright.
 scripts/test-wasm.sh
 scripts/web.sh

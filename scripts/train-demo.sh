@@ -9,7 +9,7 @@
 #
 #   scripts/train-demo.sh DAECF BACKEND OUT [SECONDS]
 #
-# DAECF: the daecf binary (a `--features tch` build for libtorch, `--features cuda` for cuda).
+# DAECF: the daecf binary (a `--features tch` build for libtorch, `--features cuda,fusion` for cuda).
 # SECONDS: stop after this long as by Ctrl-C (a checkpoint is written); default: run to the end.
 # BATCH (environment): the batch of this stretch; default 256 on cuda, where a step takes about
 # as long at 256 as at 64 (docs/benchmarks.md), and 64 elsewhere. The checkpoint counts steps, so

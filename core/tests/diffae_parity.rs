@@ -4,14 +4,19 @@
 //! `../shared/fixtures/diffae-tiny`, relative to the workspace root), builds the model from its
 //! `config.json`, loads its weights from `model.safetensors` and from `model.ckpt` (EMA copy),
 //! and compares every reference output in `io.safetensors`, on the default CPU backend, on
-//! ndarray and on wgpu. Prints the max abs errors.
+//! ndarray and on wgpu. Prints the max abs errors. Training has no reference gradients, so the
+//! GPU's backward pass (wgpu here; the same kernels as CUDA, fused when built with Burn's
+//! `fusion`) is held to the CPU's on the same loss.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::diffusion::{DdimSampler, NoiseSchedule, noise_prediction_loss};
-use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, ReferenceConfig};
+use daecf_core::training::grad_clip::map_grads;
 
 /// The fixture folder.
 fn fixture_dir() -> PathBuf {
@@ -152,4 +157,53 @@ fn parity_on_ndarray() {
 #[test]
 fn parity_on_wgpu() {
     assert_parity(Device::wgpu(Default::default()), &["model.safetensors", "model.ckpt"]);
+}
+
+/// The fixture's training loss (its x0, noise and timesteps) on `device` and its gradient with
+/// respect to every weight, flattened in the model's order. Dropout is off, so the two devices
+/// compute the same function.
+fn loss_and_gradients(fx: &Fixture, device: &Device) -> (f32, Vec<Vec<f32>>) {
+    let config = DaeConfig { dropout: 0.0, ..fx.config.model.clone() };
+    let mut model = DiffusionAutoencoder::new(&config, device).unwrap();
+    model.load_reference(fx.dir.join("model.safetensors")).unwrap();
+    let device = device.clone().autodiff();
+    let model = model.fork(&device).train();
+    let base = NoiseSchedule::linear(fx.config.timesteps).unwrap();
+    let x0: Tensor<4> = fx.tensor("x0", &device);
+    let t: Vec<usize> = fx.values("loss_t").iter().map(|&t| t as usize).collect();
+    let loss = noise_prediction_loss(&base, &model.conditioned(model.encode(x0.clone())), x0, &t, fx.tensor("noise", &device)).mean();
+    let value = loss.clone().into_scalar::<f32>();
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let mut flat = Vec::new();
+    map_grads(&model, &mut grads, &mut |g| {
+        flat.push(g.clone().into_data().convert::<f32>().try_to_vec().unwrap());
+        g
+    });
+    (value, flat)
+}
+
+#[test]
+fn training_gradients_on_wgpu_match_the_cpu() {
+    let fx = Fixture::load();
+    let (cpu_loss, cpu) = loss_and_gradients(&fx, &Device::flex());
+    let (gpu_loss, gpu) = loss_and_gradients(&fx, &Device::wgpu(Default::default()));
+    assert!((cpu_loss - gpu_loss).abs() <= 1e-5 * cpu_loss.abs().max(1.0), "loss: cpu {cpu_loss}, wgpu {gpu_loss}");
+    assert_eq!(cpu.len(), gpu.len(), "gradients of every weight on both");
+    assert!(cpu.len() > 100, "{} weights", cpu.len());
+    // Each weight tensor's gradient, relative to its own size (or to a thousandth of the
+    // largest, for weights whose gradient is nearly zero, as a bias before a group norm):
+    // summation order differs between the backends, a wrong kernel is off by far more.
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let floor = 1e-3 * cpu.iter().map(|c| norm(c)).fold(0.0, f32::max);
+    let mut worst = (0.0f32, 0);
+    for (k, (c, g)) in cpu.iter().zip(&gpu).enumerate() {
+        assert_eq!(c.len(), g.len());
+        let diff: Vec<f32> = c.iter().zip(g).map(|(a, b)| a - b).collect();
+        let relative = norm(&diff) / norm(c).max(floor);
+        if relative > worst.0 {
+            worst = (relative, k);
+        }
+    }
+    println!("loss {cpu_loss} / {gpu_loss}; worst relative gradient error {:.2e} (weight {} of {})", worst.0, worst.1, cpu.len());
+    assert!(worst.0 < 1e-3, "gradient of weight {} differs by {:.2e} of its norm", worst.1, worst.0);
 }
