@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::diffusion::{DdimSampler, NoiseSchedule, noise_prediction_loss};
-use daecf_core::model::{DaeConfig, DiffusionAutoencoder, ReferenceConfig};
+use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
 use daecf_core::training::grad_clip::map_grads;
 
 /// The fixture folder.
@@ -163,7 +163,7 @@ fn parity_on_wgpu() {
 /// respect to every weight, flattened in the model's order. Dropout is off, so the two devices
 /// compute the same function.
 fn loss_and_gradients(fx: &Fixture, device: &Device) -> (f32, Vec<Vec<f32>>) {
-    let config = DaeConfig { dropout: 0.0, ..fx.config.model.clone() };
+    let config = fx.config.model.clone().with_dropout(0.0);
     let mut model = DiffusionAutoencoder::new(&config, device).unwrap();
     model.load_reference(fx.dir.join("model.safetensors")).unwrap();
     let device = device.clone().autodiff();

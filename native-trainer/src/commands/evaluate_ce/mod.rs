@@ -9,7 +9,6 @@
 //! - on phantoms, the oracle: did the measured severity move the way the grade moved, and how
 //!   far is the CE's measured grade from the target?
 
-
 use std::cell::Cell;
 use std::path::PathBuf;
 
@@ -84,7 +83,6 @@ pub struct EvaluateCeArgs {
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
 }
-
 
 /// Evaluates the counterfactuals of images `indices` of `set` (all labelled).
 pub fn evaluate(
