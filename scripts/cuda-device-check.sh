@@ -7,9 +7,12 @@
 #
 # BINARY: a `--features cuda,fusion` build (linked against Debian's LLVM 22, scripts/llvm-for-cuda.sh),
 # xz-compressed or not. SECONDS: how long the training runs before it is stopped as by Ctrl-C
-# (which writes a checkpoint). The run folder ($RUN, default out/cuda-train) stays on the
-# machine while it is warm: a run carried there (scripts/checkpoint-transfer.sh) or left by an
-# earlier call is resumed, and its checkpoint goes back with `checkpoint-transfer.sh send`.
+# (which writes a checkpoint). The stretch starts from the relay's weights, which travel with the
+# working tree (shared-models/demo/run, see train-demo.sh). The run folder ($RUN, default
+# out/cuda-train) stays on the machine while it is warm: a run left by an earlier call is
+# resumed. Back here, the stretch is handed on with
+#   mkdir -p r/checkpoint && cat OUT/model.safetensors.part-* > r/checkpoint/ema.safetensors
+#   cp OUT/loss.csv r/ && scripts/train-demo.sh record r cuda 256
 # PAPER64_SECONDS (default 0: skipped): time for `daecf bench --preset paper64 --batch 16`,
 # whose first step compiles and autotunes (152 s for the whole bench on an H200, session 16).
 # DIFFAE: a folder with phizaz/diffae's model/, choices.py and config_base.py for the reference

@@ -38,7 +38,7 @@ enum Command {
     EvaluateCe(commands::evaluate_ce::EvaluateCeArgs),
     /// Measure training throughput (samples/s), a DDIM step and peak memory of a preset on a device.
     Bench(commands::bench::BenchArgs),
-    /// Write a model and its heads as one bundle file (for the browser app and `demo`).
+    /// Write a model and its heads as one bundle (for the browser app and `demo`), or the model alone.
     Export(commands::export::ExportArgs),
     /// Convert a model trained with the reference PyTorch DAE (phizaz/diffae) into a daecf model file.
     Import(commands::import::ImportArgs),

@@ -239,3 +239,34 @@ fn init_starts_a_new_run_from_a_models_weights() {
     let both = daecf(&["train", "--data", data, "--init", start.to_str().unwrap(), "--resume", "--out", tuned.to_str().unwrap()]);
     assert!(!both.status.success() && String::from_utf8_lossy(&both.stderr).contains("--resume"));
 }
+
+/// A run carried at f16 (scripts/train-demo.sh's relay): `export` without a head writes the
+/// EMA weights alone at half the size, and `train --init` starts from them within f16 rounding.
+#[test]
+fn a_run_carried_at_f16_starts_again_from_its_weights() {
+    let tmp = temp_dir("carry");
+    let dir = tmp.path();
+    let data = image_folder(dir);
+    let data = data.to_str().unwrap();
+    let first = dir.join("first");
+    daecf_ok(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--out", first.to_str().unwrap()]);
+    let ema = first.join("checkpoint/ema.safetensors");
+    let half = dir.join("ema.f16.safetensors");
+    daecf_ok(&["export", "--model", ema.to_str().unwrap(), "--f16", "--out", half.to_str().unwrap()]);
+    let (full, small) = (std::fs::metadata(&ema).unwrap().len(), std::fs::metadata(&half).unwrap().len());
+    assert!(small < full * 6 / 10, "f16 halves the model: {small} vs {full}");
+    let again = dir.join("again");
+    daecf_ok(&["train", "--data", data, "--init", half.to_str().unwrap(), "--batch", "2", "--steps", "0", "--out", again.to_str().unwrap()]);
+    let floats = |bytes: &[u8]| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>();
+    let (before, after) = (tensors(&ema), tensors(&again.join("model.safetensors")));
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    for (name, bytes) in &before {
+        let (a, b) = (floats(bytes), floats(&after[name]));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / x.abs().max(1e-4)).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "{name}: {worst} of the weight, more than f16 rounding");
+    }
+    let bundle = daecf(&["export", "--model", ema.to_str().unwrap(), "--out", dir.join("x.daecf").to_str().unwrap()]);
+    assert!(!bundle.status.success() && String::from_utf8_lossy(&bundle.stderr).contains("--head"), "a bundle needs a head");
+    let strength = daecf(&["export", "--model", ema.to_str().unwrap(), "--ce-strength", "2", "--out", half.to_str().unwrap()]);
+    assert!(!strength.status.success(), "--ce-strength without a head has nothing to go to");
+}

@@ -1,5 +1,6 @@
 //! `daecf export`: a trained model and its heads -> one bundle file (see daecf-models), the
-//! form the browser app and `daecf demo` load.
+//! form the browser app and `daecf demo` load; without heads, the model alone (at f16: how a
+//! training run's EMA weights are carried from one machine to the next).
 
 use std::path::PathBuf;
 
@@ -13,22 +14,25 @@ use daecf_models::{Bundle, Provenance};
 #[derive(Debug, Args)]
 #[command(after_help = "Example:
   daecf export --model runs/spine/model.safetensors --head runs/spine/fit/head.json \\
-      --training-data 'SPIDER T2 sagittal, 64 px' --out spine.daecf")]
+      --training-data 'SPIDER T2 sagittal, 64 px' --out spine.daecf
+  daecf export --model runs/spine/checkpoint/ema.safetensors --f16 --out ema.f16.safetensors   # the model alone")]
 pub struct ExportArgs {
     /// A daecf model file (model.safetensors from `daecf train`).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// Head file from `daecf fit`.
+    /// Head file from `daecf fit`. Without one, the model alone is written as a daecf model
+    /// file (OUT named .safetensors), which `--f16` halves: e.g. a run's EMA weights to carry
+    /// to another machine and continue with `daecf train --init`.
     #[arg(long, value_name = "head.json")]
-    head: PathBuf,
+    head: Option<PathBuf>,
     /// What the DAE was trained on (stored as provenance).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", requires = "head")]
     training_data: String,
     /// Training steps (default: from the checkpoint/state.json next to the model, if any).
-    #[arg(long)]
+    #[arg(long, requires = "head")]
     steps: Option<u64>,
     /// The preset the model was built from, if any.
-    #[arg(long)]
+    #[arg(long, requires = "head")]
     preset: Option<String>,
     /// Store the weights as f16: half the download; they load as f32 (outputs change by f16
     /// rounding of the weights).
@@ -37,10 +41,10 @@ pub struct ExportArgs {
     /// CE strength stored with every head (1, the paper's, by default): the strength at which
     /// this model's rendered counterfactuals carry their move (`daecf evaluate-ce` reports it);
     /// explain, evaluate-ce, demo and the browser app then use it.
-    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
+    #[arg(long, value_parser = crate::commands::explain::positive_strength, requires = "head")]
     ce_strength: Option<f32>,
     /// Free-form notes (training command, hardware, ...).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", requires = "head")]
     notes: String,
     /// The bundle to write.
     #[arg(long, value_name = "FILE.daecf", default_value = "out/model.daecf")]
@@ -57,6 +61,12 @@ fn steps_next_to(model: &std::path::Path) -> Option<u64> {
 /// Runs `daecf export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let config = read_checkpoint_config(&args.model)?;
+    let model_alone = args.head.is_none();
+    anyhow::ensure!(
+        !(model_alone && args.out.extension().is_some_and(|e| e == "daecf")),
+        "without --head the model alone is written, not a bundle: name --out FILE.safetensors, or give --head to make {}",
+        args.out.display()
+    );
     let weights = if args.f16 {
         let model = DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?;
         let half = std::env::temp_dir().join(format!("daecf-export-{}.safetensors", std::process::id()));
@@ -67,7 +77,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
     };
-    let mut heads = HeadFile::load(&args.head)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let Some(head) = &args.head else {
+        std::fs::write(&args.out, &weights).with_context(|| format!("writing {}", args.out.display()))?;
+        println!("wrote {} ({:.1} MB, the model alone: no heads)", args.out.display(), weights.len() as f64 / 1e6);
+        return Ok(());
+    };
+    let mut heads = HeadFile::load(head)?;
     if let Some(s) = args.ce_strength {
         heads.heads.iter_mut().for_each(|h| h.ce_strength = s);
     }
@@ -80,9 +98,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         notes: args.notes,
     };
     let bundle = Bundle::new(config, args.preset, weights, args.f16, &heads, provenance)?;
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     bundle.write(&args.out)?;
     let size = std::fs::metadata(&args.out)?.len();
     println!("wrote {} ({:.1} MB, {} head(s))", args.out.display(), size as f64 / 1e6, bundle.header.heads.len());
