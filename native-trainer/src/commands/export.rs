@@ -46,7 +46,7 @@ pub struct ExportArgs {
     /// Free-form notes (training command, hardware, ...).
     #[arg(long, default_value = "", requires = "head")]
     notes: String,
-    /// The bundle to write.
+    /// The bundle to write (without --head: the model file, FILE.safetensors).
     #[arg(long, value_name = "FILE.daecf", default_value = "out/model.daecf")]
     out: PathBuf,
 }
