@@ -61,12 +61,10 @@ fn steps_next_to(model: &std::path::Path) -> Option<u64> {
 /// Runs `daecf export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let config = read_checkpoint_config(&args.model)?;
-    let model_alone = args.head.is_none();
-    anyhow::ensure!(
-        !(model_alone && args.out.extension().is_some_and(|e| e == "daecf")),
-        "without --head the model alone is written, not a bundle: name --out FILE.safetensors, or give --head to make {}",
-        args.out.display()
-    );
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let Some(head) = &args.head else { return write_model_alone(&args) };
     let weights = if args.f16 {
         let model = DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?;
         let half = std::env::temp_dir().join(format!("daecf-export-{}.safetensors", std::process::id()));
@@ -76,14 +74,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         bytes?
     } else {
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
-    };
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let Some(head) = &args.head else {
-        std::fs::write(&args.out, &weights).with_context(|| format!("writing {}", args.out.display()))?;
-        println!("wrote {} ({:.1} MB, the model alone: no heads)", args.out.display(), weights.len() as f64 / 1e6);
-        return Ok(());
     };
     let mut heads = HeadFile::load(head)?;
     if let Some(s) = args.ce_strength {
@@ -101,5 +91,22 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     bundle.write(&args.out)?;
     let size = std::fs::metadata(&args.out)?.len();
     println!("wrote {} ({:.1} MB, {} head(s))", args.out.display(), size as f64 / 1e6, bundle.header.heads.len());
+    Ok(())
+}
+
+/// `export` without `--head`: the model file alone, cast to f16 with `--f16`, else copied.
+fn write_model_alone(args: &ExportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.out.extension().is_none_or(|e| e != "daecf"),
+        "without --head the model alone is written, not a bundle: name --out FILE.safetensors, or give --head to make {}",
+        args.out.display()
+    );
+    if args.f16 {
+        DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?.save_f16(&args.out)?;
+    } else {
+        std::fs::copy(&args.model, &args.out).with_context(|| format!("copying {} to {}", args.model.display(), args.out.display()))?;
+    }
+    let size = std::fs::metadata(&args.out)?.len();
+    println!("wrote {} ({:.1} MB, the model alone: no heads)", args.out.display(), size as f64 / 1e6);
     Ok(())
 }
