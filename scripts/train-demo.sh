@@ -25,6 +25,7 @@ relay=${RELAY:-$here/../shared-models/demo/run}
 weights=$relay/ema.f16.safetensors
 log=$relay/stretches.csv
 header=stretch,date,backend,batch,seed,steps,samples,samples_per_s,loss_last_100,samples_total
+next_stretch() { if [[ -f $log ]]; then wc -l < "$log"; else echo 1; fi; }  # the header counts
 
 if [[ ${1:-} == record ]]; then
     out=${2:?the run folder}
@@ -32,7 +33,7 @@ if [[ ${1:-} == record ]]; then
     batch=${4:?the batch it trained at}
     mkdir -p "$relay"
     [[ -f $log ]] || echo "$header" > "$log"
-    stretch=$(($(wc -l < "$log")))
+    stretch=$(next_stretch)
     seed=$stretch
     [[ -f $weights ]] || seed=1
     # loss.csv: step,loss,samples_per_s (the rate since the last start of the process).
@@ -55,7 +56,7 @@ batch=${BATCH:-$default_batch}
 if [[ -f $out/checkpoint/state.json ]]; then
     start=(--resume)
 elif [[ -f $weights ]]; then
-    start=(--init "$weights" --seed "$(($(wc -l < "$log")))" --lr 2e-4 --ema-decay 0.999)
+    start=(--init "$weights" --seed "$(next_stretch)" --lr 2e-4 --ema-decay 0.999)
 else
     start=(--preset tiny32 --res-blocks 1 --seed 1 --lr 2e-4 --ema-decay 0.999)
 fi
