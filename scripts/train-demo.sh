@@ -12,7 +12,8 @@
 # those weights (`daecf train --init`: a fresh Adam, seed = the stretch's number, so no stretch
 # repeats another's noise), or anew (seed 1) when the relay is empty; with a checkpoint in OUT it
 # resumes that instead (--resume: the same session or machine). `record` writes OUT's EMA
-# (checkpoint/ema.safetensors) back to the relay and adds the stretch's line; commit both.
+# (checkpoint/ema.safetensors) back to the relay and adds the stretch's line (recording a resumed
+# OUT again replaces it); commit both.
 #
 # DAECF: the daecf binary (a `--features tch` build for libtorch, `--features cuda,fusion` for
 # cuda), also found as $DAECF by `record`. SECONDS: stop after this long as by Ctrl-C (a
@@ -33,6 +34,11 @@ if [[ ${1:-} == record ]]; then
     batch=${4:?the batch it trained at}
     mkdir -p "$relay"
     [[ -f $log ]] || echo "$header" > "$log"
+    # A stretch resumed after its record (OUT/stretch names it) replaces its own line, the last.
+    if [[ -f $out/stretch ]]; then
+        [[ $(tail -1 "$log") == "$(<"$out/stretch")",* ]] || { echo "$out was recorded as stretch $(<"$out/stretch"), no longer the last line of $log" >&2; exit 1; }
+        sed -i '$d' "$log"
+    fi
     stretch=$(next_stretch)
     seed=$stretch
     [[ -f $weights ]] || seed=1
@@ -42,6 +48,7 @@ if [[ ${1:-} == record ]]; then
     before=$(awk -F, 'NR > 1 { t = $10 } END { print t + 0 }' "$log")
     "${DAECF:-daecf}" export --model "$out/checkpoint/ema.safetensors" --f16 --out "$weights"
     echo "$stretch,$(date -u +%F),$backend,$batch,$seed,$steps,$((steps * batch)),$rate,$loss,$((before + steps * batch))" >> "$log"
+    echo "$stretch" > "$out/stretch"
     tail -1 "$log"
     exit 0
 fi
