@@ -13,7 +13,7 @@
 # repeats another's noise), or anew (seed 1) when the relay is empty; with a checkpoint in OUT it
 # resumes that instead (--resume: the same session or machine). `record` writes OUT's EMA
 # (checkpoint/ema.safetensors) back to the relay and adds the stretch's line (recording a resumed
-# OUT again replaces it); commit both.
+# OUT again replaces it, with the rate over all its segments); commit both.
 #
 # DAECF: the daecf binary (a `--features tch` build for libtorch, `--features cuda,fusion` for
 # cuda), also found as $DAECF by `record`. SECONDS: stop after this long as by Ctrl-C (a
@@ -34,17 +34,23 @@ if [[ ${1:-} == record ]]; then
     batch=${4:?the batch it trained at}
     mkdir -p "$relay"
     [[ -f $log ]] || echo "$header" > "$log"
-    # A stretch resumed after its record (OUT/stretch names it) replaces its own line, the last.
+    # A stretch resumed after its record (OUT/stretch names it) replaces its own line, the last;
+    # that line's steps and rate give the time of the segments before this one.
+    earlier_steps=0 earlier_rate=1
     if [[ -f $out/stretch ]]; then
         [[ $(tail -1 "$log") == "$(<"$out/stretch")",* ]] || { echo "$out was recorded as stretch $(<"$out/stretch"), no longer the last line of $log" >&2; exit 1; }
+        IFS=, read -r _ _ _ _ _ earlier_steps _ earlier_rate _ < <(tail -1 "$log")
         sed -i '$d' "$log"
     fi
     stretch=$(next_stretch)
     seed=$stretch
     [[ -f $weights ]] || seed=1
-    # loss.csv: step,loss,samples_per_s (the rate since the last start of the process).
-    read -r steps rate loss < <(awk -F, 'NR > 1 { s = $1; r = $3; l[NR % 100] = $2; n++ }
-        END { m = n < 100 ? n : 100; t = 0; for (k in l) t += l[k]; printf "%d %.1f %.4f\n", s, r, t / m }' "$out/loss.csv")
+    # loss.csv: step,loss,samples_per_s (the rate since the last start of the process, so over
+    # the steps after earlier_steps); the stretch's rate is its samples over the segments' time.
+    read -r steps rate loss < <(awk -F, -v e="$earlier_steps" -v er="$earlier_rate" \
+        'NR > 1 { s = $1; r = $3; l[NR % 100] = $2; n++ }
+        END { m = n < 100 ? n : 100; t = 0; for (k in l) t += l[k]
+              printf "%d %.1f %.4f\n", s, s / (e / er + (s - e) / r), t / m }' "$out/loss.csv")
     before=$(awk -F, 'NR > 1 { t = $10 } END { print t + 0 }' "$log")
     "${DAECF:-daecf}" export --model "$out/checkpoint/ema.safetensors" --f16 --out "$weights"
     echo "$stretch,$(date -u +%F),$backend,$batch,$seed,$steps,$((steps * batch)),$rate,$loss,$((before + steps * batch))" >> "$log"
