@@ -78,6 +78,31 @@ fn explain_writes_counterfactuals_and_their_figures() {
     assert_eq!(gif.width(), 192);
 }
 
+/// `--head-limit` measures the head on more images than get counterfactuals: the same figures
+/// as when every one of them gets its counterfactuals.
+#[test]
+fn evaluate_ce_measures_the_head_beyond_the_counterfactuals() {
+    let tmp = temp_dir("evaluate-head");
+    let dir = tmp.path();
+    let (bundle, _, _) = demo_files(dir);
+    let summary = |extra: &[&str], out: &str| {
+        let out = dir.join(out);
+        let mut args = vec!["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:60", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        daecf_ok(&args);
+        json(&out.join("report.json"))["summary"].clone()
+    };
+    let all = summary(&["--limit", "12"], "all");
+    let few = summary(&["--limit", "4", "--head-limit", "12"], "few");
+    assert_eq!(few["n"], 4);
+    assert_eq!((few["head_images"].clone(), all["head_images"].clone()), (12.into(), 12.into()));
+    for key in ["n", "n_positive", "accuracy"] {
+        assert_eq!(few["head"][key], all["head"][key], "{key}");
+    }
+    let auc = |s: &serde_json::Value| s["head"]["auc"].as_f64().unwrap();
+    assert!((auc(&few) - auc(&all)).abs() < 1e-6, "{} vs {}", auc(&few), auc(&all));
+}
+
 #[test]
 fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let tmp = temp_dir("evaluate");

@@ -9,20 +9,22 @@ use std::path::Path;
 
 use common::{daecf_ok, temp_dir};
 
-/// Runs evaluate-ce on the first `limit` held-out phantoms and checks the targets.
+/// Runs evaluate-ce on the first `limit` held-out phantoms and checks the targets; the
+/// head's AUC always on the 200 (`--head-limit`: the semantic encoder alone past `limit`).
 fn check_demo_bundle(limit: usize) {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
     let tmp = temp_dir("demo-quality");
     let out = tmp.path();
     let run = daecf_ok(&[
         "evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", &limit.to_string(),
+        "--head-limit", "200",
         "--t-encode", "50", "--t-render", "20", "--out", out.to_str().unwrap(),
     ]);
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let s = &report["summary"];
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     println!("{}", String::from_utf8_lossy(&run.stdout));
-    assert_eq!(s["n"], limit);
+    assert_eq!((s["n"].clone(), s["head_images"].clone()), (limit.into(), 200.into()));
     assert!(f(&s["recon_psnr"]) > 30.0, "reconstruction PSNR {}", s["recon_psnr"]);
     assert!(f(&s["head"]["auc"]) >= 0.9, "fracture AUC {}", s["head"]["auc"]);
     assert!(f(&s["binary_validity"]) >= 0.8, "binary CE validity {}", s["binary_validity"]);

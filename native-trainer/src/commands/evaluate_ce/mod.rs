@@ -5,7 +5,8 @@
 //! - validity: the CE encoded again lands on the target side (binary) / at the target grade;
 //! - proximity: L1 and SSIM between each CE and the reconstruction, and the latent step size;
 //! - reconstruction quality: MSE, PSNR and SSIM against the input;
-//! - the head itself on these images (AUC and the rest of `daecf fit`'s figures);
+//! - the head itself on these images, or on more with `--head-limit` (AUC and the rest of
+//!   `daecf fit`'s figures);
 //! - on phantoms, the oracle: did the measured severity move the way the grade moved, and how
 //!   far is the CE's measured grade from the target?
 
@@ -17,7 +18,7 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Head};
+use daecf_core::latent::{CeTarget, Evaluation, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
@@ -53,9 +54,14 @@ pub struct EvaluateCeArgs {
     /// Split of a MedMNIST archive or phantom set (default: test, else the first).
     #[arg(long)]
     split: Option<String>,
-    /// At most this many (labelled) images.
+    /// At most this many (labelled) images, each with its counterfactuals.
     #[arg(long, default_value_t = 200)]
     limit: usize,
+    /// Measure the head (AUC and the rest) on this many labelled images: the first --limit
+    /// of them with their counterfactuals, the rest by the semantic encoder alone, which costs
+    /// little beside a counterfactual's DDIM steps (default: --limit).
+    #[arg(long, value_name = "N")]
+    head_limit: Option<usize>,
     /// Oracle that measures the graded finding (default: the phantom's, for --data phantom:NAME).
     #[arg(long, value_parser = ["vertebra", "retina", "none"])]
     oracle: Option<String>,
@@ -195,6 +201,19 @@ pub fn evaluate(
     Ok((summary, rows))
 }
 
+/// The head's figures on images `indices` of `set` (all labelled), from their semantic latents.
+fn evaluate_head(model: &DiffusionAutoencoder, head: &Head, set: &ImageSet, indices: &[usize], batch: usize, device: &Device) -> anyhow::Result<Evaluation> {
+    let labels: Vec<i64> = indices.iter().filter_map(|&i| set.labels[i]).collect();
+    anyhow::ensure!(labels.len() == indices.len(), "evaluate-ce measures the head on labelled images only");
+    let mut latents = Vec::with_capacity(indices.len() * head.dim());
+    for chunk in indices.chunks(batch.max(1)) {
+        let z = tensor_rows(model.encode(batch_tensor(set, chunk, model.config.input_range, device)))?;
+        latents.extend(z.iter());
+    }
+    let latents = ndarray::Array2::from_shape_vec((indices.len(), head.dim()), latents)?;
+    Ok(head.evaluate(latents.view(), &labels)?)
+}
+
 /// Runs `daecf evaluate-ce`.
 pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
@@ -217,15 +236,21 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     };
     let spec = daecf_core::data::ImageSpec { size: model.config.image_size, channels: model.config.in_channels };
     let set = args.data.read_split(spec, args.split.as_deref())?;
-    let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(args.limit).collect();
+    let head_limit = args.head_limit.unwrap_or(args.limit).max(args.limit);
+    let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(head_limit).collect();
+    let with_ces = &labelled[..labelled.len().min(args.limit)];
     anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data.display());
     let bar = crate::progress::bar(1, "evaluating CEs", "DDIM steps");
     let mut on_step = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let (summary, rows) = evaluate(&model, head, &set, &labelled, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
+    let (mut summary, rows) = evaluate(&model, head, &set, with_ces, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
     bar.finish();
+    if labelled.len() > with_ces.len() {
+        summary.head = evaluate_head(&model, head, &set, &labelled, args.batch, &device)?;
+        summary.head_images = labelled.len();
+    }
     write_report(&args.out, &summary, &rows)?;
     println!("{}", summary.markdown());
     println!("per image: {}", args.out.join("per_image.csv").display());

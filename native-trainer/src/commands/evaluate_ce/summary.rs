@@ -63,8 +63,10 @@ pub struct CeSummary {
     pub steps: (usize, usize),
     /// Strength of the CEs (1: the paper's).
     pub strength: f32,
-    /// The head on these images.
+    /// The head on these images, or on the `head_images` of `--head-limit`.
     pub head: Evaluation,
+    /// Labelled images the head was measured on: `n`, or more with `--head-limit`.
+    pub head_images: usize,
     /// Reconstruction: mean MSE, PSNR (dB), SSIM.
     pub recon_mse: f64,
     /// Mean PSNR.
@@ -207,6 +209,7 @@ pub(super) fn summarise(
         steps: (steps.encode, steps.render),
         strength,
         head: evaluation,
+        head_images: rows.len(),
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
         recon_psnr: mean(rows.iter().map(|r| r.recon[0])),
         recon_ssim: mean(rows.iter().map(|r| r.recon[1])),
@@ -233,6 +236,7 @@ impl CeSummary {
             ("images".to_string(), self.n.to_string()),
             ("DDIM steps (encode / render)".into(), format!("{} / {}", self.steps.0, self.steps.1)),
             ("CE strength (1: the paper's CEs)".into(), format!("{}", self.strength)),
+            ("images the head was measured on".into(), self.head_images.to_string()),
             ("head ROC-AUC".into(), format!("{:.3}", self.head.auc)),
             ("head accuracy".into(), format!("{:.3}", self.head.accuracy)),
             ("reconstruction PSNR".into(), format!("{:.2} dB", self.recon_psnr)),
