@@ -253,6 +253,9 @@ fn demo_writes_a_self_contained_report() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("trust checks met: "));
     assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
+    // The head's trust check is on all 24 graded phantoms, not only the 3 with CEs.
+    let summary = &json(&out.join("evaluate-ce/report.json"))["summary"];
+    assert_eq!((summary["n"].clone(), summary["head_images"].clone()), (3.into(), 24.into()));
 }
 
 /// A bundle exported with `--ce-strength` carries it: demo (and explain, evaluate-ce, the

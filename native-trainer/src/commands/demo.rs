@@ -14,9 +14,8 @@ use daecf_core::data::{LatentSet, LatentSplit};
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
-use crate::commands::evaluate_ce::{TrustCheck, evaluate, write_report};
-use crate::commands::explain::{CeArgs, explain_images, tensor_rows};
-use crate::data_source::batch_tensor;
+use crate::commands::evaluate_ce::{TrustCheck, evaluate, semantic_latents, write_report};
+use crate::commands::explain::{CeArgs, explain_images};
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
@@ -97,18 +96,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Held-out phantoms: the test split of `--data phantom:vertebra`, never seen in training.
     let config = VertebraConfig::new().with_size(model.config.image_size);
     let (set, truths) = vertebra::generate_set(&config, "test", args.eval.max(4), split_seed(0, 2))?;
-    let range = model.config.input_range;
-
     let bar = crate::progress::bar(set.len() as u64, "grading", "images");
-    let mut rows = Vec::new();
-    for chunk in (0..set.len()).collect::<Vec<_>>().chunks(32) {
-        let z = model.encode(batch_tensor(&set, chunk, range, &device));
-        rows.push(tensor_rows(z)?);
-        bar.inc(chunk.len() as u64);
-    }
+    let every: Vec<usize> = (0..set.len()).collect();
+    let latents = semantic_latents(&model, &set, &every, 32, &device, &mut |n| bar.inc(n as u64))?;
     bar.finish();
-    let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
-    let latents = ndarray::concatenate(ndarray::Axis(0), &views)?;
     let labels: Vec<i64> = truths.iter().map(|t| t.grade as i64).collect();
     let evaluation = head.evaluate(latents.view(), &labels)?;
     let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels), ids: Some(set.ids.clone()), x_t: None }] };
@@ -117,8 +108,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let n_ce = args.ce_images.min(set.len());
     let (bar, mut on_step) = stage("measuring CEs");
     let indices: Vec<usize> = (0..n_ce).collect();
-    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
+    let (mut summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
     bar.finish();
+    // The head's trust check on every graded phantom, not only those with CEs.
+    summary.head = evaluation.clone();
+    summary.head_images = set.len();
     write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
 
     // One example per grade, the first of each in the set.

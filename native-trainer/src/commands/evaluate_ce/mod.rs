@@ -201,16 +201,30 @@ pub fn evaluate(
     Ok((summary, rows))
 }
 
+/// The semantic latents (z_sem) of images `indices` of `set`, `batch` at a time; `on_batch` is
+/// told each batch's size.
+pub fn semantic_latents(
+    model: &DiffusionAutoencoder,
+    set: &ImageSet,
+    indices: &[usize],
+    batch: usize,
+    device: &Device,
+    on_batch: &mut dyn FnMut(usize),
+) -> anyhow::Result<ndarray::Array2<f32>> {
+    let dim = model.config.latent_dim;
+    let mut latents = Vec::with_capacity(indices.len() * dim);
+    for chunk in indices.chunks(batch.max(1)) {
+        latents.extend(tensor_rows(model.encode(batch_tensor(set, chunk, model.config.input_range, device)))?.iter());
+        on_batch(chunk.len());
+    }
+    Ok(ndarray::Array2::from_shape_vec((indices.len(), dim), latents)?)
+}
+
 /// The head's figures on images `indices` of `set` (all labelled), from their semantic latents.
 fn evaluate_head(model: &DiffusionAutoencoder, head: &Head, set: &ImageSet, indices: &[usize], batch: usize, device: &Device) -> anyhow::Result<Evaluation> {
     let labels: Vec<i64> = indices.iter().filter_map(|&i| set.labels[i]).collect();
     anyhow::ensure!(labels.len() == indices.len(), "evaluate-ce measures the head on labelled images only");
-    let mut latents = Vec::with_capacity(indices.len() * head.dim());
-    for chunk in indices.chunks(batch.max(1)) {
-        let z = tensor_rows(model.encode(batch_tensor(set, chunk, model.config.input_range, device)))?;
-        latents.extend(z.iter());
-    }
-    let latents = ndarray::Array2::from_shape_vec((indices.len(), head.dim()), latents)?;
+    let latents = semantic_latents(model, set, indices, batch, device, &mut |_| {})?;
     Ok(head.evaluate(latents.view(), &labels)?)
 }
 
