@@ -101,18 +101,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let latents = semantic_latents(&model, &set, &every, 32, &device, &mut |n| bar.inc(n as u64))?;
     bar.finish();
     let labels: Vec<i64> = truths.iter().map(|t| t.grade as i64).collect();
-    let evaluation = head.evaluate(latents.view(), &labels)?;
-    let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels), ids: Some(set.ids.clone()), x_t: None }] };
+    let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels.clone()), ids: Some(set.ids.clone()), x_t: None }] };
     let plots = head_plots(&args.out, &latent_set, head)?;
 
     let n_ce = args.ce_images.min(set.len());
     let (bar, mut on_step) = stage("measuring CEs");
     let indices: Vec<usize> = (0..n_ce).collect();
-    let (mut summary, ce_rows) = evaluate(&model, head, &set, &indices, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
+    // The head is measured on every graded phantom, not only those with CEs.
+    let graded = &latent_set.splits[0];
+    let head_only = (graded.latents.slice(ndarray::s![n_ce.., ..]), &labels[n_ce..]);
+    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, head_only, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
     bar.finish();
-    // The head's trust check on every graded phantom, not only those with CEs.
-    summary.head = evaluation.clone();
-    summary.head_images = set.len();
+    let evaluation = &summary.head;
     write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
 
     // One example per grade, the first of each in the set.

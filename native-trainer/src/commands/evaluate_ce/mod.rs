@@ -18,11 +18,11 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Evaluation, Head};
+use daecf_core::latent::{CeTarget, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
-use ndarray::{ArrayView1, Axis};
+use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
 use crate::model_source::ModelArgs;
@@ -90,12 +90,14 @@ pub struct EvaluateCeArgs {
     backend: Backend,
 }
 
-/// Evaluates the counterfactuals of images `indices` of `set` (all labelled).
+/// Evaluates the counterfactuals of images `indices` of `set` (all labelled), and the head on
+/// them together with `head_only`: more images' z_sem and labels, measured by the head alone.
 pub fn evaluate(
     model: &DiffusionAutoencoder,
     head: &Head,
     set: &ImageSet,
     indices: &[usize],
+    head_only: (ArrayView2<f32>, &[i64]),
     oracle: Option<Oracle>,
     steps: CeSteps,
     strength: f32,
@@ -107,12 +109,13 @@ pub fn evaluate(
         .iter()
         .map(|&i| set.labels[i].with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i])))
         .collect::<anyhow::Result<Vec<i64>>>()?;
-    let (positive, negative) = head.task.class_counts(&labels);
+    let head_labels = [labels.as_slice(), head_only.1].concat();
+    let (positive, negative) = head.task.class_counts(&head_labels);
     anyhow::ensure!(
         positive > 0 && negative > 0,
         "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
          raise --limit or choose another split",
-        indices.len(),
+        head_labels.len(),
         positive,
         negative,
         head.task.name
@@ -195,9 +198,10 @@ pub fn evaluate(
             latents.extend_from_slice(&item.z_sem);
         }
     }
-    let dim = head.dim();
-    let latents = ndarray::Array2::from_shape_vec((rows.len(), dim), latents)?;
-    let summary = summarise(head, &rows, head.evaluate(latents.view(), &labels)?, &steps, strength, oracle.is_some());
+    latents.extend(head_only.0.iter());
+    let latents = ndarray::Array2::from_shape_vec((head_labels.len(), head.dim()), latents)?;
+    let evaluation = head.evaluate(latents.view(), &head_labels)?;
+    let summary = CeSummary { head_images: head_labels.len(), ..summarise(head, &rows, evaluation, &steps, strength, oracle.is_some()) };
     Ok((summary, rows))
 }
 
@@ -218,14 +222,6 @@ pub fn semantic_latents(
         on_batch(chunk.len());
     }
     Ok(ndarray::Array2::from_shape_vec((indices.len(), dim), latents)?)
-}
-
-/// The head's figures on images `indices` of `set` (all labelled), from their semantic latents.
-fn evaluate_head(model: &DiffusionAutoencoder, head: &Head, set: &ImageSet, indices: &[usize], batch: usize, device: &Device) -> anyhow::Result<Evaluation> {
-    let labels: Vec<i64> = indices.iter().filter_map(|&i| set.labels[i]).collect();
-    anyhow::ensure!(labels.len() == indices.len(), "evaluate-ce measures the head on labelled images only");
-    let latents = semantic_latents(model, set, indices, batch, device, &mut |_| {})?;
-    Ok(head.evaluate(latents.view(), &labels)?)
 }
 
 /// Runs `daecf evaluate-ce`.
@@ -259,12 +255,12 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let (mut summary, rows) = evaluate(&model, head, &set, with_ces, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
+    let head_only = &labelled[with_ces.len()..];
+    let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();
+    let head_only_latents = semantic_latents(&model, &set, head_only, args.batch, &device, &mut |_| {})?;
+    let head_only = (head_only_latents.view(), head_only_labels.as_slice());
+    let (summary, rows) = evaluate(&model, head, &set, with_ces, head_only, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
     bar.finish();
-    if labelled.len() > with_ces.len() {
-        summary.head = evaluate_head(&model, head, &set, &labelled, args.batch, &device)?;
-        summary.head_images = labelled.len();
-    }
     write_report(&args.out, &summary, &rows)?;
     println!("{}", summary.markdown());
     println!("per image: {}", args.out.join("per_image.csv").display());
