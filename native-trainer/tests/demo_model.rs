@@ -38,9 +38,9 @@ fn demo_bundle_meets_the_quality_targets_on_40_phantoms() {
     check_demo_bundle(40);
 }
 
-/// The measurement: 200 held-out phantoms (about 26 minutes on 2 cores).
+/// The measurement: 200 held-out phantoms (about 13 minutes on 2 cores, session 27).
 #[test]
-#[ignore = "26 minutes on 2 cores: run with --run-ignored all; figures in shared-models/demo/README.md"]
+#[ignore = "13 minutes on 2 cores: run with --run-ignored all; figures in shared-models/demo/README.md"]
 fn demo_bundle_meets_the_quality_targets_on_200_phantoms() {
     check_demo_bundle(200);
 }
