@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# --workspace keeps the features the tests build with, so the test build is reused.
-cargo build --workspace --bin daecf
+# The features the test suite builds with, so that `scripts/test.sh` reuses this build: a dev
+# dependency (proptest, criterion, tempfile) adds features to crates under burn, and cargo
+# resolves dev dependencies' features only for a build that selects test-like targets.
+# `--examples` selects such targets; the workspace has no examples, so nothing more is built.
+cargo build --workspace --bin daecf --examples
 "${CARGO_TARGET_DIR:-target}/debug/daecf" demo "$@"

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: set-up, then every test of the workspace
+# The whole test suite on a fresh machine: set-up, formatting and lints, then every test of the workspace
 # (unit, integration, end-to-end; the parity tests read ../shared/fixtures), core's unit tests
 # on wasm32 in headless Chromium, and the browser app's end-to-end test against the native CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+cargo fmt --all --check
+# Lints on every target, built as GPU runs build it (CUDA with kernel fusion), so the CUDA
+# backend type-checks in the same pass. DOCS_RS=1 makes cubecl-llvm's build script skip
+# downloading LLVM (it cannot be fetched here); linking a CUDA build needs that download.
+DOCS_RS=1 cargo clippy --workspace --all-targets --features daecf/cuda,daecf/fusion -- -D warnings
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc
-# The CUDA backend, as GPU runs build it (with kernel fusion), must at least type-check.
-# DOCS_RS=1 makes cubecl-llvm's build script skip downloading LLVM (it cannot be fetched here);
-# linking a CUDA build needs that download.
-DOCS_RS=1 cargo check --workspace --features daecf/cuda,daecf/fusion
 # The browser: core on wasm32, then the app built as shipped and driven by Playwright.
 scripts/test-wasm.sh
 scripts/web.sh

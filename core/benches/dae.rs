@@ -14,11 +14,7 @@ use daecf_core::training::{DaeTrainer, TrainerConfig};
 
 #[allow(deprecated)] // ndarray is measured beside flex on purpose
 fn backends() -> Vec<(&'static str, Device)> {
-    vec![
-        ("flex", Device::flex()),
-        ("ndarray", Device::ndarray()),
-        ("wgpu", Device::wgpu(Default::default())),
-    ]
+    vec![("flex", Device::flex()), ("ndarray", Device::ndarray()), ("wgpu", Device::wgpu(Default::default()))]
 }
 
 fn bench(c: &mut Criterion) {

@@ -8,9 +8,9 @@ use daecf_core::DaecfError;
 use daecf_core::model::{CheckpointCopy, DaeConfig, DiffusionAutoencoder, ReferenceConfig};
 
 fn fixture() -> (PathBuf, DaeConfig) {
-    let dir = std::env::var_os("DAECF_PARITY_FIXTURE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/diffae-tiny")
-    });
+    let dir = std::env::var_os("DAECF_PARITY_FIXTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/diffae-tiny"));
     let text = std::fs::read_to_string(dir.join("config.json")).expect("fixture config.json");
     (dir, ReferenceConfig::from_json(&text).unwrap().model)
 }
@@ -34,11 +34,7 @@ fn the_ckpt_loads_the_ema_copy_by_default() {
 
     let want = latent_of(&from_safetensors, &device);
     assert_eq!(latent_of(&ema, &device), want);
-    let online_diff = latent_of(&online, &device)
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let online_diff = latent_of(&online, &device).iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(online_diff > 1e-3, "the online copy should differ from the EMA one");
 }
 
@@ -87,7 +83,9 @@ fn float16_reference_safetensors_load_as_float32() {
         .collect();
     let views: Vec<_> = halves
         .iter()
-        .map(|(name, shape, data)| (name.clone(), safetensors::tensor::TensorView::new(Dtype::F16, shape.clone(), data).unwrap()))
+        .map(|(name, shape, data)| {
+            (name.clone(), safetensors::tensor::TensorView::new(Dtype::F16, shape.clone(), data).unwrap())
+        })
         .collect();
     let path = std::env::temp_dir().join(format!("daecf-f16-reference-{}.safetensors", std::process::id()));
     std::fs::write(&path, serialize(views, None).unwrap()).unwrap();

@@ -28,7 +28,8 @@ fn loss_falls_over_a_few_hundred_steps() {
     device.seed(0);
     let config = DaeConfig::preset("tiny32").unwrap();
     let model = DiffusionAutoencoder::new(&config, &device).unwrap();
-    let mut trainer = DaeTrainer::new(model, TrainerConfig::new().with_learning_rate(5e-4).with_seed(1), &device).unwrap();
+    let mut trainer =
+        DaeTrainer::new(model, TrainerConfig::new().with_learning_rate(5e-4).with_seed(1), &device).unwrap();
     let (n, batch, steps) = (32, 2, 250);
     let images = patterns(n, 32);
     let mut losses = Vec::with_capacity(steps);

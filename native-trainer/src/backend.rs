@@ -60,7 +60,9 @@ impl Backend {
                     .collect()
             }
             Self::Cpu | Self::Ndarray | Self::Libtorch => {
-                anyhow::bail!("--devices needs several GPUs (--backend cuda or wgpu); a CPU backend is one device that already uses every core")
+                anyhow::bail!(
+                    "--devices needs several GPUs (--backend cuda or wgpu); a CPU backend is one device that already uses every core"
+                )
             }
         }
     }
@@ -88,8 +90,12 @@ fn cuda(index: usize) -> anyhow::Result<Device> {
          (if the driver is installed outside the loader's path, add its folder to LD_LIBRARY_PATH)"
     );
     result::init().map_err(|e| anyhow::anyhow!("--backend cuda: the NVIDIA driver did not start: {e}"))?;
-    let count = result::device::get_count().map_err(|e| anyhow::anyhow!("--backend cuda: counting GPUs failed: {e}"))?;
-    anyhow::ensure!(index < count as usize, "CUDA device {index} does not exist: the driver sees {count} GPU(s), numbered from 0");
+    let count =
+        result::device::get_count().map_err(|e| anyhow::anyhow!("--backend cuda: counting GPUs failed: {e}"))?;
+    anyhow::ensure!(
+        index < count as usize,
+        "CUDA device {index} does not exist: the driver sees {count} GPU(s), numbered from 0"
+    );
     Ok(Device::cuda(index))
 }
 

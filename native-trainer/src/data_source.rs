@@ -98,7 +98,12 @@ fn read_phantom(text: &str, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
     let (name, count) = match text.split_once(':') {
         Some((name, n)) => {
             let n = n.parse::<usize>().ok().filter(|&n| n > 0);
-            (name, n.ok_or_else(|| anyhow::anyhow!("phantom:{text}: the count after the name must be a positive integer"))?)
+            (
+                name,
+                n.ok_or_else(|| {
+                    anyhow::anyhow!("phantom:{text}: the count after the name must be a positive integer")
+                })?,
+            )
         }
         None => (text, PHANTOM_DEFAULT_COUNT),
     };

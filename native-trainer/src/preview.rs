@@ -5,9 +5,9 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
 use daecf_core::data::ImageSet;
+use daecf_core::data::images::model_pictures;
 use daecf_core::model::{DiffusionAutoencoder, InputRange};
 use daecf_core::pipeline::reconstruct;
-use daecf_core::data::images::model_pictures;
 use image::RgbImage;
 use ndarray::Array4;
 
@@ -37,7 +37,12 @@ pub fn to_images(x: Tensor<4>, range: InputRange) -> anyhow::Result<Vec<RgbImage
 }
 
 /// Writes originals over reconstructions of (up to) the first 8 images of `data`.
-pub fn reconstruction_grid(model: &DiffusionAutoencoder, data: &ImageSet, path: &Path, device: &Device) -> anyhow::Result<()> {
+pub fn reconstruction_grid(
+    model: &DiffusionAutoencoder,
+    data: &ImageSet,
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<()> {
     let n = data.len().min(8);
     let range = model.config.input_range;
     let indices: Vec<usize> = (0..n).collect();

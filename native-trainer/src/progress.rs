@@ -5,5 +5,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A bar for `len` `units` (e.g. "images") labelled `what` (e.g. "encoding").
 pub fn bar(len: u64, what: &str, units: &str) -> ProgressBar {
     let template = format!("{what} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {units}  {{msg}}  ETA {{eta}}");
-    ProgressBar::new(len).with_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()))
+    ProgressBar::new(len)
+        .with_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()))
 }

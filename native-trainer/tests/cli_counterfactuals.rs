@@ -31,7 +31,18 @@ fn phantom_writes_images_truth_and_a_medmnist_archive() {
     let tmp = temp_dir("phantom");
     let dir = tmp.path();
     let (folder, npz) = (dir.join("v"), dir.join("v.npz"));
-    daecf_ok(&["phantom", "vertebra", "--count", "10", "--size", "32", "--out", folder.to_str().unwrap(), "--npz", npz.to_str().unwrap()]);
+    daecf_ok(&[
+        "phantom",
+        "vertebra",
+        "--count",
+        "10",
+        "--size",
+        "32",
+        "--out",
+        folder.to_str().unwrap(),
+        "--npz",
+        npz.to_str().unwrap(),
+    ]);
     let csv = std::fs::read_to_string(folder.join("labels.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "file,label,grade,form,height_ratio,anterior,middle,posterior,neighbour_ratio");
@@ -56,18 +67,35 @@ fn explain_writes_counterfactuals_and_their_figures() {
     let image = dir.join("img/train-00000.png");
     let out = dir.join("out");
     // Strength 1 (the demo bundle's heads carry 50): the paper's CEs, the binary one the reflection.
-    let args = ["explain", image.to_str().unwrap(), "--model", &model, "--head", &heads, "--grades", "0,3.5", "--frames", "3", "--strength", "1"];
+    let args = [
+        "explain",
+        image.to_str().unwrap(),
+        "--model",
+        &model,
+        "--head",
+        &heads,
+        "--grades",
+        "0,3.5",
+        "--frames",
+        "3",
+        "--strength",
+        "1",
+    ];
     let run = daecf_ok(&[&args[..], &["--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap()]].concat());
     let folder = out.join("train-00000");
     let report = json(&folder.join("explanation.json"));
     let binary = &report["counterfactuals"][0];
-    let crossed = (binary["reencoded_distance"].as_f64().unwrap() > 0.0) == (binary["distance"].as_f64().unwrap() > 0.0);
+    let crossed =
+        (binary["reencoded_distance"].as_f64().unwrap() > 0.0) == (binary["distance"].as_f64().unwrap() > 0.0);
     let printed = String::from_utf8_lossy(&run.stdout);
     assert_eq!(printed.contains("): valid -> "), crossed, "the binary CE's verdict: {printed}");
     assert_eq!(printed.contains("): not valid"), !crossed, "the binary CE's verdict: {printed}");
     let d = report["distance"].as_f64().unwrap();
     let ces = report["counterfactuals"].as_array().unwrap();
-    assert_eq!(ces.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["binary", "grade 0", "grade 3.5"]);
+    assert_eq!(
+        ces.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["binary", "grade 0", "grade 3.5"]
+    );
     assert!((ces[0]["distance"].as_f64().unwrap() + d).abs() < 1e-4, "the binary CE is the reflection");
     assert!(ces.iter().all(|c| c["reencoded_distance"].as_f64().is_some() && c["step_size"].as_f64().unwrap() >= 0.0));
     assert_eq!(report["progression"].as_array().unwrap().len(), 3);
@@ -87,7 +115,19 @@ fn evaluate_ce_measures_the_head_beyond_the_counterfactuals() {
     let (bundle, _, _) = demo_files(dir);
     let summary = |extra: &[&str], out: &str| {
         let out = dir.join(out);
-        let mut args = vec!["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:60", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "evaluate-ce",
+            "--bundle",
+            &bundle,
+            "--data",
+            "phantom:vertebra:60",
+            "--t-encode",
+            "3",
+            "--t-render",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         daecf_ok(&args);
         json(&out.join("report.json"))["summary"].clone()
@@ -110,11 +150,26 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let (bundle, _, _) = demo_files(dir);
     let out = dir.join("out");
     let run = daecf_ok(&[
-        "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "5",
-        "--t-encode", "4", "--t-render", "3", "--out", out.to_str().unwrap(),
+        "evaluate-ce",
+        "--bundle",
+        &bundle,
+        "--data",
+        "phantom:vertebra:30",
+        "--limit",
+        "5",
+        "--t-encode",
+        "4",
+        "--t-render",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let printed = String::from_utf8_lossy(&run.stdout);
-    assert!(printed.contains("| trust check | verdict |") && printed.contains("oracle: grade CEs within one grade of the target"), "{printed}");
+    assert!(
+        printed.contains("| trust check | verdict |")
+            && printed.contains("oracle: grade CEs within one grade of the target"),
+        "{printed}"
+    );
     let report = json(&out.join("report.json"));
     let summary = &report["summary"];
     assert_eq!(summary["n"], 5);
@@ -126,16 +181,32 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     assert_eq!(report["images"].as_array().unwrap().len(), 5);
     // The kept share of the binary move is the median over the images' own figures.
     let f = |v: &serde_json::Value| v.as_f64().unwrap();
-    let mut shares: Vec<f64> = report["images"].as_array().unwrap().iter()
-        .map(|i| (f(&i["binary"]["reencoded"]) - f(&i["distance"])) / (f(&i["binary"]["latent_distance"]) - f(&i["distance"])))
+    let mut shares: Vec<f64> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (f(&i["binary"]["reencoded"]) - f(&i["distance"]))
+                / (f(&i["binary"]["latent_distance"]) - f(&i["distance"]))
+        })
         .collect();
     shares.sort_by(f64::total_cmp);
     assert!((f(&summary["binary_realised"]) - shares[2]).abs() < 1e-4, "{} vs {shares:?}", summary["binary_realised"]);
     assert!(printed.contains("share of the latent move kept after re-encoding"), "{printed}");
-    let mut moves: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["binary"]["latent_distance"]) - f(&i["distance"])).abs()).collect();
+    let mut moves: Vec<f64> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (f(&i["binary"]["latent_distance"]) - f(&i["distance"])).abs())
+        .collect();
     moves.sort_by(f64::total_cmp);
     assert!((f(&summary["binary_move"]) - moves[2]).abs() < 1e-4, "{} vs {moves:?}", summary["binary_move"]);
-    let mut drifts: Vec<f64> = report["images"].as_array().unwrap().iter().map(|i| (f(&i["recon_reencoded"]) - f(&i["distance"])).abs()).collect();
+    let mut drifts: Vec<f64> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (f(&i["recon_reencoded"]) - f(&i["distance"])).abs())
+        .collect();
     drifts.sort_by(f64::total_cmp);
     assert!((f(&summary["recon_drift"]) - drifts[2]).abs() < 1e-4, "{} vs {drifts:?}", summary["recon_drift"]);
     assert!(drifts[4] > 0.0, "re-encoding a reconstruction moves its distance a little: {drifts:?}");
@@ -165,8 +236,21 @@ fn strength_scales_the_counterfactual_moves() {
     let f = |v: &Value| v.as_f64().unwrap();
     let out = dir.join("evaluate");
     let run = daecf_ok(&[
-        "evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "3",
-        "--t-encode", "3", "--t-render", "2", "--strength", "3", "--out", out.to_str().unwrap(),
+        "evaluate-ce",
+        "--bundle",
+        &bundle,
+        "--data",
+        "phantom:vertebra:30",
+        "--limit",
+        "3",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--strength",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&run.stdout).contains("| CE strength (1: the paper's CEs) | 3 |"));
     let report = json(&out.join("report.json"));
@@ -179,25 +263,51 @@ fn strength_scales_the_counterfactual_moves() {
     let explained = dir.join("explain");
     let image = dir.join("img/train-00000.png");
     daecf_ok(&[
-        "explain", image.to_str().unwrap(), "--bundle", &bundle, "--frames", "2", "--t-encode", "3", "--t-render", "2",
-        "--strength", "2", "--out", explained.to_str().unwrap(),
+        "explain",
+        image.to_str().unwrap(),
+        "--bundle",
+        &bundle,
+        "--frames",
+        "2",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--strength",
+        "2",
+        "--out",
+        explained.to_str().unwrap(),
     ]);
     let report = json(&explained.join("train-00000/explanation.json"));
     assert_eq!(f(&report["strength"]), 2.0);
     // The binary CE shows the reflection, its latent goes three times as far (d - 2 * 2d); each
     // progression frame's latent moves twice as far as the distance it shows.
     let (d, binary) = (f(&report["distance"]), &report["counterfactuals"][0]);
-    assert!((f(&binary["distance"]) + d).abs() < 1e-4 && (f(&binary["latent_distance"]) + 3.0 * d).abs() < 1e-4, "{report}");
+    assert!(
+        (f(&binary["distance"]) + d).abs() < 1e-4 && (f(&binary["latent_distance"]) + 3.0 * d).abs() < 1e-4,
+        "{report}"
+    );
     for frame in report["progression"].as_array().unwrap() {
         assert!((f(&frame["latent_distance"]) - d - 2.0 * (f(&frame["distance"]) - d)).abs() < 1e-4, "{frame}");
     }
     let bad = daecf(&["explain", image.to_str().unwrap(), "--bundle", &bundle, "--strength", "0"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("'0' is not a positive number"));
     // One image holds one class at most: refused before any rendering, not after it.
-    let one = daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--limit", "1", "--out", dir.join("one").to_str().unwrap()]);
+    let one = daecf(&[
+        "evaluate-ce",
+        "--bundle",
+        &bundle,
+        "--data",
+        "phantom:vertebra:30",
+        "--limit",
+        "1",
+        "--out",
+        dir.join("one").to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&one.stderr);
     assert!(!one.status.success() && err.contains("ROC-AUC needs both") && err.contains("--limit"), "{err}");
-    let labels = daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--labels", "grades.csv"]);
+    let labels =
+        daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--labels", "grades.csv"]);
     let err = String::from_utf8_lossy(&labels.stderr);
     assert!(!labels.status.success() && err.contains("--labels and --strict apply to a folder of images"), "{err}");
 }
@@ -212,7 +322,15 @@ fn encode_and_fit_demo_model_latents_with_the_tsne() {
     let latents = dir.join("latents.npz");
     daecf_ok(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
     let fit = dir.join("fit");
-    daecf_ok(&["fit", "--latents", latents.to_str().unwrap(), "--task", "fracture:positive=2,3:exclude=1", "--out", fit.to_str().unwrap()]);
+    daecf_ok(&[
+        "fit",
+        "--latents",
+        latents.to_str().unwrap(),
+        "--task",
+        "fracture:positive=2,3:exclude=1",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
     let tsne = std::fs::read(fit.join("report").join("tsne.png")).unwrap();
     assert!(tsne.starts_with(b"\x89PNG") && tsne.len() > 10_000, "{} bytes", tsne.len());
 }
@@ -223,14 +341,31 @@ fn export_and_inspect_a_bundle() {
     let dir = tmp.path();
     let (_, model, heads) = demo_files(dir);
     let out = dir.join("again.daecf");
-    daecf_ok(&["export", "--model", &model, "--head", &heads, "--training-data", "phantoms", "--steps", "7", "--out", out.to_str().unwrap()]);
+    daecf_ok(&[
+        "export",
+        "--model",
+        &model,
+        "--head",
+        &heads,
+        "--training-data",
+        "phantoms",
+        "--steps",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let half = dir.join("half.daecf");
     daecf_ok(&["export", "--model", &model, "--head", &heads, "--f16", "--out", half.to_str().unwrap()]);
     let (full, small) = (std::fs::metadata(&out).unwrap().len(), std::fs::metadata(&half).unwrap().len());
     assert!(small < full * 6 / 10, "f16 halves the bundle: {small} vs {full}");
-    assert!(String::from_utf8(daecf_ok(&["inspect", half.to_str().unwrap()]).stdout).unwrap().contains("f16 safetensors"));
+    assert!(
+        String::from_utf8(daecf_ok(&["inspect", half.to_str().unwrap()]).stdout).unwrap().contains("f16 safetensors")
+    );
     let text = String::from_utf8(daecf_ok(&["inspect", out.to_str().unwrap()]).stdout).unwrap();
-    assert!(text.contains("checksum verified") && text.contains("head 'fracture'") && text.contains("phantoms, 7 steps"), "{text}");
+    assert!(
+        text.contains("checksum verified") && text.contains("head 'fracture'") && text.contains("phantoms, 7 steps"),
+        "{text}"
+    );
     let mut bytes = std::fs::read(&out).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
@@ -244,12 +379,27 @@ fn demo_writes_a_self_contained_report() {
     let tmp = temp_dir("demo");
     let dir = tmp.path();
     let out = dir.join("demo");
-    let run = daecf_ok(&["demo", "--eval", "24", "--ce-images", "3", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+    let run = daecf_ok(&[
+        "demo",
+        "--eval",
+        "24",
+        "--ce-images",
+        "3",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     for needle in ["ROC-AUC", "binary CE validity", "oracle", "data:image/png;base64,", "data:image/gif;base64,"] {
         assert!(html.contains(needle), "{needle}");
     }
-    assert!(html.contains("Can these counterfactuals be trusted?") && html.contains("(needs 80.0 %)"), "the trust checks");
+    assert!(
+        html.contains("Can these counterfactuals be trusted?") && html.contains("(needs 80.0 %)"),
+        "the trust checks"
+    );
     assert!(String::from_utf8_lossy(&run.stdout).contains("trust checks met: "));
     assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
@@ -270,15 +420,49 @@ fn demo_runs_another_bundle_at_its_exported_strength() {
     let other = other.to_str().unwrap();
     assert!(String::from_utf8_lossy(&daecf_ok(&["inspect", other]).stdout).contains(", CE strength 2"));
     let out = dir.join("demo");
-    daecf_ok(&["demo", "--bundle", other, "--eval", "8", "--ce-images", "2", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+    daecf_ok(&[
+        "demo",
+        "--bundle",
+        other,
+        "--eval",
+        "8",
+        "--ce-images",
+        "2",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"), "names the bundle and the strength");
+    assert!(
+        html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"),
+        "names the bundle and the strength"
+    );
     let report = json(&out.join("evaluate-ce/report.json"));
     assert_eq!(report["summary"]["strength"].as_f64(), Some(2.0));
     let paper = dir.join("paper");
     daecf_ok(&[
-        "evaluate-ce", "--bundle", other, "--data", "phantom:vertebra:30", "--limit", "2", "--t-encode", "3", "--t-render", "2",
-        "--strength", "1", "--out", paper.to_str().unwrap(),
+        "evaluate-ce",
+        "--bundle",
+        other,
+        "--data",
+        "phantom:vertebra:30",
+        "--limit",
+        "2",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--strength",
+        "1",
+        "--out",
+        paper.to_str().unwrap(),
     ]);
-    assert_eq!(json(&paper.join("report.json"))["summary"]["strength"].as_f64(), Some(1.0), "--strength overrides the bundle's");
+    assert_eq!(
+        json(&paper.join("report.json"))["summary"]["strength"].as_f64(),
+        Some(1.0),
+        "--strength overrides the bundle's"
+    );
 }

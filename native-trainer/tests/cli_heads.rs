@@ -32,7 +32,9 @@ fn fit_reports_table_4_writes_the_report_and_grade_reads_the_head() {
     let out = dir.to_str().unwrap();
     let json = stdout_json(&daecf_ok(&["fit", "--latents", latents().to_str().unwrap(), "--out", out, "--json"]));
     let val = &json["val"];
-    for (key, want) in [("auc", 0.891), ("auc_hard", 0.835), ("f1", 0.878), ("accuracy", 0.850), ("mae", 0.728), ("macro_f1", 0.314)] {
+    for (key, want) in
+        [("auc", 0.891), ("auc_hard", 0.835), ("f1", 0.878), ("accuracy", 0.850), ("mae", 0.728), ("macro_f1", 0.314)]
+    {
         let got = val[key].as_f64().unwrap_or_else(|| panic!("val.{key} missing in {val}"));
         assert!((got - want).abs() <= 0.01, "val.{key} = {got}, want {want}");
     }
@@ -50,7 +52,14 @@ fn fit_reports_table_4_writes_the_report_and_grade_reads_the_head() {
 
     let head = dir.join("head.json");
     let rows = stdout_json(&daecf_ok(&[
-        "grade", "--head", head.to_str().unwrap(), "--latents", latents().to_str().unwrap(), "--split", "val", "--json",
+        "grade",
+        "--head",
+        head.to_str().unwrap(),
+        "--latents",
+        latents().to_str().unwrap(),
+        "--split",
+        "val",
+        "--json",
     ]));
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 120);
@@ -64,8 +73,21 @@ fn several_tasks_logreg_and_the_burn_solver() {
     let tmp = temp_dir("tasks");
     let dir = tmp.path();
     let json = stdout_json(&daecf_ok(&[
-        "fit", "--latents", latents().to_str().unwrap(), "--out", dir.to_str().unwrap(), "--json", "--no-plots",
-        "--classifier", "logreg", "--solver", "burn", "--task", "any:positive=1,2,3,4", "--task", "severe:positive=3,4:exclude=2",
+        "fit",
+        "--latents",
+        latents().to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+        "--no-plots",
+        "--classifier",
+        "logreg",
+        "--solver",
+        "burn",
+        "--task",
+        "any:positive=1,2,3,4",
+        "--task",
+        "severe:positive=3,4:exclude=2",
     ]));
     let any = &json["tasks"]["any"]["val"];
     assert!((any["auc"].as_f64().unwrap() - 0.893).abs() <= 0.01, "{any}");
@@ -95,21 +117,68 @@ fn bad_latents_files_fail_with_clear_messages() {
     };
     let cases: Vec<(&str, Vec<(&str, &dyn Fn(&mut NpzWriter<std::fs::File>, &str))>, &str)> = vec![
         ("keys", vec![("images", &x), ("labels", &grades)], "no <split>_latents"),
-        ("length", vec![("train_latents", &x), ("train_labels", &|n, k| n.add_array(k, &Array1::<i64>::zeros(5)).unwrap())], "12 rows but train_labels has 5"),
-        ("nan", vec![("train_latents", &|n, k| { let mut a = Array2::<f32>::ones((12, 4)); a[[2, 3]] = f32::NAN; n.add_array(k, &a).unwrap() }), ("train_labels", &grades)], "is NaN"),
-        ("single", vec![("train_latents", &x), ("train_labels", &|n, k| n.add_array(k, &Array1::<i64>::from_elem(12, 3)).unwrap())], "both classes"),
-        ("gap", vec![("train_latents", &x), ("train_labels", &|n, k| n.add_array(k, &Array1::from_iter((0..12).map(|i| [0i64, 1, 3][i % 3]))).unwrap())], "grade 2 is empty"),
+        (
+            "length",
+            vec![("train_latents", &x), ("train_labels", &|n, k| n.add_array(k, &Array1::<i64>::zeros(5)).unwrap())],
+            "12 rows but train_labels has 5",
+        ),
+        (
+            "nan",
+            vec![
+                ("train_latents", &|n, k| {
+                    let mut a = Array2::<f32>::ones((12, 4));
+                    a[[2, 3]] = f32::NAN;
+                    n.add_array(k, &a).unwrap()
+                }),
+                ("train_labels", &grades),
+            ],
+            "is NaN",
+        ),
+        (
+            "single",
+            vec![
+                ("train_latents", &x),
+                ("train_labels", &|n, k| n.add_array(k, &Array1::<i64>::from_elem(12, 3)).unwrap()),
+            ],
+            "both classes",
+        ),
+        (
+            "gap",
+            vec![
+                ("train_latents", &x),
+                ("train_labels", &|n, k| {
+                    n.add_array(k, &Array1::from_iter((0..12).map(|i| [0i64, 1, 3][i % 3]))).unwrap()
+                }),
+            ],
+            "grade 2 is empty",
+        ),
     ];
     for (name, arrays, message) in cases {
         let path = dir.join(format!("{name}.npz"));
         write_npz(&path, &arrays);
-        let out = daecf(&["fit", "--latents", path.to_str().unwrap(), "--out", dir.join(name).to_str().unwrap(), "--no-plots"]);
+        let out = daecf(&[
+            "fit",
+            "--latents",
+            path.to_str().unwrap(),
+            "--out",
+            dir.join(name).to_str().unwrap(),
+            "--no-plots",
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: daecf fit should fail");
         assert!(stderr.contains(message), "{name}: expected '{message}' in: {stderr}");
     }
     let missing = daecf(&["fit", "--latents", dir.join("nope.npz").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.npz"));
-    let empty_grade = daecf(&["fit", "--latents", latents().to_str().unwrap(), "--no-plots", "--out", dir.join("cal").to_str().unwrap(), "--calibration", "grades:0,7"]);
+    let empty_grade = daecf(&[
+        "fit",
+        "--latents",
+        latents().to_str().unwrap(),
+        "--no-plots",
+        "--out",
+        dir.join("cal").to_str().unwrap(),
+        "--calibration",
+        "grades:0,7",
+    ]);
     assert!(String::from_utf8_lossy(&empty_grade.stderr).contains("no training sample has grade 7"));
 }

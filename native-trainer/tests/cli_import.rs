@@ -29,12 +29,24 @@ fn imported_models_encode_as_the_reference() {
     let dir = tmp.path();
     let config = fx.join("config.json");
     let device = Device::flex();
-    let mut reference = DiffusionAutoencoder::new(&ReferenceConfig::from_json(&std::fs::read_to_string(&config).unwrap()).unwrap().model, &device).unwrap();
+    let mut reference = DiffusionAutoencoder::new(
+        &ReferenceConfig::from_json(&std::fs::read_to_string(&config).unwrap()).unwrap().model,
+        &device,
+    )
+    .unwrap();
     reference.load_reference(fx.join("model.safetensors")).unwrap();
     let want = latent_of(&reference, &device);
     for weights in ["model.ckpt", "model.safetensors"] {
         let out = dir.join(format!("{weights}.daecf.safetensors"));
-        let run = daecf_ok(&["import", "--weights", fx.join(weights).to_str().unwrap(), "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let run = daecf_ok(&[
+            "import",
+            "--weights",
+            fx.join(weights).to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(String::from_utf8_lossy(&run.stdout).contains("32 px, 1 channel(s), width 32, mult [1, 2]"));
         let model = DiffusionAutoencoder::load(&out, &device).unwrap();
         assert_eq!(model.config, reference.config);
@@ -51,7 +63,15 @@ fn configs_and_weights_it_cannot_use_are_explained() {
     let import = |config: &str| {
         let path = dir.join("config.json");
         std::fs::write(&path, config).unwrap();
-        let run = daecf(&["import", "--weights", weights.to_str().unwrap(), "--config", path.to_str().unwrap(), "--out", dir.join("m.safetensors").to_str().unwrap()]);
+        let run = daecf(&[
+            "import",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+            "--out",
+            dir.join("m.safetensors").to_str().unwrap(),
+        ]);
         assert!(!run.status.success());
         String::from_utf8_lossy(&run.stderr).into_owned()
     };

@@ -62,7 +62,18 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     let tmp = temp_dir("resume");
     let dir = tmp.path();
     let (data, whole, parts) = whole_and_stopped_run(dir, 6);
-    let other_seed = daecf(&["train", "--data", data.to_str().unwrap(), "--steps", "6", "--seed", "6", "--resume", "--out", parts.to_str().unwrap()]);
+    let other_seed = daecf(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--steps",
+        "6",
+        "--seed",
+        "6",
+        "--resume",
+        "--out",
+        parts.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&other_seed.stderr);
     assert!(!other_seed.status.success() && err.contains("--seed 6 differs from the resumed run's 5"), "{err}");
     train(&data, &parts, 6, true);
@@ -84,19 +95,52 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
 
     let rec = dir.join("rec");
     let out = daecf_ok(&[
-        "reconstruct", "--model", whole.join("model.safetensors").to_str().unwrap(), "--data", data.to_str().unwrap(),
-        "--limit", "3", "--t-encode", "5", "--t-render", "5", "--out", rec.to_str().unwrap(),
+        "reconstruct",
+        "--model",
+        whole.join("model.safetensors").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--limit",
+        "3",
+        "--t-encode",
+        "5",
+        "--t-render",
+        "5",
+        "--out",
+        rec.to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 images: MSE"));
     let metrics = std::fs::read_to_string(rec.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 4, "{metrics}");
-    assert!(metrics.lines().skip(1).all(|l| l.split(',').nth(3).and_then(|s| s.parse::<f64>().ok()).is_some_and(|s| s <= 1.0)));
+    assert!(
+        metrics.lines().skip(1).all(|l| l
+            .split(',')
+            .nth(3)
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|s| s <= 1.0))
+    );
     assert!(rec.join("0002.png").is_file());
 
     let latents = dir.join("latents.npz");
     let model = whole.join("model.safetensors");
-    daecf_ok(&["encode", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", latents.to_str().unwrap()]);
-    let fit = daecf_ok(&["fit", "--latents", latents.to_str().unwrap(), "--out", dir.join("fit").to_str().unwrap(), "--no-plots", "--json"]);
+    daecf_ok(&[
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        latents.to_str().unwrap(),
+    ]);
+    let fit = daecf_ok(&[
+        "fit",
+        "--latents",
+        latents.to_str().unwrap(),
+        "--out",
+        dir.join("fit").to_str().unwrap(),
+        "--no-plots",
+        "--json",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
     assert!(json.is_object(), "{json}");
     assert!(dir.join("fit/head.json").is_file());
@@ -130,7 +174,11 @@ fn a_checkpoint_carried_in_parts_resumes_exactly() {
     assert!(a.len() > 100 && a == b, "the carried run's weights differ from the uninterrupted run's");
     assert_eq!(std::fs::read_to_string(back.join("loss.csv")).unwrap().lines().count(), 3, "header + 2 steps");
 
-    let piece = std::fs::read_dir(&pieces[1]).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("piece")).unwrap();
+    let piece = std::fs::read_dir(&pieces[1])
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("piece"))
+        .unwrap();
     std::fs::write(&piece, b"damaged").unwrap();
     let (joined, err) = transfer(&[Path::new("join"), &pieces[0], &pieces[1], &dir.join("back-2")]);
     assert!(!joined && err.contains("did NOT match"), "{err}");
@@ -166,7 +214,8 @@ fn mixed_precision_runs_checkpoint_and_resume() {
     };
     run("2", "bf16", false);
     let state = |key: &str| -> serde_json::Value {
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/state.json")).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/state.json")).unwrap()).unwrap();
         json.pointer(key).cloned().unwrap_or_default()
     };
     assert_eq!(state("/precision"), "bf16");
@@ -178,7 +227,14 @@ fn mixed_precision_runs_checkpoint_and_resume() {
     let model = daecf_core::model::DiffusionAutoencoder::load(out.join("model.safetensors"), &Device::flex()).unwrap();
     assert_eq!(model.unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
     let losses = std::fs::read_to_string(out.join("loss.csv")).unwrap();
-    assert!(losses.lines().skip(1).all(|l| l.split(',').nth(1).and_then(|v| v.parse::<f32>().ok()).is_some_and(f32::is_finite)), "{losses}");
+    assert!(
+        losses.lines().skip(1).all(|l| l
+            .split(',')
+            .nth(1)
+            .and_then(|v| v.parse::<f32>().ok())
+            .is_some_and(f32::is_finite)),
+        "{losses}"
+    );
 }
 
 /// `--devices` refuses CPU backends and names what it found on wgpu.
@@ -189,7 +245,19 @@ fn devices_name_gpus_and_refuse_cpus() {
     let data = image_folder(dir);
     let run = |backend: &str, devices: &str| {
         let out = dir.join(backend);
-        let args = ["train", "--data", data.to_str().unwrap(), "--steps", "1", "--backend", backend, "--devices", devices, "--out", out.to_str().unwrap()];
+        let args = [
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--backend",
+            backend,
+            "--devices",
+            devices,
+            "--out",
+            out.to_str().unwrap(),
+        ];
         let out = daecf(&args);
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
@@ -202,7 +270,20 @@ fn devices_name_gpus_and_refuse_cpus() {
 /// and says how to get one.
 #[test]
 fn libtorch_backend_trains_or_says_how_to_build_it() {
-    let args = ["bench", "--backend", "libtorch", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"];
+    let args = [
+        "bench",
+        "--backend",
+        "libtorch",
+        "--preset",
+        "tiny32",
+        "--res-blocks",
+        "1",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--json",
+    ];
     let out = daecf(&args);
     if cfg!(feature = "tch") {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -222,21 +303,64 @@ fn init_starts_a_new_run_from_a_models_weights() {
     let data = image_folder(dir);
     let data = data.to_str().unwrap();
     let first = dir.join("first");
-    daecf_ok(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--seed", "3", "--out", first.to_str().unwrap()]);
+    daecf_ok(&[
+        "train",
+        "--data",
+        data,
+        "--preset",
+        "tiny32",
+        "--res-blocks",
+        "1",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
     let start = first.join("model.safetensors");
     let run = |steps: &str, out: &Path| {
-        daecf_ok(&["train", "--data", data, "--init", start.to_str().unwrap(), "--batch", "2", "--steps", steps, "--seed", "4", "--out", out.to_str().unwrap()])
+        daecf_ok(&[
+            "train",
+            "--data",
+            data,
+            "--init",
+            start.to_str().unwrap(),
+            "--batch",
+            "2",
+            "--steps",
+            steps,
+            "--seed",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ])
     };
     let copy = dir.join("copy");
     run("0", &copy);
-    assert!(tensors(&start) == tensors(&copy.join("model.safetensors")), "step 0 of an --init run must hold the given weights");
+    assert!(
+        tensors(&start) == tensors(&copy.join("model.safetensors")),
+        "step 0 of an --init run must hold the given weights"
+    );
     let tuned = dir.join("tuned");
     let out = run("1", &tuned);
     assert!(String::from_utf8_lossy(&out.stderr).contains("starting from the weights of"));
-    let model = daecf_core::model::DiffusionAutoencoder::load(tuned.join("model.safetensors"), &Device::flex()).unwrap();
+    let model =
+        daecf_core::model::DiffusionAutoencoder::load(tuned.join("model.safetensors"), &Device::flex()).unwrap();
     assert_eq!(model.config.num_res_blocks, 1, "the model file's architecture, not the default preset's");
     assert!(tensors(&start) != tensors(&tuned.join("model.safetensors")), "one step must move the weights");
-    let both = daecf(&["train", "--data", data, "--init", start.to_str().unwrap(), "--resume", "--out", tuned.to_str().unwrap()]);
+    let both = daecf(&[
+        "train",
+        "--data",
+        data,
+        "--init",
+        start.to_str().unwrap(),
+        "--resume",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
     assert!(!both.status.success() && String::from_utf8_lossy(&both.stderr).contains("--resume"));
 }
 
@@ -249,15 +373,42 @@ fn a_run_carried_at_f16_starts_again_from_its_weights() {
     let data = image_folder(dir);
     let data = data.to_str().unwrap();
     let first = dir.join("first");
-    daecf_ok(&["train", "--data", data, "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "2", "--out", first.to_str().unwrap()]);
+    daecf_ok(&[
+        "train",
+        "--data",
+        data,
+        "--preset",
+        "tiny32",
+        "--res-blocks",
+        "1",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
     let ema = first.join("checkpoint/ema.safetensors");
     let half = dir.join("ema.f16.safetensors");
     daecf_ok(&["export", "--model", ema.to_str().unwrap(), "--f16", "--out", half.to_str().unwrap()]);
     let (full, small) = (std::fs::metadata(&ema).unwrap().len(), std::fs::metadata(&half).unwrap().len());
     assert!(small < full * 6 / 10, "f16 halves the model: {small} vs {full}");
     let again = dir.join("again");
-    daecf_ok(&["train", "--data", data, "--init", half.to_str().unwrap(), "--batch", "2", "--steps", "0", "--out", again.to_str().unwrap()]);
-    let floats = |bytes: &[u8]| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>();
+    daecf_ok(&[
+        "train",
+        "--data",
+        data,
+        "--init",
+        half.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--steps",
+        "0",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    let floats =
+        |bytes: &[u8]| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>();
     let (before, after) = (tensors(&ema), tensors(&again.join("model.safetensors")));
     assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
     for (name, bytes) in &before {
@@ -266,7 +417,11 @@ fn a_run_carried_at_f16_starts_again_from_its_weights() {
         assert!(worst < 1e-3, "{name}: {worst} of the weight, more than f16 rounding");
     }
     let bundle = daecf(&["export", "--model", ema.to_str().unwrap(), "--out", dir.join("x.daecf").to_str().unwrap()]);
-    assert!(!bundle.status.success() && String::from_utf8_lossy(&bundle.stderr).contains("--head"), "a bundle needs a head");
-    let strength = daecf(&["export", "--model", ema.to_str().unwrap(), "--ce-strength", "2", "--out", half.to_str().unwrap()]);
+    assert!(
+        !bundle.status.success() && String::from_utf8_lossy(&bundle.stderr).contains("--head"),
+        "a bundle needs a head"
+    );
+    let strength =
+        daecf(&["export", "--model", ema.to_str().unwrap(), "--ce-strength", "2", "--out", half.to_str().unwrap()]);
     assert!(!strength.status.success(), "--ce-strength without a head has nothing to go to");
 }

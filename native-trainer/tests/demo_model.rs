@@ -16,11 +16,24 @@ fn check_demo_bundle(limit: usize) {
     let tmp = temp_dir("demo-quality");
     let out = tmp.path();
     let run = daecf_ok(&[
-        "evaluate-ce", "--bundle", bundle.to_str().unwrap(), "--data", "phantom:vertebra:1000", "--limit", &limit.to_string(),
-        "--head-limit", "200",
-        "--t-encode", "50", "--t-render", "20", "--out", out.to_str().unwrap(),
+        "evaluate-ce",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--data",
+        "phantom:vertebra:1000",
+        "--limit",
+        &limit.to_string(),
+        "--head-limit",
+        "200",
+        "--t-encode",
+        "50",
+        "--t-render",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let s = &report["summary"];
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     println!("{}", String::from_utf8_lossy(&run.stdout));

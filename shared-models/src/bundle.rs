@@ -36,7 +36,9 @@ pub enum BundleError {
         found: u32,
     },
     /// Larger than allowed.
-    #[error("the bundle is {0} bytes, more than the {MAX_BUNDLE_BYTES} allowed; check that this is a daecf bundle (`daecf export` writes one)")]
+    #[error(
+        "the bundle is {0} bytes, more than the {MAX_BUNDLE_BYTES} allowed; check that this is a daecf bundle (`daecf export` writes one)"
+    )]
     Oversized(u64),
     /// The content does not match its checksum.
     #[error("the bundle is corrupted (checksum mismatch); download or export it again")]
@@ -195,7 +197,8 @@ impl Bundle {
 
     /// Writes the bundle to `path`.
     pub fn write(&self, path: &std::path::Path) -> Result<(), BundleError> {
-        std::fs::write(path, self.to_bytes()).map_err(|source| BundleError::Io { path: path.display().to_string(), source })
+        std::fs::write(path, self.to_bytes())
+            .map_err(|source| BundleError::Io { path: path.display().to_string(), source })
     }
 
     /// The model on `device`, with its weights checked against the header's config.
@@ -276,7 +279,13 @@ mod tests {
         model.save(&path).unwrap();
         let weights = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).ok();
-        let provenance = Provenance { training_data: "test".into(), steps: Some(3), date: "2026-11-25".into(), daecf_version: "0.1.0".into(), notes: String::new() };
+        let provenance = Provenance {
+            training_data: "test".into(),
+            steps: Some(3),
+            date: "2026-11-25".into(),
+            daecf_version: "0.1.0".into(),
+            notes: String::new(),
+        };
         (Bundle::new(config(), None, weights, false, &HeadFile::new(vec![head(8)]), provenance).unwrap(), model)
     }
 

@@ -123,19 +123,27 @@ impl State {
         let (Some(loaded), Some(input)) = (self.loaded(), self.input.get_untracked()) else {
             return self.fail("choose a model and an image first".into());
         };
-        let Some(head) = loaded.heads().get(self.head.get_untracked()).cloned() else { return self.fail("the bundle has no heads".into()) };
+        let Some(head) = loaded.heads().get(self.head.get_untracked()).cloned() else {
+            return self.fail("the bundle has no heads".into());
+        };
         let cancel = self.cancel.get_value();
         cancel.set(false);
         self.shown.set(None);
         self.status.set(Status::Busy(format!("explaining {} on {}", input.id, loaded.backend.label())));
         let progress = |done: usize, total: usize| self.progress.set(Some((done, total)));
-        let result = explain(&loaded, &head, &input.id, &input.prepared, self.settings.get_untracked(), &cancel, &progress).await;
+        let result =
+            explain(&loaded, &head, &input.id, &input.prepared, self.settings.get_untracked(), &cancel, &progress)
+                .await;
         self.progress.set(None);
         match result {
             Ok(outcome) => {
                 let secs = outcome.timing.total_ms / 1e3;
                 self.shown.set(Some(Shown::new(&outcome)));
-                self.status.set(Status::Ready(format!("explained {} in {secs:.1} s on {}", input.id, loaded.backend.label())));
+                self.status.set(Status::Ready(format!(
+                    "explained {} in {secs:.1} s on {}",
+                    input.id,
+                    loaded.backend.label()
+                )));
             }
             Err(e) => self.fail(e),
         }
@@ -196,7 +204,9 @@ pub fn App() -> impl IntoView {
     let take_bundle = move |file: Option<web_sys::File>| {
         if let Some(file) = file {
             spawn_local(async move {
-                let bundle = file_bytes(&file).await.and_then(|b| Bundle::from_bytes(&b).map_err(|e| format!("{}: {e}", file.name())));
+                let bundle = file_bytes(&file)
+                    .await
+                    .and_then(|b| Bundle::from_bytes(&b).map_err(|e| format!("{}: {e}", file.name())));
                 match bundle {
                     Ok(b) => state.load(b, file.name()).await,
                     Err(e) => state.fail(e),

@@ -11,12 +11,16 @@ fn window() -> Result<web_sys::Window, String> {
 }
 
 fn js_error(what: &str, e: JsValue) -> String {
-    format!("{what}: {}", e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string())).unwrap_or_default())
+    format!(
+        "{what}: {}",
+        e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string())).unwrap_or_default()
+    )
 }
 
 /// The bytes of one of the app's own files (a path relative to the page).
 pub async fn fetch_asset(path: &str) -> Result<Vec<u8>, String> {
-    let response = JsFuture::from(window()?.fetch_with_str(path)).await.map_err(|e| js_error(&format!("loading {path}"), e))?;
+    let response =
+        JsFuture::from(window()?.fetch_with_str(path)).await.map_err(|e| js_error(&format!("loading {path}"), e))?;
     let response: web_sys::Response = response.dyn_into().map_err(|e| js_error("fetch", e))?;
     if !response.ok() {
         return Err(format!("loading {path}: HTTP {}", response.status()));
@@ -28,7 +32,8 @@ pub async fn fetch_asset(path: &str) -> Result<Vec<u8>, String> {
 
 /// The bytes of a file the user picked or dropped (read locally; nothing is uploaded).
 pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&format!("reading {}", file.name()), e))?;
+    let buffer =
+        JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&format!("reading {}", file.name()), e))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 

@@ -54,7 +54,8 @@ impl Devices {
                 if !crate::browser::has_webgpu() {
                     return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
                 }
-                let device = Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU could not start: {e:?}"))?;
+                let device =
+                    Device::wgpu_options().init_async().await.map_err(|e| format!("WebGPU could not start: {e:?}"))?;
                 self.webgpu = Some(device.clone());
                 Ok(device)
             }
@@ -203,13 +204,16 @@ pub async fn explain(
     let reencoded = read_values(model.encode(result.counterfactuals.clone())).await?;
     let reencoded = Array2::from_shape_vec((request.len(), head.dim()), reencoded).map_err(|e| e.to_string())?;
     let reencoded = head.distances(reencoded.view()).map_err(|e| e.to_string())?;
-    let report = ImageReport::new(id.to_string(), head, &item, &request, (settings.encode, settings.render), &reencoded)
-        .map_err(|e| e.to_string())?;
+    let report =
+        ImageReport::new(id.to_string(), head, &item, &request, (settings.encode, settings.render), &reencoded)
+            .map_err(|e| e.to_string())?;
     let original = read_pictures(x, range).await?.remove(0);
     let reconstruction = read_pictures(result.reconstructions, range).await?.remove(0);
     let mut counterfactuals = read_pictures(result.counterfactuals, range).await?;
     let progression = counterfactuals.split_off(1 + request.grades.len());
-    let overlays = |images: &[RgbImage]| -> Vec<RgbImage> { images.iter().map(|ce| difference_overlay(&reconstruction, ce)).collect() };
+    let overlays = |images: &[RgbImage]| -> Vec<RgbImage> {
+        images.iter().map(|ce| difference_overlay(&reconstruction, ce)).collect()
+    };
     let differences = overlays(counterfactuals.as_slice());
     let progression_differences = overlays(progression.as_slice());
     let frames: Vec<RgbImage> = progression.iter().map(|f| daecf_core::report::enlarge(f, 192)).collect();

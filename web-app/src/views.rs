@@ -76,8 +76,10 @@ impl Shown {
                 })
                 .collect()
         };
-        let counterfactuals = shown(o.report.counterfactuals.as_slice(), o.counterfactuals.as_slice(), o.differences.as_slice());
-        let frames = shown(o.report.progression.as_slice(), o.progression.as_slice(), o.progression_differences.as_slice());
+        let counterfactuals =
+            shown(o.report.counterfactuals.as_slice(), o.counterfactuals.as_slice(), o.differences.as_slice());
+        let frames =
+            shown(o.report.progression.as_slice(), o.progression.as_slice(), o.progression_differences.as_slice());
         Self {
             json: serde_json::to_string_pretty(&o.report).unwrap_or_default(),
             report: o.report.clone(),
@@ -132,8 +134,12 @@ pub fn Results(shown: Shown) -> impl IntoView {
     let frames = shown.frames.clone();
     let frames_for_label = frames.clone();
     let id = r.image.clone();
-    let (report_json, report_file, gif, gif_file) =
-        (data_url("application/json", shown.json.as_bytes()), format!("{id}_explanation.json"), shown.gif.clone(), format!("{id}_progression.gif"));
+    let (report_json, report_file, gif, gif_file) = (
+        data_url("application/json", shown.json.as_bytes()),
+        format!("{id}_explanation.json"),
+        shown.gif.clone(),
+        format!("{id}_progression.gif"),
+    );
     let metrics = vec![
         ("distance", format!("{:+.4}", r.distance)),
         ("class", class.to_string()),

@@ -105,11 +105,11 @@ fn sample(image: ArrayView3<f32>, ch: usize, x: f32, y: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ramp() -> Array3<f32> {
         Array3::from_shape_fn((1, 8, 8), |(_, r, c)| (r * 8 + c) as f32 / 63.0)

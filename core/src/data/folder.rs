@@ -54,13 +54,17 @@ pub fn read_folder(
                 ids.push(id);
             }
             Err(reason) if strict => {
-                return Err(DaecfError::Data(format!("{}: {reason} (without --strict it would be skipped)", path.display())));
+                return Err(DaecfError::Data(format!(
+                    "{}: {reason} (without --strict it would be skipped)",
+                    path.display()
+                )));
             }
             Err(reason) => rejected.push(Rejected { path, reason }),
         }
     }
     if images.is_empty() {
-        let first = rejected.first().map_or(String::new(), |r| format!(" (the first, {}: {})", r.path.display(), r.reason));
+        let first =
+            rejected.first().map_or(String::new(), |r| format!(" (the first, {}: {})", r.path.display(), r.reason));
         return Err(DaecfError::Data(format!(
             "none of the {} images in {} could be read{first}; daecf reads PNG and JPEG files",
             rejected.len(),
@@ -73,7 +77,8 @@ pub fn read_folder(
 }
 
 fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|source| DaecfError::Io { path: dir.display().to_string(), source })?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| DaecfError::Io { path: dir.display().to_string(), source })?;
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -92,7 +97,11 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Reads `file,label` rows; a first row whose label is not an integer is taken as a header.
 fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
     let bad = |reason: String| DaecfError::Format { path: path.display().to_string(), reason };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_path(path)
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
         .map_err(|e| bad(e.to_string()))?;
     let mut labels = HashMap::new();
     for (i, row) in reader.records().enumerate() {
@@ -113,10 +122,10 @@ fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]

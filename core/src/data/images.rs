@@ -104,7 +104,9 @@ pub fn prepare(img: &DynamicImage, spec: ImageSpec) -> Result<ndarray::Array3<f3
         3 => chw,
         1 => {
             // ITU-R BT.601 luma, as image's grey conversion.
-            let grey = &chw.slice(s![0, .., ..]) * 0.299 + &chw.slice(s![1, .., ..]) * 0.587 + &chw.slice(s![2, .., ..]) * 0.114;
+            let grey = &chw.slice(s![0, .., ..]) * 0.299
+                + &chw.slice(s![1, .., ..]) * 0.587
+                + &chw.slice(s![2, .., ..]) * 0.114;
             grey.insert_axis(Axis(0))
         }
         c => return Err(DaecfError::Config(format!("models take 1 or 3 channels, not {c}"))),
@@ -113,10 +115,10 @@ pub fn prepare(img: &DynamicImage, spec: ImageSpec) -> Result<ndarray::Array3<f3
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn grey_16_bit_is_scaled_and_cropped() {

@@ -72,7 +72,8 @@ impl LatentSet {
             let label_key = format!("{name}_labels");
             let labels = if npz.has(&label_key) { Some(npz.labels(&label_key)?) } else { None };
             let ids_key = format!("{name}_ids");
-            let ids = if npz.has(&ids_key) { Some(decode_ids(&npz.u8_array(&ids_key)?, &shown, &ids_key)?) } else { None };
+            let ids =
+                if npz.has(&ids_key) { Some(decode_ids(&npz.u8_array(&ids_key)?, &shown, &ids_key)?) } else { None };
             let x_t_key = format!("{name}_xT");
             let x_t = if npz.has(&x_t_key) {
                 let a = npz.array_f32(&x_t_key)?;
@@ -99,12 +100,20 @@ impl LatentSet {
                 return Err(format!("{}_latents is empty ({n} x {d})", s.name));
             }
             if d != dim {
-                return Err(format!("{}_latents has {d} dimensions but {}_latents has {dim}", s.name, self.splits[0].name));
+                return Err(format!(
+                    "{}_latents has {d} dimensions but {}_latents has {dim}",
+                    s.name, self.splits[0].name
+                ));
             }
             if let Some(labels) = &s.labels
                 && labels.len() != n
             {
-                return Err(format!("{}_latents has {n} rows but {}_labels has {} labels", s.name, s.name, labels.len()));
+                return Err(format!(
+                    "{}_latents has {n} rows but {}_labels has {} labels",
+                    s.name,
+                    s.name,
+                    labels.len()
+                ));
             }
             if let Some(ids) = &s.ids
                 && ids.len() != n
@@ -114,10 +123,18 @@ impl LatentSet {
             if let Some(x_t) = &s.x_t
                 && x_t.len_of(ndarray::Axis(0)) != n
             {
-                return Err(format!("{}_latents has {n} rows but {}_xT has {}", s.name, s.name, x_t.len_of(ndarray::Axis(0))));
+                return Err(format!(
+                    "{}_latents has {n} rows but {}_xT has {}",
+                    s.name,
+                    s.name,
+                    x_t.len_of(ndarray::Axis(0))
+                ));
             }
             if let Some((i, v)) = s.latents.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                return Err(format!("{}_latents[{}, {}] is {v}; re-encode the images or drop that sample", s.name, i.0, i.1));
+                return Err(format!(
+                    "{}_latents[{}, {}] is {v}; re-encode the images or drop that sample",
+                    s.name, i.0, i.1
+                ));
             }
         }
         Ok(())
@@ -138,12 +155,16 @@ impl LatentSet {
     /// `bytes(row).rstrip(b"\0").decode()`), and `<split>_xT` float32 (N, C, H, W).
     pub fn write(&self, path: &Path) -> Result<()> {
         let io = |e: std::io::Error| DaecfError::Io { path: path.display().to_string(), source: e };
-        let npz_error = |e: ndarray_npy::WriteNpzError| DaecfError::Format { path: path.display().to_string(), reason: e.to_string() };
+        let npz_error = |e: ndarray_npy::WriteNpzError| DaecfError::Format {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         let mut npz = NpzWriter::new(std::fs::File::create(path).map_err(io)?);
         for s in &self.splits {
             npz.add_array(format!("{}_latents", s.name), &s.latents).map_err(npz_error)?;
             if let Some(labels) = &s.labels {
-                npz.add_array(format!("{}_labels", s.name), &ndarray::Array1::from(labels.clone())).map_err(npz_error)?;
+                npz.add_array(format!("{}_labels", s.name), &ndarray::Array1::from(labels.clone()))
+                    .map_err(npz_error)?;
             }
             if let Some(ids) = &s.ids {
                 npz.add_array(format!("{}_ids", s.name), &encode_ids(ids)).map_err(npz_error)?;
@@ -172,7 +193,10 @@ fn encode_ids(ids: &[String]) -> Array2<u8> {
 /// The inverse of [`encode_ids`].
 fn decode_ids(bytes: &ndarray::ArrayD<u8>, path: &str, key: &str) -> Result<Vec<String>> {
     let bad = |reason: String| DaecfError::Format { path: path.into(), reason };
-    let matrix = bytes.view().into_dimensionality::<ndarray::Ix2>().map_err(|_| bad(format!("{key} must be (samples, bytes)")))?;
+    let matrix = bytes
+        .view()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|_| bad(format!("{key} must be (samples, bytes)")))?;
     matrix
         .rows()
         .into_iter()
@@ -186,10 +210,10 @@ fn decode_ids(bytes: &ndarray::ArrayD<u8>, path: &str, key: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::Array1;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// A fresh folder for one test; the test removes it when it passes.
     fn temp_dir(test: &str) -> std::path::PathBuf {
@@ -199,14 +223,24 @@ mod tests {
     }
 
     fn split(name: &str, rows: usize, labels: Option<Vec<i64>>) -> LatentSplit {
-        LatentSplit { name: name.into(), latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32), labels, ids: None, x_t: None }
+        LatentSplit {
+            name: name.into(),
+            latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32),
+            labels,
+            ids: None,
+            x_t: None,
+        }
     }
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
     fn round_trip_orders_splits() {
         let set = LatentSet {
-            splits: vec![split("train", 4, Some(vec![0, 1, 2, 1])), split("val", 2, Some(vec![1, 0])), split("test", 3, None)],
+            splits: vec![
+                split("train", 4, Some(vec![0, 1, 2, 1])),
+                split("val", 2, Some(vec![1, 0])),
+                split("test", 3, None),
+            ],
         };
         let mut set = set;
         set.splits[1].ids = Some(vec!["a/b.png".into(), "ü.png".into()]);

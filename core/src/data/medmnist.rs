@@ -17,11 +17,8 @@ pub fn read_medmnist(path: &Path, spec: ImageSpec) -> Result<Vec<ImageSet>> {
     let mut npz = Npz::open(path)?;
     let shown = path.display().to_string();
     let bad = |reason: String| DaecfError::Format { path: shown.clone(), reason };
-    let splits: Vec<String> = ["train", "val", "test"]
-        .iter()
-        .filter(|s| npz.has(&format!("{s}_images")))
-        .map(|s| s.to_string())
-        .collect();
+    let splits: Vec<String> =
+        ["train", "val", "test"].iter().filter(|s| npz.has(&format!("{s}_images"))).map(|s| s.to_string()).collect();
     if splits.is_empty() {
         return Err(bad(format!(
             "no train_images, val_images or test_images (found: {}); a MedMNIST archive holds those",
@@ -34,7 +31,9 @@ pub fn read_medmnist(path: &Path, spec: ImageSpec) -> Result<Vec<ImageSet>> {
         let (n, h, w, rgb) = match raw.shape() {
             &[n, h, w] => (n, h, w, false),
             &[n, h, w, 3] => (n, h, w, true),
-            shape => return Err(bad(format!("{name}_images has shape {shape:?}; expected N x H x W or N x H x W x 3"))),
+            shape => {
+                return Err(bad(format!("{name}_images has shape {shape:?}; expected N x H x W or N x H x W x 3")));
+            }
         };
         let label_key = format!("{name}_labels");
         let labels = if npz.has(&label_key) {
@@ -97,11 +96,11 @@ pub fn write_medmnist(path: &Path, sets: &[ImageSet]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::{Array2, Array3};
     use ndarray_npy::NpzWriter;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Writes an archive in MedMNIST's exact layout: uint8 images, uint8 labels of shape (N, 1).
     fn write_raw_medmnist(path: &Path, rgb: bool) {
@@ -127,7 +126,10 @@ mod tests {
         let grey = dir.join("grey.npz");
         write_raw_medmnist(&grey, false);
         let sets = read_medmnist(&grey, ImageSpec { size: 28, channels: 1 }).unwrap();
-        assert_eq!(sets.iter().map(|s| (s.name.as_str(), s.len())).collect::<Vec<_>>(), vec![("train", 5), ("val", 2), ("test", 3)]);
+        assert_eq!(
+            sets.iter().map(|s| (s.name.as_str(), s.len())).collect::<Vec<_>>(),
+            vec![("train", 5), ("val", 2), ("test", 3)]
+        );
         assert_eq!(sets[0].labels, vec![Some(0), Some(1), Some(2), Some(3), Some(4)]);
         assert!((sets[0].images[[1, 0, 2, 3]] - 45.0 / 255.0).abs() < 1e-6);
         let rgb = dir.join("rgb.npz");

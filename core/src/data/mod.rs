@@ -6,8 +6,8 @@ pub mod folder;
 pub mod images;
 pub mod latents;
 pub mod medmnist;
-pub mod phantom;
 mod npz;
+pub mod phantom;
 
 pub use folder::{Rejected, read_folder};
 pub use images::{ImageSet, ImageSpec};

@@ -57,7 +57,9 @@ impl Npz {
     pub fn matrix_f32(&mut self, name: &str) -> Result<Array2<f32>> {
         let array = self.array_f32(name)?;
         let shape = array.shape().to_vec();
-        array.into_dimensionality().map_err(|_| self.format_error(format!("{name} has shape {shape:?}; expected (samples, dims)")))
+        array
+            .into_dimensionality()
+            .map_err(|_| self.format_error(format!("{name} has shape {shape:?}; expected (samples, dims)")))
     }
 
     /// Reads `name` as a uint8 array of any shape (MedMNIST images).
@@ -97,4 +99,3 @@ impl Npz {
 fn not_npz(path: &str, e: impl std::fmt::Display) -> DaecfError {
     DaecfError::Format { path: path.into(), reason: format!("not a readable .npz archive ({e})") }
 }
-

@@ -115,10 +115,10 @@ impl DdimSampler {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::tensor::Device;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// A predictor whose x0 estimate is always the same image, inside [-1, 1]: DDIM must then
     /// render exactly that image from any noise.

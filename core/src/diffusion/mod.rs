@@ -7,7 +7,7 @@ pub mod loss;
 pub mod schedule;
 
 pub use ddim::DdimSampler;
-pub use loss::{q_sample, noise_prediction_loss};
+pub use loss::{noise_prediction_loss, q_sample};
 pub use schedule::NoiseSchedule;
 
 use burn::tensor::Tensor;

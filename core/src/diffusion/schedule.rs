@@ -83,9 +83,9 @@ impl NoiseSchedule {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn respacing_matches_the_reference_rule() {

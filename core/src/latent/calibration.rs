@@ -123,9 +123,9 @@ impl Calibration {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     fn calibration(coefficients: Vec<f64>) -> Calibration {
         Calibration {

@@ -80,7 +80,12 @@ impl Head {
     /// Plans the counterfactual of `w` for `target` with its move along the normal scaled by
     /// `strength` (> 0): for an image at signed distance `d` and a target distance `t`, the
     /// latent goes to `d + strength * (t - d)`, while the plan shows `t`.
-    pub fn plan_with_strength(&self, w: ArrayView1<f32>, target: CeTarget, strength: f32) -> Result<CounterfactualPlan> {
+    pub fn plan_with_strength(
+        &self,
+        w: ArrayView1<f32>,
+        target: CeTarget,
+        strength: f32,
+    ) -> Result<CounterfactualPlan> {
         if !(strength.is_finite() && strength > 0.0) {
             return Err(DaecfError::Config(format!("the CE strength must be a positive number, got {strength}")));
         }
@@ -112,7 +117,13 @@ impl Head {
     /// `frames` evenly spaced distances from `-extent` to `+extent` through the boundary, each
     /// planned at `strength`; the extent is at least |d(w)| so the image's own position lies on
     /// the path.
-    pub fn progression(&self, w: ArrayView1<f32>, frames: usize, extent: f32, strength: f32) -> Result<Vec<CounterfactualPlan>> {
+    pub fn progression(
+        &self,
+        w: ArrayView1<f32>,
+        frames: usize,
+        extent: f32,
+        strength: f32,
+    ) -> Result<Vec<CounterfactualPlan>> {
         if frames < 2 {
             return Err(DaecfError::Config(format!("a progression needs at least 2 frames, got {frames}")));
         }
@@ -208,11 +219,11 @@ impl CeRequest {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::latent::{Calibration, CalibrationKind, ClassifierKind, Hyperplane, TaskSpec};
     use ndarray::array;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn head() -> Head {
         Head {

@@ -37,7 +37,10 @@ pub struct Head {
     /// Strength of this head's binary and grade counterfactuals: 1 is the paper's; larger for a
     /// decoder that renders only part of a latent move (see [`super::counterfactual`]). Set when
     /// exporting a bundle; not written when 1.
-    #[serde(default = "super::counterfactual::paper_strength", skip_serializing_if = "super::counterfactual::is_paper_strength")]
+    #[serde(
+        default = "super::counterfactual::paper_strength",
+        skip_serializing_if = "super::counterfactual::is_paper_strength"
+    )]
     pub ce_strength: f32,
 }
 
@@ -83,7 +86,10 @@ impl Head {
         let problem = if self.hyperplane.is_degenerate() {
             Some("its hyperplane is degenerate (zero or non-finite normal or bias)".to_string())
         } else if let Some(s) = self.standardizer.as_ref().filter(|s| {
-            s.mean.len() != self.dim() || s.std.len() != self.dim() || !finite(&s.mean) || s.std.iter().any(|v| !(v.is_finite() && *v > 0.0))
+            s.mean.len() != self.dim()
+                || s.std.len() != self.dim()
+                || !finite(&s.mean)
+                || s.std.iter().any(|v| !(v.is_finite() && *v > 0.0))
         }) {
             Some(format!(
                 "its standardiser ({} means, {} deviations) does not fit its {}-d hyperplane or is not finite and positive",
@@ -93,7 +99,9 @@ impl Head {
             ))
         } else if cal.coefficients.len() < 2 || cal.coefficients.iter().any(|c| !c.is_finite()) {
             Some(format!("its calibration needs at least two finite coefficients, not {:?}", cal.coefficients))
-        } else if cal.grade_range.0 >= cal.grade_range.1 || !(cal.distance_range.0.is_finite() && cal.distance_range.1.is_finite()) {
+        } else if cal.grade_range.0 >= cal.grade_range.1
+            || !(cal.distance_range.0.is_finite() && cal.distance_range.1.is_finite())
+        {
             Some(format!(
                 "its calibration ranges are invalid (grades {:?} must span at least two grades, distances {:?} be finite)",
                 cal.grade_range, cal.distance_range
@@ -154,8 +162,8 @@ impl HeadFile {
 
     /// Reads and checks a head file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
         Self::from_json(&text, path)
     }
 

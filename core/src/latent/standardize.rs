@@ -17,11 +17,7 @@ impl Standardizer {
     /// The statistics of the rows of `latents`.
     pub fn fit(latents: ArrayView2<f32>) -> Self {
         let mean = latents.mean_axis(Axis(0)).map(|m| m.to_vec()).unwrap_or_default();
-        let std = latents
-            .std_axis(Axis(0), 0.0)
-            .iter()
-            .map(|&s| if s > f32::EPSILON { s } else { 1.0 })
-            .collect();
+        let std = latents.std_axis(Axis(0), 0.0).iter().map(|&s| if s > f32::EPSILON { s } else { 1.0 }).collect();
         Self { mean, std }
     }
 
@@ -47,10 +43,10 @@ impl Standardizer {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::array;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn standardises_and_inverts() {

@@ -68,9 +68,7 @@ impl TaskSpec {
 
 /// Parses a comma-separated list of integer labels.
 pub fn parse_labels(list: &str) -> std::result::Result<Vec<i64>, String> {
-    list.split(',')
-        .map(|s| s.trim().parse::<i64>().map_err(|_| format!("'{s}' is not an integer label")))
-        .collect()
+    list.split(',').map(|s| s.trim().parse::<i64>().map_err(|_| format!("'{s}' is not an integer label"))).collect()
 }
 
 fn task_error(spec: &str, why: &str) -> DaecfError {
@@ -81,9 +79,9 @@ fn task_error(spec: &str, why: &str) -> DaecfError {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn default_and_parsed_tasks() {

@@ -77,9 +77,7 @@ impl Confusion {
 
     /// F1 of each label, 0 where it is undefined.
     pub fn f1(&self) -> Vec<f64> {
-        (0..self.labels.len())
-            .map(|i| ratio(2 * self.counts[i][i], self.support(i) + self.predicted(i)))
-            .collect()
+        (0..self.labels.len()).map(|i| ratio(2 * self.counts[i][i], self.support(i) + self.predicted(i))).collect()
     }
 
     /// The unweighted mean of the per-label F1 over all labels of the matrix.
@@ -97,9 +95,9 @@ impl Confusion {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn binary_f1_and_accuracy_by_hand() {

@@ -22,9 +22,9 @@ pub fn round_grades(pred: &[f64], clip: Option<(i64, i64)>) -> Vec<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn mae_and_rounding_by_hand() {

@@ -52,13 +52,15 @@ fn blur(x: &Array2<f64>, w: &[f64]) -> Array2<f64> {
     let mut rows = Array2::<f64>::zeros((h, wd));
     for y in 0..h {
         for x0 in 0..wd {
-            rows[[y, x0]] = w.iter().enumerate().map(|(k, c)| c * x[[y, reflect(x0 as isize + k as isize - r, wd)]]).sum::<f64>();
+            rows[[y, x0]] =
+                w.iter().enumerate().map(|(k, c)| c * x[[y, reflect(x0 as isize + k as isize - r, wd)]]).sum::<f64>();
         }
     }
     let mut out = Array2::<f64>::zeros((h, wd));
     for y in 0..h {
         for x0 in 0..wd {
-            out[[y, x0]] = w.iter().enumerate().map(|(k, c)| c * rows[[reflect(y as isize + k as isize - r, h), x0]]).sum::<f64>();
+            out[[y, x0]] =
+                w.iter().enumerate().map(|(k, c)| c * rows[[reflect(y as isize + k as isize - r, h), x0]]).sum::<f64>();
         }
     }
     out
@@ -80,10 +82,10 @@ fn ssim_plane(a: ArrayView2<f32>, b: ArrayView2<f32>) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use ndarray::Array3;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn identical_images_and_constants_by_hand() {
@@ -102,7 +104,8 @@ mod tests {
     #[test]
     fn noise_lowers_ssim() {
         let a = Array3::from_shape_fn((1, 20, 20), |(_, y, x)| (x as f32 / 19.0) * (y as f32 / 19.0));
-        let b = Array3::from_shape_fn((1, 20, 20), |(_, y, x)| a[[0, y, x]] + if (x + y) % 2 == 0 { 0.1 } else { -0.1 });
+        let b =
+            Array3::from_shape_fn((1, 20, 20), |(_, y, x)| a[[0, y, x]] + if (x + y) % 2 == 0 { 0.1 } else { -0.1 });
         let s = ssim(a.view(), b.view());
         assert!(s > 0.0 && s < 0.9, "{s}");
     }

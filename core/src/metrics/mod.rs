@@ -17,9 +17,7 @@ use crate::{DaecfError, Result};
 /// Checks that two per-sample slices have the same, non-zero length.
 pub(crate) fn check_lengths(what: &str, a: usize, b: usize) -> Result<()> {
     if a != b {
-        return Err(DaecfError::Data(format!(
-            "{what}: {a} samples but {b} labels; give one label per sample"
-        )));
+        return Err(DaecfError::Data(format!("{what}: {a} samples but {b} labels; give one label per sample")));
     }
     if a == 0 {
         return Err(DaecfError::Data(format!("{what}: no samples to evaluate")));

@@ -80,19 +80,15 @@ impl RocCurve {
 
     /// The trapezoidal area under the curve (equals [`roc_auc`]).
     pub fn area(&self) -> f64 {
-        self.fpr
-            .windows(2)
-            .zip(self.tpr.windows(2))
-            .map(|(f, t)| (f[1] - f[0]) * (t[1] + t[0]) / 2.0)
-            .sum()
+        self.fpr.windows(2).zip(self.tpr.windows(2)).map(|(f, t)| (f[1] - f[0]) * (t[1] + t[0]) / 2.0).sum()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn auc_counts_ordered_pairs_and_half_ties() {

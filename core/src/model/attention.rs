@@ -29,9 +29,7 @@ impl AttentionBlock {
         Self {
             norm: GroupNormConfig::new(norm_groups(channels), channels).init(device),
             qkv: Conv1dConfig::new(channels, channels * 3, 1).init(device),
-            proj_out: Conv1dConfig::new(channels, channels, 1)
-                .with_initializer(Initializer::Zeros)
-                .init(device),
+            proj_out: Conv1dConfig::new(channels, channels, 1).with_initializer(Initializer::Zeros).init(device),
             heads,
         }
     }

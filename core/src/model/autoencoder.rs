@@ -65,9 +65,9 @@ impl NoisePredictor for Conditioned<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     /// The parameter counts of the reference PyTorch model (fixtures/ARCHITECTURE.md).
     #[test]

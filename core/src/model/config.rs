@@ -107,8 +107,9 @@ impl DaeConfig {
         let c = match name {
             "tiny32" => Self::new(32, 1, 1, 32, vec![1, 2, 4], vec![1, 2, 4, 4]),
             "paper64" => Self::new(64, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]),
-            "vcf96" => Self::new(96, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8])
-                .with_attention_resolutions(vec![24, 12]),
+            "vcf96" => {
+                Self::new(96, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]).with_attention_resolutions(vec![24, 12])
+            }
             "retina128" => Self::new(128, 3, 3, 128, vec![1, 1, 2, 3, 4], vec![1, 1, 2, 3, 4, 4]),
             other => {
                 return Err(DaecfError::Config(format!(
@@ -122,9 +123,7 @@ impl DaeConfig {
 
     /// The encoder's attention resolutions (its own, or the UNet's when unset).
     pub fn encoder_attention(&self) -> &[usize] {
-        self.enc_attention_resolutions
-            .as_deref()
-            .unwrap_or(&self.attention_resolutions)
+        self.enc_attention_resolutions.as_deref().unwrap_or(&self.attention_resolutions)
     }
 
     /// Checks that the shape is buildable: every level halves evenly, every width is divisible
@@ -138,7 +137,10 @@ impl DaeConfig {
             return bad("channel_mult and enc_channel_mult need at least one level".into());
         }
         let levels = self.channel_mult.len().max(self.enc_channel_mult.len());
-        if levels > 12 || self.model_channels > 1 << 16 || self.channel_mult.iter().chain(&self.enc_channel_mult).any(|&m| m > 64) {
+        if levels > 12
+            || self.model_channels > 1 << 16
+            || self.channel_mult.iter().chain(&self.enc_channel_mult).any(|&m| m > 64)
+        {
             return bad(format!(
                 "{levels} levels, {} channels and multipliers up to {:?} are beyond any model daecf builds (at most \
                  12 levels, 65536 channels, multipliers up to 64)",
@@ -160,7 +162,8 @@ impl DaeConfig {
                 return bad(format!("width {c} is not divisible by {} heads", self.num_heads));
             }
         }
-        let widest = self.channel_mult.iter().chain(&self.enc_channel_mult).max().copied().unwrap_or(1) * self.model_channels;
+        let widest =
+            self.channel_mult.iter().chain(&self.enc_channel_mult).max().copied().unwrap_or(1) * self.model_channels;
         if !self.model_channels.is_multiple_of(32) && 2 * widest > 32 {
             return bad(format!(
                 "model_channels {} must be a multiple of 32: the reference's GroupNorm uses 32 groups on every \
@@ -182,9 +185,9 @@ pub(crate) fn norm_groups(channels: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn presets_validate() {

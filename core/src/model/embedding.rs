@@ -12,9 +12,7 @@ use burn::tensor::{Device, Tensor};
 pub fn timestep_embedding(t: Tensor<1>, dim: usize) -> Tensor<2> {
     let half = dim / 2;
     let device = t.device();
-    let freqs: Vec<f32> = (0..half)
-        .map(|i| (-(10000f32.ln()) * i as f32 / half as f32).exp())
-        .collect();
+    let freqs: Vec<f32> = (0..half).map(|i| (-(10000f32.ln()) * i as f32 / half as f32).exp()).collect();
     let freqs = Tensor::<1>::from_floats(freqs.as_slice(), &device).unsqueeze::<2>();
     let args = t.unsqueeze_dim::<2>(1) * freqs;
     let emb = Tensor::cat(vec![args.clone().cos(), args.sin()], 1);
@@ -56,9 +54,9 @@ impl TimeEmbedding {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn embedding_is_cos_then_sin() {

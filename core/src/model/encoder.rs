@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use super::attention::AttentionBlock;
 use super::config::DaeConfig;
 use super::layer::{Layer, run_block};
-use super::resblock::{Resample, ResBlock, ResBlockSpec, conv1x1, conv3x3, group_norm};
+use super::resblock::{ResBlock, ResBlockSpec, Resample, conv1x1, conv3x3, group_norm};
 
 /// Maps an image to its semantic latent `z_sem`.
 #[derive(Module, Debug)]

@@ -20,8 +20,8 @@ impl ReferenceConfig {
     /// Parses a reference `config.json`; options daecf does not implement are reported as
     /// errors rather than ignored.
     pub fn from_json(text: &str) -> Result<Self> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| DaecfError::Config(format!("reference config is not JSON: {e}")))?;
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| DaecfError::Config(format!("reference config is not JSON: {e}")))?;
         let mut opts = Map::new();
         for section in ["fixed", "model"] {
             if let Some(Value::Object(m)) = root.get(section) {
@@ -30,9 +30,7 @@ impl ReferenceConfig {
         }
         let get = |k: &str| opts.get(k).filter(|v| !v.is_null());
         let usize_of = |k: &str| -> Result<Option<usize>> {
-            get(k)
-                .map(|v| v.as_u64().map(|n| n as usize).ok_or_else(|| bad(k, v)))
-                .transpose()
+            get(k).map(|v| v.as_u64().map(|n| n as usize).ok_or_else(|| bad(k, v))).transpose()
         };
         let list_of = |k: &str| -> Result<Option<Vec<usize>>> {
             get(k)
@@ -95,20 +93,21 @@ impl ReferenceConfig {
         if diffusion.and_then(|d| d.get("rescale_timesteps")).and_then(Value::as_bool) == Some(true) {
             return Err(unsupported("rescale_timesteps", "true"));
         }
-        let timesteps = diffusion
-            .and_then(|d| d.get("T"))
-            .and_then(Value::as_u64)
-            .map_or(1000, |t| t as usize);
+        let timesteps = diffusion.and_then(|d| d.get("T")).and_then(Value::as_u64).map_or(1000, |t| t as usize);
         Ok(Self { model, timesteps })
     }
 }
 
 fn bad(key: &str, v: &Value) -> DaecfError {
-    DaecfError::Config(format!("reference config: '{key}' has an unexpected value {v}; pass the config.json of the run the weights come from"))
+    DaecfError::Config(format!(
+        "reference config: '{key}' has an unexpected value {v}; pass the config.json of the run the weights come from"
+    ))
 }
 
 fn missing(key: &str) -> DaecfError {
-    DaecfError::Config(format!("reference config: '{key}' is missing; pass the config.json of the run the weights come from"))
+    DaecfError::Config(format!(
+        "reference config: '{key}' is missing; pass the config.json of the run the weights come from"
+    ))
 }
 
 fn unsupported(key: &str, v: &str) -> DaecfError {
@@ -121,9 +120,9 @@ fn unsupported(key: &str, v: &str) -> DaecfError {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     const TINY: &str = r#"{"model": {"image_size": 32, "in_channels": 1, "model_channels": 32,
         "channel_mult": [1, 2], "enc_channel_mult": [1, 2, 2], "attention_resolutions": [16]},

@@ -5,7 +5,9 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::tensor::activation::silu;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
@@ -32,10 +34,7 @@ impl Resample {
             Self::Down => avg_pool2d(x, AvgPoolOptions::new([2, 2])),
             Self::Up => {
                 let [b, c, h, w] = x.dims();
-                x.reshape([b, c, h, 1, w, 1])
-                    .repeat_dim(3, 2)
-                    .repeat_dim(5, 2)
-                    .reshape([b, c, 2 * h, 2 * w])
+                x.reshape([b, c, h, 1, w, 1]).repeat_dim(3, 2).repeat_dim(5, 2).reshape([b, c, 2 * h, 2 * w])
             }
         }
     }
@@ -77,8 +76,8 @@ pub struct ResBlock {
 /// Builds the blocks' convolutions: 3x3 with padding 1, or 1x1.
 fn conv(c_in: usize, c_out: usize, kernel: usize, zero: bool, device: &Device) -> Conv2d {
     let pad = kernel / 2;
-    let cfg = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
-        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
+    let cfg =
+        Conv2dConfig::new([c_in, c_out], [kernel, kernel]).with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
     let cfg = if zero { cfg.with_initializer(Initializer::Zeros) } else { cfg };
     cfg.init(device)
 }

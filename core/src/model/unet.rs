@@ -12,7 +12,7 @@ use super::attention::AttentionBlock;
 use super::config::DaeConfig;
 use super::embedding::TimeEmbedding;
 use super::layer::{Layer, run_block};
-use super::resblock::{Resample, ResBlock, ResBlockSpec, conv3x3, group_norm};
+use super::resblock::{ResBlock, ResBlockSpec, Resample, conv3x3, group_norm};
 
 /// The noise-predicting UNet.
 #[derive(Module, Debug)]

@@ -61,9 +61,7 @@ const REFERENCE_NAMES: [(&str, &str); 17] = [
 /// The key remapper from reference names, after stripping `prefix` (e.g. `ema_model.`).
 fn reference_remapper(prefix: Option<&str>) -> KeyRemapper {
     let strip = prefix.map(|p| (format!("^{}", regex_escape(p)), String::new()));
-    let rules = strip
-        .into_iter()
-        .chain(REFERENCE_NAMES.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+    let rules = strip.into_iter().chain(REFERENCE_NAMES.iter().map(|(a, b)| (a.to_string(), b.to_string())));
     KeyRemapper::from_pattern_iter(rules).expect("the built-in patterns are valid regexes")
 }
 
@@ -74,19 +72,14 @@ fn regex_escape(s: &str) -> String {
 /// Turns a partial load into an error listing every missing, unexpected and mis-shaped tensor.
 /// Unused entries accepted by `ignore` (the other checkpoint copy, LitModel buffers) are fine.
 fn check(result: ApplyResult, path: &Path, ignore: impl Fn(&str) -> bool) -> Result<()> {
-    let mut lines: Vec<String> = result
-        .missing
-        .iter()
-        .map(|(p, _)| format!("  missing: {p}"))
-        .collect();
+    let mut lines: Vec<String> = result.missing.iter().map(|(p, _)| format!("  missing: {p}")).collect();
     lines.extend(result.unused.iter().filter(|p| !ignore(p)).map(|p| format!("  unexpected: {p}")));
     lines.extend(result.errors.iter().map(|e| format!("  {e}")));
     if lines.is_empty() {
         return Ok(());
     }
     lines.push(
-        "(names are daecf module paths; does the model config match the one the weights were trained with?)"
-            .into(),
+        "(names are daecf module paths; does the model config match the one the weights were trained with?)".into(),
     );
     Err(DaecfError::Weights { path: path.display().to_string(), details: lines.join("\n") })
 }
@@ -182,7 +175,8 @@ impl DiffusionAutoencoder {
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
         missing_file(path)?;
-        let bytes = std::fs::read(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| DaecfError::Io { path: path.display().to_string(), source })?;
         Self::load_bytes(&bytes, &path.display().to_string(), device)
     }
 }
@@ -213,13 +207,10 @@ pub fn read_checkpoint_config(path: &Path) -> Result<DaeConfig> {
 
 /// The daecf config in a safetensors header (the JSON after the 8-byte length).
 fn config_from_header(header: &[u8], path: &Path) -> Result<DaeConfig> {
-    let header: serde_json::Value = serde_json::from_slice(header)
-        .map_err(|e| store_error(path, format!("not a safetensors file ({e})")))?;
-    let json = header
-        .get("__metadata__")
-        .and_then(|m| m.get(CONFIG_KEY))
-        .and_then(|c| c.as_str())
-        .ok_or_else(|| {
+    let header: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| store_error(path, format!("not a safetensors file ({e})")))?;
+    let json =
+        header.get("__metadata__").and_then(|m| m.get(CONFIG_KEY)).and_then(|c| c.as_str()).ok_or_else(|| {
             store_error(
                 path,
                 "no daecf config in the header: is this a reference PyTorch file? \
@@ -252,10 +243,10 @@ impl DiffusionAutoencoder {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::tensor::Tensor;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]

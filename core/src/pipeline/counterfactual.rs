@@ -137,7 +137,11 @@ impl CeJob {
             return Err(DaecfError::Config("no images to explain".into()));
         }
         if z_rows.len() != b * dim || x0.dims()[0] != b {
-            return Err(DaecfError::Config(format!("{b} latents of {dim} values do not match {} host values and {} images", z_rows.len(), x0.dims()[0])));
+            return Err(DaecfError::Config(format!(
+                "{b} latents of {dim} values do not match {} host values and {} images",
+                z_rows.len(),
+                x0.dims()[0]
+            )));
         }
         let mut items = Vec::with_capacity(b);
         for row in z_rows.chunks(dim) {
@@ -287,12 +291,12 @@ impl CeJob {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::latent::{Calibration, CalibrationKind, CeTarget, ClassifierKind, Hyperplane, TaskSpec};
     use crate::model::DaeConfig;
     use burn::tensor::Device;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn model(device: &Device) -> DiffusionAutoencoder {
         device.seed(3);
@@ -341,7 +345,13 @@ mod tests {
         assert_eq!(out.reconstructions.dims(), [3, 1, 16, 16]);
         // 3 images: one encoding chunk of 4 steps; 9 renders: three chunks of 3 steps.
         assert_eq!(calls.last(), Some(&(4 + 9, 4 + 9)));
-        let own: Vec<f32> = out.counterfactuals.clone().select(0, Tensor::from_data([0i64, 2, 4], &device)).into_data().try_to_vec::<f32>().unwrap();
+        let own: Vec<f32> = out
+            .counterfactuals
+            .clone()
+            .select(0, Tensor::from_data([0i64, 2, 4], &device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let rec: Vec<f32> = out.reconstructions.clone().into_data().try_to_vec::<f32>().unwrap();
         let err = own.iter().zip(&rec).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-4, "an unmoved latent renders the reconstruction ({err})");
@@ -392,7 +402,8 @@ mod tests {
         let z = m.encode(x.clone());
         let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
         let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
-        let mut job = CeJob::new(&m, &head(), x, z, &rows, &plan, CeSteps { encode: 2, render: 2, max_batch: 2 }).unwrap();
+        let mut job =
+            CeJob::new(&m, &head(), x, z, &rows, &plan, CeSteps { encode: 2, render: 2, max_batch: 2 }).unwrap();
         job.step();
         assert!(matches!(job.finish(), Err(DaecfError::Cancelled)));
     }
@@ -404,7 +415,8 @@ mod tests {
         let x = Tensor::<4>::zeros([1, 1, 16, 16], &device);
         let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
         let mut stop = |d: usize, _: usize| if d >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) };
-        let err = explain(&m, &head(), x, &plan, CeSteps { encode: 5, render: 5, max_batch: 2 }, &mut stop).unwrap_err();
+        let err =
+            explain(&m, &head(), x, &plan, CeSteps { encode: 5, render: 5, max_batch: 2 }, &mut stop).unwrap_err();
         assert!(matches!(err, DaecfError::Cancelled));
     }
 }

@@ -135,11 +135,11 @@ impl ImageReport {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::latent::{Calibration, CalibrationKind, ClassifierKind, Hyperplane, TaskSpec};
     use ndarray::ArrayView1;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn report_splits_counterfactuals_from_the_progression() {

@@ -43,7 +43,9 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>> {
         let order = (0..frames.len()).chain((1..frames.len().saturating_sub(1)).rev());
         for i in order {
             let rgba: RgbaImage = image::DynamicImage::ImageRgb8(frames[i].clone()).to_rgba8();
-            encoder.encode_frame(Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1))).map_err(gif)?;
+            encoder
+                .encode_frame(Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1)))
+                .map_err(gif)?;
         }
     }
     Ok(out)
@@ -51,10 +53,10 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use image::AnimationDecoder;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn overlay_marks_brighter_red_and_darker_blue() {

@@ -106,7 +106,10 @@ fn load_burnpack(mut model: DiffusionAutoencoder, path: &Path) -> Result<Diffusi
     let mut store = BurnpackStore::from_file(path);
     let result = model.load_from(&mut store).map_err(|e| store_error(path, e))?;
     if !result.missing.is_empty() || !result.errors.is_empty() {
-        return Err(store_error(path, format!("incomplete checkpoint: missing {:?}, errors {:?}", result.missing, result.errors)));
+        return Err(store_error(
+            path,
+            format!("incomplete checkpoint: missing {:?}, errors {:?}", result.missing, result.errors),
+        ));
     }
     Ok(model)
 }

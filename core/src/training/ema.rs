@@ -46,11 +46,11 @@ pub fn update_ema<M: Module>(average: M, online: &M, decay: f64) -> M {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::nn::{Linear, LinearConfig};
     use burn::tensor::Device;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn the_average_moves_by_one_minus_decay() {

@@ -63,11 +63,11 @@ pub fn clip_to_norm<M: Module>(module: &M, grads: &mut GradientsParams, norm: Te
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::nn::{Linear, LinearConfig};
     use burn::tensor::Device;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn grad_norm(model: &Linear, grads: &GradientsParams) -> f32 {
         let w: Tensor<2> = grads.get(model.weight.id).unwrap();

@@ -105,11 +105,11 @@ impl LossScale {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use burn::module::ModuleVisitor;
     use burn::nn::{Linear, LinearConfig};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     struct Params(Vec<(burn::module::ParamId, DType)>);
 

@@ -61,11 +61,18 @@ impl DaeTrainer {
         let schedule = NoiseSchedule::linear(config.timesteps)?;
         let ema = model.clone().fork(device);
         let model = model.fork(&device.clone().autodiff()).train();
-        let optimizer = AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(config.weight_decay as f32)
-            .init();
-        Ok(Self { model, ema, optimizer, schedule, config, step: 0, precision: Precision::F32, loss_scale: None, replicas: Vec::new() })
+        let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(config.weight_decay as f32).init();
+        Ok(Self {
+            model,
+            ema,
+            optimizer,
+            schedule,
+            config,
+            step: 0,
+            precision: Precision::F32,
+            loss_scale: None,
+            replicas: Vec::new(),
+        })
     }
 
     /// The optimisation settings (a resumed run's are its checkpoint's).
@@ -186,7 +193,8 @@ impl DaeTrainer {
             device.seed(dropout_seed.wrapping_add(k as u64)); // dropout
             let x = x0.clone().slice(rows.clone()).to_device(device);
             let n = noise.clone().slice(rows.clone()).to_device(device);
-            let per_sample = noise_prediction_loss(&self.schedule, &model.conditioned(model.encode(x.clone())), x, &t[rows], n);
+            let per_sample =
+                noise_prediction_loss(&self.schedule, &model.conditioned(model.encode(x.clone())), x, &t[rows], n);
             // The shards' losses sum to the batch mean, so their gradients sum to its gradient.
             let loss = if devices.len() == 1 { per_sample.mean() } else { per_sample.sum() / b as f64 };
             let loss = loss.cast(FloatDType::F32);
@@ -206,10 +214,10 @@ impl DaeTrainer {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::model::DaeConfig;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn small() -> DaeConfig {
         DaeConfig::new(16, 1, 1, 32, vec![1, 2], vec![1, 2]).with_attention_resolutions(vec![8])
@@ -223,7 +231,8 @@ mod tests {
         let device = Device::flex();
         device.seed(3);
         let model = DiffusionAutoencoder::new(&small(), &device).unwrap();
-        let mut trainer = DaeTrainer::new(model, TrainerConfig::new().with_seed(seed).with_ema_decay(0.5), &device).unwrap();
+        let mut trainer =
+            DaeTrainer::new(model, TrainerConfig::new().with_seed(seed).with_ema_decay(0.5), &device).unwrap();
         trainer.set_precision(precision, &device).unwrap();
         trainer
     }
@@ -319,7 +328,9 @@ mod tests {
             let (a, b) = (one.step(batch()), two.step(batch()));
             assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
         }
-        let encoder = |m: &DiffusionAutoencoder| -> Vec<f32> { m.encoder.out_conv.weight.val().into_data().try_to_vec().unwrap() };
+        let encoder = |m: &DiffusionAutoencoder| -> Vec<f32> {
+            m.encoder.out_conv.weight.val().into_data().try_to_vec().unwrap()
+        };
         for (name, a, b) in [
             ("unet head", head_weight(&one.online()), head_weight(&two.online())),
             ("encoder head", encoder(&one.online()), encoder(&two.online())),

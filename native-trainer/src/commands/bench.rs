@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use clap::Args;
 use burn::tensor::{Distribution, Tensor};
+use clap::Args;
 use daecf_core::diffusion::{DdimSampler, NoiseSchedule};
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
@@ -105,7 +105,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut trainer = DaeTrainer::new(model, TrainerConfig::new(), &device)?;
     trainer.set_precision(args.precision.into(), &device)?;
-    let batch = Tensor::<4>::random([args.batch, config.in_channels, size, size], Distribution::Uniform(-1.0, 1.0), &device);
+    let batch =
+        Tensor::<4>::random([args.batch, config.in_channels, size, size], Distribution::Uniform(-1.0, 1.0), &device);
     trainer.step(batch.clone());
     let bar = crate::progress::bar(args.steps as u64, "benchmarking", "steps");
     let started = Instant::now();
@@ -115,7 +116,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let seconds_per_step = started.elapsed().as_secs_f64() / args.steps as f64;
-    let comparable = args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
+    let comparable =
+        args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
     let reference = comparable.then(|| pytorch_cpu_step_b16(&args.preset)).flatten();
     let report = BenchReport {
         preset: args.preset,
@@ -143,7 +145,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             report.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
         );
         if let Some(r) = report.slower_than_pytorch_cpu {
-            println!("PyTorch reference on the project machine's 2 CPU cores (shared/fixtures): {:.3} s a step: daecf takes {r:.1}x as long", reference.unwrap_or(0.0));
+            println!(
+                "PyTorch reference on the project machine's 2 CPU cores (shared/fixtures): {:.3} s a step: daecf takes {r:.1}x as long",
+                reference.unwrap_or(0.0)
+            );
         }
     }
     Ok(())

@@ -70,7 +70,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // The bundle, its name in messages, and the page's opening words for it.
     let (bundle, name, described) = match &args.bundle {
         Some(path) => (Bundle::read(path)?, path.display().to_string(), format!("The {}", path.display())),
-        None => (Bundle::from_bytes(DEMO_BUNDLE)?, "the shipped demo bundle".to_string(), "The shipped demo".to_string()),
+        None => {
+            (Bundle::from_bytes(DEMO_BUNDLE)?, "the shipped demo bundle".to_string(), "The shipped demo".to_string())
+        }
     };
     let model = bundle.model(&device)?;
     anyhow::ensure!(
@@ -101,7 +103,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let latents = semantic_latents(&model, &set, &every, 32, &device, &mut |n| bar.inc(n as u64))?;
     bar.finish();
     let labels: Vec<i64> = truths.iter().map(|t| t.grade as i64).collect();
-    let latent_set = LatentSet { splits: vec![LatentSplit { name: "test".into(), latents, labels: Some(labels.clone()), ids: Some(set.ids.clone()), x_t: None }] };
+    let latent_set = LatentSet {
+        splits: vec![LatentSplit {
+            name: "test".into(),
+            latents,
+            labels: Some(labels.clone()),
+            ids: Some(set.ids.clone()),
+            x_t: None,
+        }],
+    };
     let plots = head_plots(&args.out, &latent_set, head)?;
 
     let n_ce = args.ce_images.min(set.len());
@@ -110,7 +120,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // The head is measured on every graded phantom, not only those with CEs.
     let graded = &latent_set.splits[0];
     let head_only = (graded.latents.slice(ndarray::s![n_ce.., ..]), &labels[n_ce..]);
-    let (summary, ce_rows) = evaluate(&model, head, &set, &indices, head_only, Some(Oracle::Vertebra), ce.steps(), strength, &device, &mut on_step)?;
+    let (summary, ce_rows) = evaluate(
+        &model,
+        head,
+        &set,
+        &indices,
+        head_only,
+        Some(Oracle::Vertebra),
+        ce.steps(),
+        strength,
+        &device,
+        &mut on_step,
+    )?;
     bar.finish();
     let evaluation = &summary.head;
     write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
@@ -118,7 +139,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();
     let (bar, mut on_step) = stage("drawing CEs");
-    let explained = explain_images(&model, head, &set, &examples, &ce, &args.out.join("examples"), &device, &mut on_step)?;
+    let explained =
+        explain_images(&model, head, &set, &examples, &ce, &args.out.join("examples"), &device, &mut on_step)?;
     bar.finish();
 
     let mut page = Page::default();
@@ -144,7 +166,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ("accuracy".into(), format!("{:.3}", evaluation.accuracy)),
         ("F1".into(), format!("{:.3}", evaluation.f1)),
     ]);
-    let plot_items: Vec<(PathBuf, String)> = plots.iter().map(|f| (args.out.join(f), f.replace('_', " ").replace(".png", ""))).collect();
+    let plot_items: Vec<(PathBuf, String)> =
+        plots.iter().map(|f| (args.out.join(f), f.replace('_', " ").replace(".png", ""))).collect();
     page.figures(&plot_items.iter().map(|(p, c)| (p.as_path(), c.clone())).collect::<Vec<_>>())?;
     page.heading(2, format!("Counterfactuals measured on {n_ce} phantoms").as_str());
     page.table(&summary.rows());
@@ -171,15 +194,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     for ((report, _), &example) in explained.iter().zip(&examples) {
         let dir = args.out.join("examples").join(&report.image);
         let truth = truths[example];
-        page.heading(3, &format!(
-            "{}: true grade G{} ({}, height ratio {:.2}); distance {:+.2}, predicted grade {}",
-            report.image, truth.grade, truth.form.name(), truth.height_ratio, report.distance, report.grade
-        ));
+        page.heading(
+            3,
+            &format!(
+                "{}: true grade G{} ({}, height ratio {:.2}); distance {:+.2}, predicted grade {}",
+                report.image,
+                truth.grade,
+                truth.form.name(),
+                truth.height_ratio,
+                report.distance,
+                report.grade
+            ),
+        );
         let binary = &report.counterfactuals[0];
         let mut row: Vec<(PathBuf, String)> = vec![
             (dir.join("original.png"), "input".into()),
             (dir.join("reconstruction.png"), "reconstruction".into()),
-            (dir.join("binary.png"), format!("binary CE (d = {:+.2}, re-encoded {:+.2})", binary.distance, binary.reencoded_distance)),
+            (
+                dir.join("binary.png"),
+                format!("binary CE (d = {:+.2}, re-encoded {:+.2})", binary.distance, binary.reencoded_distance),
+            ),
             (dir.join("binary_difference.png"), "binary CE - reconstruction (red brighter, blue darker)".into()),
         ];
         for c in &report.counterfactuals[1..] {

@@ -12,16 +12,16 @@ use clap::Args;
 use daecf_core::data::images::prepare_bytes;
 use daecf_core::data::{ImageSet, ImageSpec};
 use daecf_core::latent::{CeRequest, Head, HeadFile};
-use daecf_core::report::{ImageReport, difference_overlay, enlarge, gif_bytes};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
+use daecf_core::report::{ImageReport, difference_overlay, enlarge, gif_bytes};
 use image::RgbImage;
 use ndarray::{Array4, Axis, stack};
 
 use crate::backend::Backend;
-use crate::model_source::ModelArgs;
 use crate::data_source::batch_tensor;
 use crate::files;
+use crate::model_source::ModelArgs;
 use crate::preview::to_images;
 use crate::report::figures::{captioned, strip};
 
@@ -165,8 +165,13 @@ pub fn explain_images(
     for ((b, item), id) in result.items.iter().enumerate().zip(folders) {
         let dir = out.join(&id);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let pictures = ImagePictures { original: originals[b].clone(), reconstruction: recs[b].clone(), counterfactuals: ces.by_ref().take(k).collect() };
-        let mut report = ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
+        let pictures = ImagePictures {
+            original: originals[b].clone(),
+            reconstruction: recs[b].clone(),
+            counterfactuals: ces.by_ref().take(k).collect(),
+        };
+        let mut report =
+            ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
         let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
         let save = |picture: &RgbImage, file: &str| files::save_picture(picture, &dir.join(file));
         save(&pictures.original, "original.png")?;
@@ -184,7 +189,14 @@ pub fn explain_images(
             .iter()
             .zip(&pictures.counterfactuals[1 + request.grades.len()..])
             .map(|(r, img)| {
-                captioned(img, DISPLAY, &format!("d = {:+.2}, grade {:.1}\nre-encoded: grade {}", r.distance, r.grade_continuous, r.reencoded_grade))
+                captioned(
+                    img,
+                    DISPLAY,
+                    &format!(
+                        "d = {:+.2}, grade {:.1}\nre-encoded: grade {}",
+                        r.distance, r.grade_continuous, r.reencoded_grade
+                    ),
+                )
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         save(&strip(&labelled), "progression.png")?;
@@ -228,7 +240,9 @@ fn read_images(paths: &[PathBuf], spec: ImageSpec) -> anyhow::Result<ImageSet> {
     let mut images = Vec::new();
     for p in paths {
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        images.push(prepare_bytes(&bytes, spec).with_context(|| format!("{}: not a usable PNG/JPEG image", p.display()))?);
+        images.push(
+            prepare_bytes(&bytes, spec).with_context(|| format!("{}: not a usable PNG/JPEG image", p.display()))?,
+        );
     }
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views)?;
@@ -241,7 +255,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let (model, file, name) = args.source.load(&device)?;
     let head = args.ce.head(&file, &name)?;
-    let set = read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
+    let set =
+        read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
     let bar = crate::progress::bar(1, "explaining", "DDIM steps");
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut on_step = |done: usize, total: usize| {

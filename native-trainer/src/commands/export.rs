@@ -104,7 +104,8 @@ fn write_model_alone(args: &ExportArgs) -> anyhow::Result<()> {
     if args.f16 {
         DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?.save_f16(&args.out)?;
     } else {
-        std::fs::copy(&args.model, &args.out).with_context(|| format!("copying {} to {}", args.model.display(), args.out.display()))?;
+        std::fs::copy(&args.model, &args.out)
+            .with_context(|| format!("copying {} to {}", args.model.display(), args.out.display()))?;
     }
     let size = std::fs::metadata(&args.out)?.len();
     println!("wrote {} ({:.1} MB, the model alone: no heads)", args.out.display(), size as f64 / 1e6);

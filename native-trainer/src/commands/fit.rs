@@ -99,9 +99,8 @@ fn parse_calibration(s: &str) -> Result<CalibrationKind, String> {
 /// Runs `daecf fit`.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let set = LatentSet::read(&args.latents)?;
-    let train = set
-        .split("train")
-        .with_context(|| format!("{} has no train_latents to fit on", args.latents.display()))?;
+    let train =
+        set.split("train").with_context(|| format!("{} has no train_latents to fit on", args.latents.display()))?;
     let train_labels = train.require_labels()?;
     let tasks = if args.tasks.is_empty() {
         vec![TaskSpec { name: "task".into(), positive: args.positive.clone(), exclude: args.exclude.clone() }]
@@ -154,7 +153,11 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let head_path = args.out.join("head.json");
     let file = HeadFile::new(heads);
     file.save(&head_path)?;
-    let report = FitReport { latents: args.latents.display().to_string(), head: head_path.display().to_string(), tasks: reports };
+    let report = FitReport {
+        latents: args.latents.display().to_string(),
+        head: head_path.display().to_string(),
+        tasks: reports,
+    };
     let report_dir = args.out.join("report");
     report.write(&report_dir, &set, &file, !args.no_plots, !args.no_plots && !args.no_tsne)?;
     eprintln!("wrote {} and {}", head_path.display(), report_dir.display());

@@ -46,7 +46,12 @@ pub fn run(args: GradeArgs) -> anyhow::Result<()> {
     let splits: Vec<_> = set.splits.iter().filter(|s| args.split.as_ref().is_none_or(|n| &s.name == n)).collect();
     if splits.is_empty() {
         let names: Vec<_> = set.splits.iter().map(|s| s.name.as_str()).collect();
-        anyhow::bail!("{} has no split {:?} (it has: {})", args.latents.display(), args.split.unwrap_or_default(), names.join(", "));
+        anyhow::bail!(
+            "{} has no split {:?} (it has: {})",
+            args.latents.display(),
+            args.split.unwrap_or_default(),
+            names.join(", ")
+        );
     }
     let mut rows = Vec::new();
     for split in splits {
@@ -69,7 +74,10 @@ pub fn run(args: GradeArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<6} {:>6} {:>6} {:<12} {:>9} {:>8} {:>6} {:>8}", "split", "index", "label", "task", "distance", "class", "grade", "(cont.)");
+        println!(
+            "{:<6} {:>6} {:>6} {:<12} {:>9} {:>8} {:>6} {:>8}",
+            "split", "index", "label", "task", "distance", "class", "grade", "(cont.)"
+        );
         for r in rows {
             let label = r.label.map_or("-".into(), |l| l.to_string());
             let class = if r.positive { "positive" } else { "negative" };

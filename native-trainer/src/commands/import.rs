@@ -44,11 +44,17 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         reference.timesteps
     );
     let mut model = DiffusionAutoencoder::new(&reference.model, &Device::flex())?;
-    model.load_reference(&args.weights).with_context(|| format!("loading {} into the model of {}", args.weights.display(), args.config.display()))?;
+    model
+        .load_reference(&args.weights)
+        .with_context(|| format!("loading {} into the model of {}", args.weights.display(), args.config.display()))?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    if args.f16 { model.save_f16(&args.out)? } else { model.save(&args.out)? }
+    if args.f16 {
+        model.save_f16(&args.out)?
+    } else {
+        model.save(&args.out)?
+    }
     let c = &model.config;
     println!(
         "wrote {}: {} px, {} channel(s), width {}, mult {:?}, encoder {:?}, {} res block(s), z_sem {}-d",

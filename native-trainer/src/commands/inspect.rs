@@ -29,10 +29,22 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     }
     let m = &h.model;
     println!("{}: valid daecf bundle (checksum verified)", args.bundle.display());
-    println!("  model: {} px, {} channel(s), width {}, mult {:?}, encoder {:?}, z_sem {}-d, input range {:?}{}",
-        m.image_size, m.in_channels, m.model_channels, m.channel_mult, m.enc_channel_mult, m.latent_dim, m.input_range,
-        h.preset.as_ref().map_or(String::new(), |p| format!(", preset {p}")));
-    println!("  weights: {:.1} MB ({} safetensors)", h.weights_bytes as f64 / 1e6, if h.half_precision { "f16" } else { "f32" });
+    println!(
+        "  model: {} px, {} channel(s), width {}, mult {:?}, encoder {:?}, z_sem {}-d, input range {:?}{}",
+        m.image_size,
+        m.in_channels,
+        m.model_channels,
+        m.channel_mult,
+        m.enc_channel_mult,
+        m.latent_dim,
+        m.input_range,
+        h.preset.as_ref().map_or(String::new(), |p| format!(", preset {p}"))
+    );
+    println!(
+        "  weights: {:.1} MB ({} safetensors)",
+        h.weights_bytes as f64 / 1e6,
+        if h.half_precision { "f16" } else { "f32" }
+    );
     for head in &h.heads {
         let (lo, hi) = head.calibration.grade_range;
         println!(
@@ -46,8 +58,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         );
     }
     let p = &h.provenance;
-    println!("  trained on: {}{}", if p.training_data.is_empty() { "(not stated)" } else { &p.training_data },
-        p.steps.map_or(String::new(), |s| format!(", {s} steps")));
+    println!(
+        "  trained on: {}{}",
+        if p.training_data.is_empty() { "(not stated)" } else { &p.training_data },
+        p.steps.map_or(String::new(), |s| format!(", {s} steps"))
+    );
     println!("  written {} by daecf {}", p.date, p.daecf_version);
     if !p.notes.is_empty() {
         println!("  notes: {}", p.notes);

@@ -63,7 +63,13 @@ fn generate(args: &PhantomArgs, name: &str, count: usize, seed: u64) -> anyhow::
                 .iter()
                 .map(|t| {
                     let [a, m, p] = t.heights;
-                    format!("{},{},{:.4},{a:.4},{m:.4},{p:.4},{:.4}", t.grade, t.form.name(), t.height_ratio, t.neighbour_ratio)
+                    format!(
+                        "{},{},{:.4},{a:.4},{m:.4},{p:.4},{:.4}",
+                        t.grade,
+                        t.form.name(),
+                        t.height_ratio,
+                        t.neighbour_ratio
+                    )
                 })
                 .collect();
             (set, "grade,form,height_ratio,anterior,middle,posterior,neighbour_ratio".into(), rows)
@@ -71,7 +77,10 @@ fn generate(args: &PhantomArgs, name: &str, count: usize, seed: u64) -> anyhow::
         Kind::Retina => {
             let config = RetinaConfig::new().with_size(args.size);
             let (set, truths) = retina::generate_set(&config, name, count, seed)?;
-            let rows = truths.iter().map(|t| format!("{},{},{},{}", t.grade, t.microaneurysms, t.haemorrhages, t.exudates)).collect();
+            let rows = truths
+                .iter()
+                .map(|t| format!("{},{},{},{}", t.grade, t.microaneurysms, t.haemorrhages, t.exudates))
+                .collect();
             (set, "grade,microaneurysms,haemorrhages,exudates".into(), rows)
         }
     })

@@ -55,7 +55,10 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let model = DiffusionAutoencoder::load(&args.model, &device)?;
     let range = model.config.input_range;
-    let set = args.data.read_split(ImageSpec { size: model.config.image_size, channels: model.config.in_channels }, args.split.as_deref())?;
+    let set = args.data.read_split(
+        ImageSpec { size: model.config.image_size, channels: model.config.in_channels },
+        args.split.as_deref(),
+    )?;
     let n = args.limit.map_or(set.len(), |l| l.min(set.len()));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut csv = crate::files::create(&args.out.join("metrics.csv"))?;
@@ -85,6 +88,12 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     bar.finish();
     csv.flush()?;
     let mean = |k: usize| sums[k] / n.max(1) as f64;
-    println!("{n} images: MSE {:.5}, PSNR {:.2} dB, SSIM {:.4} (per image in {})", mean(0), mean(1), mean(2), args.out.join("metrics.csv").display());
+    println!(
+        "{n} images: MSE {:.5}, PSNR {:.2} dB, SSIM {:.4} (per image in {})",
+        mean(0),
+        mean(1),
+        mean(2),
+        args.out.join("metrics.csv").display()
+    );
     Ok(())
 }

@@ -168,7 +168,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         device.seed(args.seed.unwrap_or(defaults.seed));
         let model = match &args.init {
             Some(path) => {
-                let model = DiffusionAutoencoder::load(path, &device).with_context(|| format!("loading --init {}", path.display()))?;
+                let model = DiffusionAutoencoder::load(path, &device)
+                    .with_context(|| format!("loading --init {}", path.display()))?;
                 eprintln!("starting from the weights of {}", path.display());
                 model
             }
@@ -208,7 +209,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (None, Some(samples)) => samples.div_ceil(batch),
         (None, None) => anyhow::bail!("say how long to train: --steps N or --samples N"),
     };
-    std::fs::create_dir_all(args.out.join("reconstructions")).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(args.out.join("reconstructions"))
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let mut loss_csv = open_loss_csv(&args.out, args.resume)?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -230,7 +232,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         let step = trainer.step_count();
         let indices = order.indices(step, batch);
-        let x = if args.augment { augmented_batch(&data, &indices, range, seed, step, &device)? } else { batch_tensor(&data, &indices, range, &device) };
+        let x = if args.augment {
+            augmented_batch(&data, &indices, range, seed, step, &device)?
+        } else {
+            batch_tensor(&data, &indices, range, &device)
+        };
         let loss = trainer.step(x);
         anyhow::ensure!(loss.is_finite(), "the loss became {loss} at step {step}; lower --lr or check the images");
         let rate = ((step + 1 - first_step) * batch) as f64 / started.elapsed().as_secs_f64();
@@ -290,7 +296,8 @@ fn augmented_batch(
     let config = AugmentConfig::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xa96_3e47);
     rng.set_stream(step as u64);
-    let images: Vec<_> = indices.iter().map(|&i| augment(data.images.index_axis(ndarray::Axis(0), i), &config, &mut rng)).collect();
+    let images: Vec<_> =
+        indices.iter().map(|&i| augment(data.images.index_axis(ndarray::Axis(0), i), &config, &mut rng)).collect();
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let stacked = ndarray::stack(ndarray::Axis(0), &views)?;
     let shape = stacked.shape().to_vec();

@@ -89,7 +89,9 @@ mod tests {
         page.figures(&[(&dir.join("a.png"), "a & b".into())]).unwrap();
         page.write(&dir.join("index.html"), "t").unwrap();
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-        assert!(html.contains("&lt;demo&gt;") && html.contains("data:image/png;base64,iVBOR") && html.contains("a &amp; b"));
+        assert!(
+            html.contains("&lt;demo&gt;") && html.contains("data:image/png;base64,iVBOR") && html.contains("a &amp; b")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

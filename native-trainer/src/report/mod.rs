@@ -68,12 +68,9 @@ impl FitReport {
         );
         for t in &self.tasks {
             for (split, e) in &t.splits {
-                let (mae, mf1, mf1u) = e
-                    .grading
-                    .as_ref()
-                    .map_or(("-".into(), "-".into(), "-".into()), |g| {
-                        (format!("{:.3}", g.mae), format!("{:.3}", g.macro_f1), format!("{:.3}", g.macro_f1_unclipped))
-                    });
+                let (mae, mf1, mf1u) = e.grading.as_ref().map_or(("-".into(), "-".into(), "-".into()), |g| {
+                    (format!("{:.3}", g.mae), format!("{:.3}", g.macro_f1), format!("{:.3}", g.macro_f1_unclipped))
+                });
                 let _ = writeln!(
                     out,
                     "{:<12} {:<6} {:>5} {:>6.3} {:>9.3} {:>6.3} {:>6.3} {:>6} {:>9} {:>10}",
@@ -138,12 +135,15 @@ impl FitReport {
             let train = set.split("train").context("no train split")?;
             match tsne::embed(train.view()) {
                 Ok(embedding) => {
-                    let labels = train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
+                    let labels =
+                        train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
                     let name = "tsne.png".to_string();
                     plots::tsne(&dir.join(&name), &embedding.coords, labels.as_deref(), train.latents.nrows())?;
                     files.push((String::new(), vec![name]));
                 }
-                Err(e) => eprintln!("warning: no t-SNE plot ({e:#}); the rest of the report is written (--no-tsne skips it)"),
+                Err(e) => {
+                    eprintln!("warning: no t-SNE plot ({e:#}); the rest of the report is written (--no-tsne skips it)")
+                }
             }
         }
         let json = serde_json::to_string_pretty(self)?;

@@ -21,11 +21,7 @@ pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bytes are a valid TrueType font shipped with the source; a failure here is a build defect.
-        let _ = plotters::style::register_font(
-            FONT,
-            FontStyle::Normal,
-            include_bytes!("../../assets/DejaVuSans.ttf"),
-        );
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, include_bytes!("../../assets/DejaVuSans.ttf"));
     });
 }
 
@@ -117,14 +113,17 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
     files.push(file);
 
     // Distance vs grade and the confusion matrix on the first evaluated split (train if none).
-    let (split, labels) = labelled
-        .iter()
-        .find(|(s, _)| s.name != "train")
-        .or(labelled.first())
-        .context("no labelled split to plot")?;
+    let (split, labels) =
+        labelled.iter().find(|(s, _)| s.name != "train").or(labelled.first()).context("no labelled split to plot")?;
     let pred = head.predict(split.view())?;
     let file = format!("distance_grade_{stem}.png");
-    distance_grade(&dir.join(&file), &format!("Distance vs grade: {name} ({})", split.name), head, &pred.distance, labels)?;
+    distance_grade(
+        &dir.join(&file),
+        &format!("Distance vs grade: {name} ({})", split.name),
+        head,
+        &pred.distance,
+        labels,
+    )?;
     files.push(file);
     let confusion = if head.is_graded() {
         Confusion::new(&pred.grade, labels)?
@@ -152,7 +151,10 @@ fn roc(path: &Path, title: &str, curves: &[(String, RocCurve)]) -> anyhow::Resul
         for (i, (split, curve)) in curves.iter().enumerate() {
             let c = colour(i);
             chart
-                .draw_series(LineSeries::new(curve.fpr.iter().copied().zip(curve.tpr.iter().copied()), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    curve.fpr.iter().copied().zip(curve.tpr.iter().copied()),
+                    c.stroke_width(2),
+                ))
                 .map_err(plot_error)?
                 .label(format!("{split} (AUC {:.3})", curve.area()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
@@ -231,7 +233,10 @@ fn confusion_matrix(path: &Path, title: &str, confusion: &Confusion) -> anyhow::
                 let (x, y) = (j as i32, i as i32);
                 chart
                     .draw_series([Rectangle::new(
-                        [(SegmentValue::Exact(x), SegmentValue::Exact(y)), (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1))],
+                        [
+                            (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                        ],
                         fill.filled(),
                     )])
                     .map_err(plot_error)?;
@@ -262,7 +267,11 @@ pub fn tsne(path: &Path, embedding: &Array2<f64>, labels: Option<&[i64]>, of: us
     classes.dedup();
     save_png(path, |root| {
         let shown = embedding.nrows();
-        let title = if shown < of { format!("t-SNE of {shown} of the {of} train latents") } else { "t-SNE of the latents (train)".into() };
+        let title = if shown < of {
+            format!("t-SNE of {shown} of the {of} train latents")
+        } else {
+            "t-SNE of the latents (train)".into()
+        };
         let mut chart = chart(root, &title, range(0), range(1))?;
         chart.configure_mesh().disable_mesh().label_style((FONT, 12)).draw().map_err(plot_error)?;
         let rows = || embedding.rows().into_iter().enumerate();

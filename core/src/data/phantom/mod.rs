@@ -98,10 +98,9 @@ pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Ve
                     let config = RetinaConfig::new().with_size(size);
                     Ok(retina::generate_set(&config, name, count, split_seed)?.0)
                 }
-                other => Err(DaecfError::Data(format!(
-                    "unknown phantom '{other}'; choose one of {}",
-                    PHANTOMS.join(", ")
-                ))),
+                other => {
+                    Err(DaecfError::Data(format!("unknown phantom '{other}'; choose one of {}", PHANTOMS.join(", "))))
+                }
             }
         })
         .collect()

@@ -76,9 +76,9 @@ pub fn box_blur(image: ArrayView2<f32>) -> Array2<f32> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn coverage_ramps_across_one_pixel() {

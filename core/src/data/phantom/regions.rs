@@ -61,9 +61,9 @@ pub fn centroid(points: &[(usize, usize)]) -> (f32, f32) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn diagonal_pixels_join_only_under_eight_connectivity() {

@@ -116,7 +116,11 @@ pub fn generate(config: &RetinaConfig, seed: u64, index: usize) -> (Array3<f32>,
         .collect();
     // Lesions: away from the optic disc, inside the fundus.
     let mut spots = Vec::new();
-    let kinds = [(ma, (0.012, 0.016), [0.5, 0.03, 0.03]), (haem, (0.022, 0.034), [0.4, 0.02, 0.02]), (exu, (0.012, 0.02), [0.98, 0.9, 0.45])];
+    let kinds = [
+        (ma, (0.012, 0.016), [0.5, 0.03, 0.03]),
+        (haem, (0.022, 0.034), [0.4, 0.02, 0.02]),
+        (exu, (0.012, 0.02), [0.98, 0.9, 0.45]),
+    ];
     for (count, (r0, r1), colour) in kinds {
         let mut placed = 0;
         while placed < count {
@@ -165,15 +169,20 @@ pub fn generate(config: &RetinaConfig, seed: u64, index: usize) -> (Array3<f32>,
 }
 
 /// `n` retina phantoms (indices 0..n of `seed`) labelled with the grade, and their truths.
-pub fn generate_set(config: &RetinaConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<RetinaTruth>)> {
+pub fn generate_set(
+    config: &RetinaConfig,
+    name: &str,
+    n: usize,
+    seed: u64,
+) -> crate::Result<(ImageSet, Vec<RetinaTruth>)> {
     super::generate_set(name, n, seed, |s, i| generate(config, s, i), |t| t.grade as i64)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn lesion_counts_decide_the_grade() {

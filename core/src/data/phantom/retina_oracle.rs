@@ -27,7 +27,9 @@ pub struct RetinaMeasure {
 pub fn measure(image: ArrayView3<f32>) -> Result<RetinaMeasure> {
     let (c, h, w) = image.dim();
     if c != 3 || h < 16 || w != h {
-        return Err(DaecfError::Data(format!("the retina oracle needs a square RGB image of at least 16 px, got {c}x{h}x{w}")));
+        return Err(DaecfError::Data(format!(
+            "the retina oracle needs a square RGB image of at least 16 px, got {c}x{h}x{w}"
+        )));
     }
     let r = image.index_axis(Axis(0), 0);
     let g = image.index_axis(Axis(0), 1);
@@ -62,10 +64,10 @@ fn regions(mask: &Array2<bool>) -> Vec<(usize, (f32, f32))> {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::data::phantom::retina::{RetinaConfig, generate};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn accuracy(size: usize, n: usize) -> (f32, f32) {
         let config = RetinaConfig::new().with_size(size);

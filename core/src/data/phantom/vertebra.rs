@@ -194,7 +194,12 @@ pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32
 /// `n` vertebra phantoms (indices 0..n of `seed`) as an [`ImageSet`] labelled with the grade,
 /// and their truths. Fails on a probability outside [0, 1] or grade weights that are not
 /// finite, non-negative and positive in sum.
-pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
+pub fn generate_set(
+    config: &VertebraConfig,
+    name: &str,
+    n: usize,
+    seed: u64,
+) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
     if !(0.0..=1.0).contains(&config.neighbour_fracture) {
         return Err(crate::DaecfError::Config(format!(
             "the neighbour-fracture probability {} must lie in [0, 1]",
@@ -212,9 +217,9 @@ pub fn generate_set(config: &VertebraConfig, name: &str, n: usize, seed: u64) ->
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn impossible_settings_are_refused() {

@@ -32,7 +32,9 @@ pub struct VertebraMeasure {
 pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
     let (h, w) = image.dim();
     if h < 16 || w != h {
-        return Err(DaecfError::Data(format!("the vertebra oracle needs a square image of at least 16 px, got {h}x{w}")));
+        return Err(DaecfError::Data(format!(
+            "the vertebra oracle needs a square image of at least 16 px, got {h}x{w}"
+        )));
     }
     // Small images are first resampled (bilinear) to at least 64 px: the same information,
     // but the segmentation and the half-maximum edges then work on a finer grid.
@@ -46,7 +48,8 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
     let size = h as f32;
     // The generator centres the middle body 6 % of the side left of the image centre.
     let nominal = (0.44 * size, 0.5 * size);
-    let regions: Vec<_> = labels.iter().filter(|c| c.len() as f32 >= 0.015 * size * size).map(|c| (centroid(c), c)).collect();
+    let regions: Vec<_> =
+        labels.iter().filter(|c| c.len() as f32 >= 0.015 * size * size).map(|c| (centroid(c), c)).collect();
     let (centre, body) = regions
         .iter()
         .min_by(|a, b| distance(a.0, nominal).total_cmp(&distance(b.0, nominal)))
@@ -58,7 +61,8 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
     let across = (1.0 / norm, -slope / norm); // across the body, anterior to posterior
     let project = |p: (f32, f32), d: (f32, f32)| p.0 * d.0 + p.1 * d.1;
     let centres = body.iter().map(|&(r, c)| (c as f32 + 0.5, r as f32 + 0.5));
-    let (lo, hi) = centres.clone().map(|p| project(p, across)).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        centres.clone().map(|p| project(p, across)).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = (lo - 0.5, hi + 0.5);
     let along = centres.map(|p| project(p, axis)).sum::<f32>() / body.len() as f32;
 
@@ -80,7 +84,14 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
 /// Length in pixels of the body's extent along `axis`, through the point at `a` across and
 /// `centre` along: the run of the (hole-filled) `body` mask through that point, with each end
 /// placed on the image's own edge.
-fn run_length(image: ArrayView2<f32>, body: &Array2<bool>, a: f32, centre: f32, across: (f32, f32), axis: (f32, f32)) -> f32 {
+fn run_length(
+    image: ArrayView2<f32>,
+    body: &Array2<bool>,
+    a: f32,
+    centre: f32,
+    across: (f32, f32),
+    axis: (f32, f32),
+) -> f32 {
     let step = 0.1;
     let point = |t: f32| (a * across.0 + (centre + t) * axis.0, a * across.1 + (centre + t) * axis.1);
     let at = |t: f32| {
@@ -268,15 +279,17 @@ fn discs(image: ArrayView2<f32>, threshold: f32) -> Array2<bool> {
 
 /// The mask less its boundary pixels (4-neighbourhood; outside the image counts as off).
 fn erode(mask: &Array2<bool>) -> Array2<bool> {
-    Array2::from_shape_fn(mask.dim(), |p| mask[p] && Connectivity::Four.neighbours(p, mask.dim()).filter(|&n| mask[n]).count() == 4)
+    Array2::from_shape_fn(mask.dim(), |p| {
+        mask[p] && Connectivity::Four.neighbours(p, mask.dim()).filter(|&n| mask[n]).count() == 4
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::data::phantom::vertebra::{VertebraConfig, generate};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The oracle's accuracy on clean phantoms (printed; `cargo test -- --nocapture`).
     fn accuracy(size: usize, n: usize) -> (f32, f32, f32) {
@@ -290,7 +303,12 @@ mod tests {
             within += (m.grade.abs_diff(truth.grade) <= 1) as usize;
         }
         let n = n as f32;
-        println!("oracle at {size} px on {n} phantoms: mean |ratio error| {:.4}, grade exact {:.3}, within one {:.3}", err / n, exact as f32 / n, within as f32 / n);
+        println!(
+            "oracle at {size} px on {n} phantoms: mean |ratio error| {:.4}, grade exact {:.3}, within one {:.3}",
+            err / n,
+            exact as f32 / n,
+            within as f32 / n
+        );
         (err / n, exact as f32 / n, within as f32 / n)
     }
 
@@ -318,10 +336,19 @@ mod tests {
             let (image, truth) = generate(&config, 11, i);
             let smooth = box_blur(upsample(image.index_axis(ndarray::Axis(0), 0), 2).view());
             let threshold = otsu(smooth.iter().copied());
-            let joined = components(&smooth.mapv(|v| v > threshold), Connectivity::Four).into_iter().map(|c| c.len()).max().unwrap();
+            let joined = components(&smooth.mapv(|v| v > threshold), Connectivity::Four)
+                .into_iter()
+                .map(|c| c.len())
+                .max()
+                .unwrap();
             assert!(joined as f32 > 0.25 * 64.0 * 64.0, "phantom {i}: the bodies are not joined ({joined} px)");
             let m = measure(image.index_axis(ndarray::Axis(0), 0)).unwrap();
-            assert!((m.height_ratio - truth.height_ratio).abs() < 0.1, "phantom {i}: {} for {}", m.height_ratio, truth.height_ratio);
+            assert!(
+                (m.height_ratio - truth.height_ratio).abs() < 0.1,
+                "phantom {i}: {} for {}",
+                m.height_ratio,
+                truth.height_ratio
+            );
         }
     }
 

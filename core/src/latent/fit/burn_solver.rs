@@ -154,9 +154,8 @@ pub fn fit(
     let failed = |e: argmin::core::Error| {
         DaecfError::Data(format!("the Burn solver failed: {e}; try another --c, --standardize or --solver linfa"))
     };
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
-        .with_tolerance_grad(config.gradient_tolerance)
-        .map_err(failed)?;
+    let solver =
+        LBFGS::new(MoreThuenteLineSearch::new(), 10).with_tolerance_grad(config.gradient_tolerance).map_err(failed)?;
     let result = Executor::new(objective, solver)
         .configure(|state| state.param(Array1::zeros(dim + 1)).max_iters(config.max_iterations))
         .run()

@@ -42,7 +42,9 @@ pub fn fit_calibration(kind: &CalibrationKind, distances: &[f32], grades: &[i64]
                 .into(),
         ));
     }
-    let bounds = |v: &mut dyn Iterator<Item = f64>| v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let bounds = |v: &mut dyn Iterator<Item = f64>| {
+        v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)))
+    };
     let (g_lo, g_hi) = bounds(&mut grades.iter().map(|&g| g as f64));
     Ok(Calibration {
         kind: kind.clone(),
@@ -54,9 +56,9 @@ pub fn fit_calibration(kind: &CalibrationKind, distances: &[f32], grades: &[i64]
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use super::*;
 
     #[test]
     fn fits_lines_grade_means_and_polynomials() {
@@ -71,7 +73,12 @@ mod tests {
         let g2 = [0i64, 0, 2, 4, 4];
         let means = fit_calibration(&CalibrationKind::Grades(vec![0, 4]), &d2, &g2).unwrap();
         assert!((means.coefficients[0] - 1.5).abs() < 1e-9 && (means.coefficients[1] - 0.5).abs() < 1e-9);
-        assert!(fit_calibration(&CalibrationKind::Grades(vec![0, 3]), &d2, &g2).unwrap_err().to_string().contains("grade 3"));
+        assert!(
+            fit_calibration(&CalibrationKind::Grades(vec![0, 3]), &d2, &g2)
+                .unwrap_err()
+                .to_string()
+                .contains("grade 3")
+        );
         // A quadratic through g = d^2 / 4.
         let d3 = [-2.0f32, -1.0, 0.0, 1.0, 2.0, 3.0];
         let g3: Vec<i64> = vec![1, 0, 0, 0, 1, 2];

@@ -25,17 +25,17 @@ use daecf_core::pipeline::{CeSteps, explain};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
-use crate::model_source::ModelArgs;
 use crate::commands::explain::tensor_rows;
 use crate::data_source::{DataArgs, batch_tensor};
+use crate::model_source::ModelArgs;
 use crate::preview::to_unit_array;
 
 mod report;
 mod summary;
 
 pub use report::write_report;
-pub use summary::{CeFigures, CeRow, CeSummary, TrustCheck};
 use summary::summarise;
+pub use summary::{CeFigures, CeRow, CeSummary, TrustCheck};
 
 /// Options of `daecf evaluate-ce`.
 #[derive(Debug, Args)]
@@ -107,7 +107,10 @@ pub fn evaluate(
     let range = model.config.input_range;
     let labels = indices
         .iter()
-        .map(|&i| set.labels[i].with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i])))
+        .map(|&i| {
+            set.labels[i]
+                .with_context(|| format!("image '{}' has no label; evaluate-ce needs labelled images", set.ids[i]))
+        })
         .collect::<anyhow::Result<Vec<i64>>>()?;
     let head_labels = [labels.as_slice(), head_only.1].concat();
     let (positive, negative) = head.task.class_counts(&head_labels);
@@ -201,7 +204,10 @@ pub fn evaluate(
     latents.extend(head_only.0.iter());
     let latents = ndarray::Array2::from_shape_vec((head_labels.len(), head.dim()), latents)?;
     let evaluation = head.evaluate(latents.view(), &head_labels)?;
-    let summary = CeSummary { head_images: head_labels.len(), ..summarise(head, &rows, evaluation, &steps, strength, oracle.is_some()) };
+    let summary = CeSummary {
+        head_images: head_labels.len(),
+        ..summarise(head, &rows, evaluation, &steps, strength, oracle.is_some())
+    };
     Ok((summary, rows))
 }
 
@@ -259,7 +265,18 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();
     let head_only_latents = semantic_latents(&model, &set, head_only, args.batch, &device, &mut |_| {})?;
     let head_only = (head_only_latents.view(), head_only_labels.as_slice());
-    let (summary, rows) = evaluate(&model, head, &set, with_ces, head_only, oracle, ce.steps(), ce.strength_for(head), &device, &mut on_step)?;
+    let (summary, rows) = evaluate(
+        &model,
+        head,
+        &set,
+        with_ces,
+        head_only,
+        oracle,
+        ce.steps(),
+        ce.strength_for(head),
+        &device,
+        &mut on_step,
+    )?;
     bar.finish();
     write_report(&args.out, &summary, &rows)?;
     println!("{}", summary.markdown());

@@ -196,12 +196,19 @@ pub(super) fn summarise(
                 .map(|r| direction(r, &r.grade)),
         ),
         grade_exact: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| o.2 as i64 == r.target_grade))),
-        grade_within_one: fraction(rows.iter().map(|r| r.grade.oracle.is_some_and(|o| (o.2 as i64 - r.target_grade).abs() <= 1))),
+        grade_within_one: fraction(
+            rows.iter().map(|r| r.grade.oracle.is_some_and(|o| (o.2 as i64 - r.target_grade).abs() <= 1)),
+        ),
         input_grade_exact: fraction(rows.iter().map(|r| r.input_oracle.is_some_and(|(_, g)| g as i64 == r.label))),
         recon_grade_exact: fraction(rows.iter().map(|r| r.recon_oracle_grade.is_some_and(|g| g as i64 == r.label))),
         unmeasured: rows
             .iter()
-            .filter(|r| r.input_oracle.is_none() || r.recon_oracle_grade.is_none() || r.binary.oracle.is_none() || r.grade.oracle.is_none())
+            .filter(|r| {
+                r.input_oracle.is_none()
+                    || r.recon_oracle_grade.is_none()
+                    || r.binary.oracle.is_none()
+                    || r.grade.oracle.is_none()
+            })
             .count(),
     });
     CeSummary {
@@ -221,7 +228,9 @@ pub(super) fn summarise(
         grade_l1: mean(rows.iter().map(|r| r.grade.l1)),
         grade_ssim: mean(rows.iter().map(|r| r.grade.ssim)),
         binary_step: mean(rows.iter().map(|r| r.binary.step as f64)),
-        binary_realised: median(rows.iter().filter_map(|r| realised_share(r.distance, r.binary.latent_distance, r.binary.reencoded))),
+        binary_realised: median(
+            rows.iter().filter_map(|r| realised_share(r.distance, r.binary.latent_distance, r.binary.reencoded)),
+        ),
         binary_move: median(rows.iter().map(|r| (r.binary.latent_distance - r.distance).abs() as f64)),
         recon_drift: median(rows.iter().map(|r| (r.recon_reencoded - r.distance).abs() as f64)),
         oracle,
@@ -245,13 +254,23 @@ impl CeSummary {
             ("binary CE validity (re-encoded on the target side)".into(), pct(self.binary_validity)),
             ("grade CE validity (re-encoded at the target grade)".into(), pct(self.grade_validity)),
             ("grade CE validity within one grade".into(), pct(self.grade_validity_within_one)),
-            ("binary CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.binary_l1, self.binary_ssim)),
-            ("grade CE proximity: L1 / SSIM to the reconstruction".into(), format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim)),
+            (
+                "binary CE proximity: L1 / SSIM to the reconstruction".into(),
+                format!("{:.4} / {:.3}", self.binary_l1, self.binary_ssim),
+            ),
+            (
+                "grade CE proximity: L1 / SSIM to the reconstruction".into(),
+                format!("{:.4} / {:.3}", self.grade_l1, self.grade_ssim),
+            ),
             ("binary CE latent step (L2)".into(), format!("{:.3}", self.binary_step)),
             ("binary CE: share of the latent move kept after re-encoding (median)".into(), pct(self.binary_realised)),
             (
                 "strength at which that share carries the paper's move whole".into(),
-                if self.binary_realised > 0.0 { format!("{:.1}", 1.0 / self.binary_realised) } else { "none (the move is not kept)".into() },
+                if self.binary_realised > 0.0 {
+                    format!("{:.1}", 1.0 / self.binary_realised)
+                } else {
+                    "none (the move is not kept)".into()
+                },
             ),
             (
                 "binary CE: asked move in distance / re-encoded reconstruction's drift (medians)".into(),
@@ -264,7 +283,10 @@ impl CeSummary {
                 ("oracle: grade CEs moving it the right way".into(), pct(o.grade_direction)),
                 ("oracle: grade CE measured at the target grade".into(), pct(o.grade_exact)),
                 ("oracle: grade CE measured within one grade of the target".into(), pct(o.grade_within_one)),
-                ("oracle: input measured at the label's grade (its own accuracy here)".into(), pct(o.input_grade_exact)),
+                (
+                    "oracle: input measured at the label's grade (its own accuracy here)".into(),
+                    pct(o.input_grade_exact),
+                ),
                 ("oracle: reconstruction measured at the label's grade".into(), pct(o.recon_grade_exact)),
                 ("oracle: images it could not measure (counted as failures)".into(), o.unmeasured.to_string()),
             ]);
@@ -281,8 +303,18 @@ impl CeSummary {
             TrustCheck { measure: "binary CE validity", value: self.binary_validity, bar: 0.8, percent: true },
         ];
         if let Some(o) = &self.oracle {
-            checks.push(TrustCheck { measure: "oracle: binary CEs moving the finding the right way", value: o.binary_direction, bar: 0.8, percent: true });
-            checks.push(TrustCheck { measure: "oracle: grade CEs within one grade of the target", value: o.grade_within_one, bar: 0.7, percent: true });
+            checks.push(TrustCheck {
+                measure: "oracle: binary CEs moving the finding the right way",
+                value: o.binary_direction,
+                bar: 0.8,
+                percent: true,
+            });
+            checks.push(TrustCheck {
+                measure: "oracle: grade CEs within one grade of the target",
+                value: o.grade_within_one,
+                bar: 0.7,
+                percent: true,
+            });
         }
         checks
     }
@@ -358,7 +390,12 @@ mod tests {
             c: 1.0,
             hyperplane: Hyperplane::new(vec![1.0], 0.0).unwrap(),
             standardizer: None,
-            calibration: Calibration { kind: CalibrationKind::Linear, coefficients: vec![0.5, 1.0], grade_range: (0, 1), distance_range: (-1.0, 1.0) },
+            calibration: Calibration {
+                kind: CalibrationKind::Linear,
+                coefficients: vec![0.5, 1.0],
+                grade_range: (0, 1),
+                distance_range: (-1.0, 1.0),
+            },
             ce_strength: 1.0,
         }
     }
