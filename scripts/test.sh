@@ -6,10 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all --check
-# Lints on every target, built as GPU runs build it (CUDA with kernel fusion), so the CUDA
-# backend type-checks in the same pass. DOCS_RS=1 makes cubecl-llvm's build script skip
+# Lints on every target, built with the CUDA backend, so that it type-checks in the same pass. DOCS_RS=1 makes cubecl-llvm's build script skip
 # downloading LLVM (it cannot be fetched here); linking a CUDA build needs that download.
-DOCS_RS=1 cargo clippy --workspace --all-targets --features daecf/cuda,daecf/fusion -- -D warnings
+DOCS_RS=1 cargo clippy --workspace --all-targets --features daecf/cuda -- -D warnings
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc
 # The browser: core on wasm32, then the app built as shipped and driven by Playwright.

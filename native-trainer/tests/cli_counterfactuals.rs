@@ -312,13 +312,15 @@ fn strength_scales_the_counterfactual_moves() {
     assert!(!labels.status.success() && err.contains("--labels and --strict apply to a folder of images"), "{err}");
 }
 
-/// The demo model's phantom latents through `encode` and `fit` with every figure: the t-SNE of
-/// such latents (a young model's) once recursed without end in linfa-tsne's Barnes-Hut tree.
+/// The demo model's phantom latents through `encode` and `fit` with every figure (the t-SNE of
+/// such latents, a young model's, once recursed without end in linfa-tsne's Barnes-Hut tree);
+/// the head fitted there carries its CE directions, which evaluate-ce compares in a grid: each
+/// reaches the same distances by another path. A head without them refuses them.
 #[test]
-fn encode_and_fit_demo_model_latents_with_the_tsne() {
+fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
     let tmp = temp_dir("fit");
     let dir = tmp.path();
-    let (_, model, _) = demo_files(dir);
+    let (_, model, old_head) = demo_files(dir);
     let latents = dir.join("latents.npz");
     daecf_ok(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
     let fit = dir.join("fit");
@@ -333,6 +335,47 @@ fn encode_and_fit_demo_model_latents_with_the_tsne() {
     ]);
     let tsne = std::fs::read(fit.join("report").join("tsne.png")).unwrap();
     assert!(tsne.starts_with(b"\x89PNG") && tsne.len() > 10_000, "{} bytes", tsne.len());
+    let head = fit.join("head.json");
+    assert_eq!(json(&head)["heads"][0]["directions"]["samples"], 300, "fitted on the training latents");
+
+    let out = dir.join("grid");
+    let evaluate = |head: &str, extra: &[&str]| {
+        let mut args = vec!["evaluate-ce", "--model", &model, "--head", head, "--data", "phantom:vertebra:30"];
+        args.extend_from_slice(&["--limit", "3", "--t-encode", "3", "--t-render", "2", "--out", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        daecf(&args)
+    };
+    let run = evaluate(head.to_str().unwrap(), &["--direction", "normal,covariance", "--strength", "3"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(printed.contains("| covariance | 3 |") && printed.contains("| normal | 1 |"), "{printed}");
+    let report = json(&out.join("report.json"));
+    let moves: Vec<(String, f64)> = report["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["direction"].as_str().unwrap().to_string(), m["strength"].as_f64().unwrap()))
+        .collect();
+    let expected = [("normal", 1.0), ("normal", 3.0), ("covariance", 1.0), ("covariance", 3.0)];
+    assert_eq!(moves, expected.map(|(d, s)| (d.to_string(), s)));
+    assert_eq!(
+        (report["summary"]["direction"].as_str(), report["summary"]["strength"].as_f64()),
+        (Some("normal"), Some(3.0))
+    );
+    // Same latent distances along both paths, of other lengths in z_sem.
+    let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 12, "3 images under 4 moves");
+    for k in 0..6 {
+        assert_eq!(rows[k][2], rows[k + 6][2], "same image");
+        let (a, b): (f64, f64) = (rows[k][7].parse().unwrap(), rows[k + 6][7].parse().unwrap());
+        assert!((a - b).abs() < 1e-3 * a.abs().max(1.0), "latent distance {a} vs {b}");
+    }
+    let step = |m: usize| report["moves"][m]["binary_step"].as_f64().unwrap();
+    assert!((step(1) - step(3)).abs() > 1e-3 * step(1), "other paths: {} vs {}", step(1), step(3));
+    let refused = evaluate(&old_head, &["--direction", "covariance"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("daecf fit") && err.contains("--direction normal"), "{err}");
 }
 
 #[test]
@@ -402,6 +445,7 @@ fn demo_writes_a_self_contained_report() {
     );
     assert!(String::from_utf8_lossy(&run.stdout).contains("trust checks met: "));
     assert!(!html.contains("src=\"http"), "the page loads nothing from elsewhere");
+    assert!(html.contains("width=\"160\""), "the 32 px pictures are shown enlarged");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
     // The head's trust check is on all 24 graded phantoms, not only the 3 with CEs.
     let summary = &json(&out.join("evaluate-ce/report.json"))["summary"];
@@ -437,11 +481,15 @@ fn demo_runs_another_bundle_at_its_exported_strength() {
     ]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
-        html.contains("other.daecf") && html.contains("at strength 2 (the paper's: 1)"),
+        html.contains("other.daecf") && html.contains("at strength 2, along the normal direction"),
         "names the bundle and the strength"
     );
     let report = json(&out.join("evaluate-ce/report.json"));
     assert_eq!(report["summary"]["strength"].as_f64(), Some(2.0));
+    let lengths: Vec<f64> =
+        report["moves"].as_array().unwrap().iter().map(|m| m["strength"].as_f64().unwrap()).collect();
+    assert_eq!(lengths, vec![1.0, 2.0], "the paper's length measured first");
+    assert!(html.contains("normal, strength 1"), "the strength-1 figures on the page");
     let paper = dir.join("paper");
     daecf_ok(&[
         "evaluate-ce",

@@ -146,44 +146,6 @@ fn resumed_training_equals_an_uninterrupted_run_and_encode_feeds_fit() {
     assert!(dir.join("fit/head.json").is_file());
 }
 
-/// scripts/checkpoint-transfer.sh, which carries a run to and from a lent GPU machine in two
-/// parts: packed, unpacked, sent back in pieces and joined, the checkpoint resumes to exactly
-/// the uninterrupted run's weights, and a damaged piece is refused.
-#[test]
-fn a_checkpoint_carried_in_parts_resumes_exactly() {
-    let tmp = temp_dir("transfer");
-    let dir = tmp.path();
-    let (data, whole, half) = whole_and_stopped_run(dir, 2);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/checkpoint-transfer.sh");
-    let transfer = |args: &[&Path]| {
-        let out = std::process::Command::new("bash").arg(&script).args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
-    let (carry, there, back) = (dir.join("carry"), dir.join("there"), dir.join("back"));
-    let pieces = [dir.join("call-1"), dir.join("call-2")];
-    assert!(transfer(&[Path::new("pack"), &half, &carry]).0);
-    assert!(transfer(&[Path::new("unpack"), &carry, &there]).0);
-    for (n, folder) in ["1", "2"].iter().zip(&pieces) {
-        std::fs::create_dir_all(folder).unwrap();
-        assert!(transfer(&[Path::new("send"), &there, folder, Path::new(n)]).0);
-    }
-    let (joined, err) = transfer(&[Path::new("join"), &pieces[0], &pieces[1], &back]);
-    assert!(joined, "{err}");
-    train(&data, &back, 2, true);
-    let (a, b) = (tensors(&whole.join("model.safetensors")), tensors(&back.join("model.safetensors")));
-    assert!(a.len() > 100 && a == b, "the carried run's weights differ from the uninterrupted run's");
-    assert_eq!(std::fs::read_to_string(back.join("loss.csv")).unwrap().lines().count(), 3, "header + 2 steps");
-
-    let piece = std::fs::read_dir(&pieces[1])
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("piece"))
-        .unwrap();
-    std::fs::write(&piece, b"damaged").unwrap();
-    let (joined, err) = transfer(&[Path::new("join"), &pieces[0], &pieces[1], &dir.join("back-2")]);
-    assert!(!joined && err.contains("did NOT match"), "{err}");
-}
-
 #[test]
 fn bench_reports_throughput_and_memory() {
     let out = daecf_ok(&["bench", "--preset", "tiny32", "--res-blocks", "1", "--batch", "2", "--steps", "1", "--json"]);
@@ -364,8 +326,8 @@ fn init_starts_a_new_run_from_a_models_weights() {
     assert!(!both.status.success() && String::from_utf8_lossy(&both.stderr).contains("--resume"));
 }
 
-/// A run carried at f16 (scripts/train-demo.sh's relay): `export` without a head writes the
-/// EMA weights alone at half the size, and `train --init` starts from them within f16 rounding.
+/// A model carried at f16: `export` without a head writes the EMA weights alone at half the
+/// size, and `train --init` starts from them within f16 rounding.
 #[test]
 fn a_run_carried_at_f16_starts_again_from_its_weights() {
     let tmp = temp_dir("carry");

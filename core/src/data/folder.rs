@@ -94,7 +94,8 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Reads `file,label` rows; a first row whose label is not an integer is taken as a header.
+/// Reads `file,label` rows; a first row whose label is not an integer is taken as a header. An
+/// empty label cell, or `NA` (any case, also `N/A`), marks an image as unlabelled: it is left out.
 fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
     let bad = |reason: String| DaecfError::Format { path: path.display().to_string(), reason };
     let mut reader = csv::ReaderBuilder::new()
@@ -109,6 +110,9 @@ fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
         let (Some(file), Some(label)) = (row.get(0), row.get(1)) else {
             return Err(bad(format!("line {}: expected file,label", i + 1)));
         };
+        if is_unlabelled(label) {
+            continue;
+        }
         match label.parse::<i64>() {
             Ok(label) => {
                 labels.insert(file.to_string(), label);
@@ -118,6 +122,11 @@ fn read_labels(path: &Path) -> Result<HashMap<String, i64>> {
         }
     }
     Ok(labels)
+}
+
+/// Whether a label cell marks its image as unlabelled: empty, `NA` or `N/A` in any case.
+fn is_unlabelled(cell: &str) -> bool {
+    cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("n/a")
 }
 
 #[cfg(test)]
@@ -152,6 +161,9 @@ mod tests {
         assert!(read_folder(&dir, None, spec, false).is_ok(), "a non-integer first row is a header");
         std::fs::write(dir.join("labels.csv"), "a.png,1\nc.png,x\n").unwrap();
         assert!(read_folder(&dir, None, spec, false).unwrap_err().to_string().contains("line 2"));
+        // Empty cells and NA mark unlabelled images, as spreadsheets write them.
+        std::fs::write(dir.join("labels.csv"), "file,label\na.png,\nsub/b.jpg,NA\nc.png,1\n").unwrap();
+        assert_eq!(read_folder(&dir, None, spec, false).unwrap().0.labels, vec![None, Some(1), None]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

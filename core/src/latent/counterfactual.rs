@@ -9,12 +9,16 @@
 //! progression frames included: a plan keeps the distance it should show (the paper's, which
 //! labels it) apart from the distance its latent is moved to.
 //!
+//! A CE's *direction* is the path its latent takes to that distance ([`super::direction`]): the
+//! normal (the paper's), or a move shaped by the training latents' spread. Every direction
+//! reaches the same distance.
+//!
 //! These are plans in latent space only; [`crate::pipeline::counterfactual`] renders them.
 
 use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
-use super::Head;
+use super::{CeDirection, Head};
 use crate::{DaecfError, Result};
 
 /// Whether a counterfactual rendered for signed distance `asked` and encoded again at
@@ -72,20 +76,16 @@ impl Head {
         Ok(self.distances(row.view())?[0])
     }
 
-    /// Plans the counterfactual of `w` for `target` (the paper's CE: strength 1).
+    /// Plans the counterfactual of `w` for `target` (the paper's CE: strength 1, the normal).
     pub fn plan(&self, w: ArrayView1<f32>, target: CeTarget) -> Result<CounterfactualPlan> {
-        self.plan_with_strength(w, target, 1.0)
+        self.plan_move(w, target, CeMove::PAPER)
     }
 
-    /// Plans the counterfactual of `w` for `target` with its move along the normal scaled by
-    /// `strength` (> 0): for an image at signed distance `d` and a target distance `t`, the
+    /// Plans the counterfactual of `w` for `target` with its move scaled by `strength` (> 0)
+    /// along `direction`: for an image at signed distance `d` and a target distance `t`, the
     /// latent goes to `d + strength * (t - d)`, while the plan shows `t`.
-    pub fn plan_with_strength(
-        &self,
-        w: ArrayView1<f32>,
-        target: CeTarget,
-        strength: f32,
-    ) -> Result<CounterfactualPlan> {
+    pub fn plan_move(&self, w: ArrayView1<f32>, target: CeTarget, how: CeMove) -> Result<CounterfactualPlan> {
+        let CeMove { strength, direction } = how;
         if !(strength.is_finite() && strength > 0.0) {
             return Err(DaecfError::Config(format!("the CE strength must be a positive number, got {strength}")));
         }
@@ -101,7 +101,7 @@ impl Head {
                 "the counterfactual target {target:?} gives no finite distance; ask for a finite grade or distance"
             )));
         }
-        let latent = self.move_to_distance(w, latent_distance)?;
+        let latent = self.move_to_distance(w, latent_distance, direction)?;
         let step_size = latent.iter().zip(w.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
         Ok(CounterfactualPlan {
             target,
@@ -115,14 +115,14 @@ impl Head {
     }
 
     /// `frames` evenly spaced distances from `-extent` to `+extent` through the boundary, each
-    /// planned at `strength`; the extent is at least |d(w)| so the image's own position lies on
+    /// planned with `how`; the extent is at least |d(w)| so the image's own position lies on
     /// the path.
     pub fn progression(
         &self,
         w: ArrayView1<f32>,
         frames: usize,
         extent: f32,
-        strength: f32,
+        how: CeMove,
     ) -> Result<Vec<CounterfactualPlan>> {
         if frames < 2 {
             return Err(DaecfError::Config(format!("a progression needs at least 2 frames, got {frames}")));
@@ -131,10 +131,24 @@ impl Head {
         (0..frames)
             .map(|i| {
                 let d = -extent + 2.0 * extent * i as f32 / (frames - 1) as f32;
-                self.plan_with_strength(w, CeTarget::Distance(d), strength)
+                self.plan_move(w, CeTarget::Distance(d), how)
             })
             .collect()
     }
+}
+
+/// How far and along which path a counterfactual's latent moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CeMove {
+    /// The move's length relative to the paper's (1: the paper's).
+    pub strength: f32,
+    /// The move's path.
+    pub direction: CeDirection,
+}
+
+impl CeMove {
+    /// The paper's move: strength 1 along the normal.
+    pub const PAPER: CeMove = CeMove { strength: 1.0, direction: CeDirection::Normal };
 }
 
 /// The counterfactuals an explanation renders for each image: the binary CE, one CE per
@@ -150,6 +164,9 @@ pub struct CeRequest {
     /// Strength of every CE, progression frames included (1: the paper's; see the module's doc).
     #[serde(default = "paper_strength")]
     pub strength: f32,
+    /// Direction of every CE's move (the normal: the paper's).
+    #[serde(default)]
+    pub direction: CeDirection,
 }
 
 /// The paper's CE strength, 1: serde's default where a file predates the field.
@@ -165,7 +182,8 @@ pub(crate) fn is_paper_strength(s: &f32) -> bool {
 impl CeRequest {
     /// The request with defaults for `head` where a value is not given: every grade of a
     /// graded head's range plus one beyond each end (none for a binary head), the head's
-    /// fitted distance range as the progression's extent, and the head's CE strength.
+    /// fitted distance range as the progression's extent, and the head's CE strength and
+    /// direction.
     pub fn for_head(head: &Head, grades: Option<Vec<f64>>, frames: usize, extent: Option<f32>) -> Self {
         let grades = grades.unwrap_or_else(|| {
             if head.is_graded() {
@@ -179,12 +197,17 @@ impl CeRequest {
             let (lo, hi) = head.calibration.distance_range;
             lo.abs().max(hi.abs()) as f32
         });
-        Self { grades, frames: frames.max(2), extent, strength: head.ce_strength }
+        Self { grades, frames: frames.max(2), extent, strength: head.ce_strength, direction: head.ce_direction }
     }
 
-    /// The same request with its CEs at `strength`.
-    pub fn with_strength(self, strength: f32) -> Self {
-        Self { strength, ..self }
+    /// The same request with its CEs moved as `how` says.
+    pub fn with_move(self, how: CeMove) -> Self {
+        Self { strength: how.strength, direction: how.direction, ..self }
+    }
+
+    /// How every CE of the request moves.
+    pub fn how(&self) -> CeMove {
+        CeMove { strength: self.strength, direction: self.direction }
     }
 
     /// Counterfactuals per image.
@@ -199,11 +222,11 @@ impl CeRequest {
 
     /// The plans for latent `w`, in the order binary, grades, progression frames.
     pub fn plans(&self, head: &Head, w: ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>> {
-        let mut plans = vec![head.plan_with_strength(w, CeTarget::Binary, self.strength)?];
+        let mut plans = vec![head.plan_move(w, CeTarget::Binary, self.how())?];
         for &g in &self.grades {
-            plans.push(head.plan_with_strength(w, CeTarget::Grade(g), self.strength)?);
+            plans.push(head.plan_move(w, CeTarget::Grade(g), self.how())?);
         }
-        plans.extend(head.progression(w, self.frames, self.extent, self.strength)?);
+        plans.extend(head.progression(w, self.frames, self.extent, self.how())?);
         Ok(plans)
     }
 
@@ -239,7 +262,13 @@ mod tests {
                 distance_range: (-3.0, 3.0),
             },
             ce_strength: 1.0,
+            ce_direction: CeDirection::Normal,
+            directions: None,
         }
+    }
+
+    fn strength(strength: f32) -> CeMove {
+        CeMove { strength, ..CeMove::PAPER }
     }
 
     #[test]
@@ -278,22 +307,23 @@ mod tests {
     fn strength_scales_the_move_from_the_image() {
         let h = head();
         let w = array![3.0f32, 4.0];
-        let p = h.plan_with_strength(w.view(), CeTarget::Binary, 3.0).unwrap();
+        let p = h.plan_move(w.view(), CeTarget::Binary, strength(3.0)).unwrap();
         // d = 4: the paper's reflection goes to -4 (a move of 8), strength 3 to 4 - 24; the plan
         // still shows -4.
         assert!((p.latent_distance + 20.0).abs() < 1e-5 && (p.step_size - 24.0).abs() < 1e-4);
         assert!((h.distance(ArrayView1::from(&p.latent)).unwrap() + 20.0).abs() < 1e-4);
         assert!((p.distance + 4.0).abs() < 1e-6 && (p.grade + 0.5).abs() < 1e-5 && !p.positive);
-        let g = h.plan_with_strength(w.view(), CeTarget::Grade(0.0), 0.5).unwrap();
+        let g = h.plan_move(w.view(), CeTarget::Grade(0.0), strength(0.5)).unwrap();
         // Grade 0 lies at d = -3; half the move from 4 ends at 0.5.
         assert!((g.latent_distance - 0.5).abs() < 1e-5 && g.distance == -3.0, "{g:?}");
         // A frame at distance 2 for the image at 4: the latent goes to 4 + 9 * (2 - 4).
-        let f = h.plan_with_strength(w.view(), CeTarget::Distance(2.0), 9.0).unwrap();
+        let f = h.plan_move(w.view(), CeTarget::Distance(2.0), strength(9.0)).unwrap();
         assert!(f.distance == 2.0 && (f.latent_distance + 14.0).abs() < 1e-4, "{f:?}");
         for bad in [0.0, -1.0, f32::NAN] {
-            assert!(h.plan_with_strength(w.view(), CeTarget::Binary, bad).is_err());
+            assert!(h.plan_move(w.view(), CeTarget::Binary, strength(bad)).is_err());
         }
-        let plans = CeRequest::for_head(&h, Some(vec![0.0]), 3, None).with_strength(3.0).plans(&h, w.view()).unwrap();
+        let plans =
+            CeRequest::for_head(&h, Some(vec![0.0]), 3, None).with_move(strength(3.0)).plans(&h, w.view()).unwrap();
         let latent: Vec<f32> = plans.iter().map(|p| p.latent_distance).collect();
         // Binary, grade 0 (-3), then the frames at -4, 0 and 4: each move from 4 tripled.
         let shown: Vec<f32> = plans.iter().map(|p| p.distance).collect();
@@ -322,10 +352,10 @@ mod tests {
     fn progression_spans_the_boundary_and_the_image() {
         let h = head();
         let w = array![3.0f32, 4.0];
-        let frames = h.progression(w.view(), 5, 2.0, 1.0).unwrap();
+        let frames = h.progression(w.view(), 5, 2.0, CeMove::PAPER).unwrap();
         let d: Vec<f32> = frames.iter().map(|p| p.distance).collect();
         assert_eq!(d, vec![-4.0, -2.0, 0.0, 2.0, 4.0]);
         assert!(frames.iter().all(|p| p.latent_distance == p.distance));
-        assert!(h.progression(w.view(), 1, 2.0, 1.0).is_err());
+        assert!(h.progression(w.view(), 1, 2.0, CeMove::PAPER).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::{Calibration, Hyperplane, Standardizer, TaskSpec};
+use super::{Calibration, CeDirection, FittedDirections, Hyperplane, Standardizer, TaskSpec};
 use crate::{DaecfError, Result};
 
 /// The kind of linear classifier behind a head.
@@ -42,6 +42,14 @@ pub struct Head {
         skip_serializing_if = "super::counterfactual::is_paper_strength"
     )]
     pub ce_strength: f32,
+    /// The path of this head's counterfactual moves; set when exporting a bundle, not written
+    /// when it is the normal (the paper's).
+    #[serde(default, skip_serializing_if = "CeDirection::is_normal")]
+    pub ce_direction: CeDirection,
+    /// The standardised and covariance directions, fitted on the training latents by `daecf
+    /// fit`; absent in heads fitted before they were stored (then only the normal is available).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directions: Option<FittedDirections>,
 }
 
 impl Head {
@@ -64,17 +72,50 @@ impl Head {
         })
     }
 
-    /// The latent `w` moved along the normal to signed distance `distance` (in the original,
-    /// unstandardised space): the core of every counterfactual.
-    pub fn move_to_distance(&self, w: ArrayView1<f32>, distance: f32) -> Result<Vec<f32>> {
-        self.check_dim(w.len())?;
-        Ok(match &self.standardizer {
-            Some(s) => {
-                let ws = s.apply_one(w);
-                s.invert_one(&self.hyperplane.move_to_distance(ArrayView1::from(&ws), distance))
-            }
-            None => self.hyperplane.move_to_distance(w, distance),
+    /// The gradient `a` of the signed distance in raw z_sem space: d(z) = a . z + c.
+    pub fn gradient(&self) -> Vec<f32> {
+        let norm = self.hyperplane.norm();
+        match &self.standardizer {
+            Some(s) => self.hyperplane.normal.iter().zip(&s.std).map(|(n, sd)| n / (sd * norm)).collect(),
+            None => self.hyperplane.normal.iter().map(|n| n / norm).collect(),
+        }
+    }
+
+    /// The raw-space vector a move along `direction` follows (any length): the normal in the
+    /// space the head was fitted in, or a fitted direction (see [`super::direction`]).
+    pub fn direction_vector(&self, direction: CeDirection) -> Result<Vec<f32>> {
+        if direction == CeDirection::Normal {
+            return Ok(match &self.standardizer {
+                Some(s) => self.hyperplane.normal.iter().zip(&s.std).map(|(n, sd)| n * sd).collect(),
+                None => self.hyperplane.normal.clone(),
+            });
+        }
+        let fitted = self.directions.as_ref().and_then(|d| d.vector(direction));
+        fitted.map(<[f32]>::to_vec).ok_or_else(|| {
+            DaecfError::Config(format!(
+                "head '{}' has no fitted '{direction}' direction: it was fitted without its training latents' \
+                 statistics (by an older daecf, or they could not be estimated); fit it again with `daecf fit`, \
+                 or use --direction normal",
+                self.task.name
+            ))
         })
+    }
+
+    /// The latent `w` moved along `direction` to signed distance `distance` (in the original,
+    /// unstandardised space): the core of every counterfactual. Every direction reaches the
+    /// distance exactly; only the path differs.
+    pub fn move_to_distance(&self, w: ArrayView1<f32>, distance: f32, direction: CeDirection) -> Result<Vec<f32>> {
+        let own = self.distance(w)?;
+        let u = self.direction_vector(direction)?;
+        let slope: f32 = self.gradient().iter().zip(&u).map(|(a, u)| a * u).sum();
+        if !(slope.is_finite() && slope > 0.0) {
+            return Err(DaecfError::Data(format!(
+                "head '{}': its '{direction}' direction does not move the distance ({slope}); fit the head again",
+                self.task.name
+            )));
+        }
+        let step = (distance - own) / slope;
+        Ok(w.iter().zip(&u).map(|(x, u)| x + step * u).collect())
     }
 
     /// Checks what a file could get wrong: a finite hyperplane with a non-zero normal; a
@@ -108,6 +149,13 @@ impl Head {
             ))
         } else if !(self.ce_strength.is_finite() && self.ce_strength > 0.0) {
             Some(format!("its counterfactual strength {} must be positive", self.ce_strength))
+        } else if let Some(Err(e)) = self.directions.as_ref().map(|d| d.check(self.dim())) {
+            Some(e.to_string())
+        } else if self.ce_direction != CeDirection::Normal && self.directions.is_none() {
+            Some(format!(
+                "its counterfactual direction '{}' needs fitted directions, which it lacks",
+                self.ce_direction
+            ))
         } else {
             None
         };
@@ -215,6 +263,8 @@ pub(crate) mod tests {
                 distance_range: (-1.0, 2.0),
             },
             ce_strength: 1.0,
+            ce_direction: CeDirection::Normal,
+            directions: None,
         }
     }
 
@@ -236,9 +286,35 @@ pub(crate) mod tests {
         let head = toy_head(Some(s));
         let w = array![3.0f32, 7.0]; // standardised: (1, 7), d = 1
         assert_eq!(head.distances(w.view().insert_axis(ndarray::Axis(0))).unwrap(), vec![1.0]);
-        let moved = head.move_to_distance(w.view(), -0.5).unwrap();
+        let moved = head.move_to_distance(w.view(), -0.5, CeDirection::Normal).unwrap();
         assert_eq!(moved, vec![0.0, 7.0]); // standardised (-0.5, 7)
         assert!(head.distances(array![[1.0f32, 2.0, 3.0]].view()).is_err());
+    }
+
+    #[test]
+    fn every_direction_reaches_the_asked_distance() {
+        let mut head = toy_head(None);
+        let w = array![0.5f32, 2.0];
+        let missing = head.move_to_distance(w.view(), -1.0, CeDirection::Covariance).unwrap_err().to_string();
+        assert!(missing.contains("daecf fit") && missing.contains("--direction normal"), "{missing}");
+        head.directions = Some(FittedDirections {
+            standardised: vec![2.0, 0.0],
+            covariance: vec![1.0, 3.0],
+            shrinkage: 0.1,
+            samples: 9,
+        });
+        for direction in CeDirection::ALL {
+            let moved = head.move_to_distance(w.view(), -1.0, direction).unwrap();
+            assert!((head.distance(ArrayView1::from(&moved)).unwrap() + 1.0).abs() < 1e-6, "{direction}");
+        }
+        // Along (1, 3), whose slope is 1: from d = 0.5 to -1.
+        assert_eq!(head.move_to_distance(w.view(), -1.0, CeDirection::Covariance).unwrap(), vec![-1.0, -2.5]);
+        // A file naming a direction must carry it; a head with one round-trips.
+        let chosen = Head { ce_direction: CeDirection::Covariance, ..head.clone() };
+        assert!(chosen.check().is_ok());
+        assert_eq!(serde_json::from_str::<Head>(&serde_json::to_string(&chosen).unwrap()).unwrap(), chosen);
+        let bare = Head { directions: None, ..chosen };
+        assert!(bare.check().unwrap_err().to_string().contains("needs fitted directions"));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The latent space z_sem and what lives in it (steps 2 to 4 of the method, Atad et al.,
 //! MELBA 2024): a task's classifier hyperplane and the signed distance to it, the calibration
-//! from distance to grade and its inverse, the moves along the normal that counterfactuals are
-//! made of, head files, and (feature `fit`) fitting heads with linfa or with Burn.
+//! from distance to grade and its inverse, the moves that counterfactuals are made of (along
+//! the normal or the latents' covariance), head files, and (feature `fit`) fitting heads with linfa or with Burn.
 
 pub mod calibration;
 pub mod counterfactual;
+pub mod direction;
 pub mod evaluate;
 #[cfg(feature = "fit")]
 pub mod fit;
@@ -14,7 +15,8 @@ pub mod standardize;
 pub mod task;
 
 pub use calibration::{Calibration, CalibrationKind};
-pub use counterfactual::{CeRequest, CeTarget, CounterfactualPlan, lands_on_asked_side, realised_share};
+pub use counterfactual::{CeMove, CeRequest, CeTarget, CounterfactualPlan, lands_on_asked_side, realised_share};
+pub use direction::{CeDirection, FittedDirections};
 pub use evaluate::{Evaluation, GradingEvaluation, Predictions};
 pub use head::{ClassifierKind, Head, HeadFile};
 pub use hyperplane::Hyperplane;

@@ -322,6 +322,8 @@ mod tests {
                 distance_range: (-2.0, 2.0),
             },
             ce_strength: 1.0,
+            ce_direction: Default::default(),
+            directions: None,
         }
     }
 

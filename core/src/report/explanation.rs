@@ -156,9 +156,12 @@ mod tests {
                 distance_range: (-2.0, 2.0),
             },
             ce_strength: 1.0,
+            ce_direction: Default::default(),
+            directions: None,
         };
         let w = [2.2f32, 0.0];
-        let request = CeRequest { grades: vec![0.0, 3.0], frames: 3, extent: 2.0, strength: 1.0 };
+        let request =
+            CeRequest { grades: vec![0.0, 3.0], frames: 3, extent: 2.0, strength: 1.0, direction: Default::default() };
         let item = ImageExplanation {
             z_sem: w.to_vec(),
             distance: 2.2,

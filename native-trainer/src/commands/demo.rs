@@ -9,13 +9,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use daecf_core::data::phantom::{Oracle, VertebraConfig, split_seed, vertebra};
+use daecf_core::data::phantom::{Oracle, REPORT_SEED, VertebraConfig, split_seed, vertebra};
 use daecf_core::data::{LatentSet, LatentSplit};
+use daecf_core::latent::CeDirection;
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
-use crate::commands::evaluate_ce::{TrustCheck, evaluate, semantic_latents, write_report};
-use crate::commands::explain::{CeArgs, explain_images};
+use crate::commands::evaluate_ce::{TrustCheck, evaluate, report_moves, semantic_latents, write_report};
+use crate::commands::explain::{CeArgs, CeMoveArgs, explain_images};
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
@@ -44,10 +45,10 @@ pub struct DemoArgs {
     /// A vertebra bundle (from `daecf export`) to demonstrate instead of the shipped one.
     #[arg(long, value_name = "FILE.daecf")]
     bundle: Option<PathBuf>,
-    /// Strength of the counterfactuals: 1 is the paper's (see `daecf explain --help`); default:
-    /// the bundle's head's.
-    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
-    strength: Option<f32>,
+    /// How far and along which path the CEs move (see `daecf explain --help`); default: the
+    /// bundle's head's.
+    #[command(flatten)]
+    how: CeMoveArgs,
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -89,15 +90,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         t_encode: args.t_encode,
         t_render: args.t_render,
         batch: 16,
-        strength: args.strength,
+        how: args.how,
     };
     let head = ce.head(&heads, &name)?;
-    let strength = ce.strength_for(head);
+    let how = ce.how.for_head(head);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
-    // Held-out phantoms: the test split of `--data phantom:vertebra`, never seen in training.
+    // Held-out phantoms that no choice looked at: the test split of the report seed
+    // (`--data phantom:vertebra:N:seed=2`), never seen in training or when choosing the CE settings.
     let config = VertebraConfig::new().with_size(model.config.image_size);
-    let (set, truths) = vertebra::generate_set(&config, "test", args.eval.max(4), split_seed(0, 2))?;
+    let (set, truths) = vertebra::generate_set(&config, "test", args.eval.max(4), split_seed(REPORT_SEED, 2))?;
     let bar = crate::progress::bar(set.len() as u64, "grading", "images");
     let every: Vec<usize> = (0..set.len()).collect();
     let latents = semantic_latents(&model, &set, &every, 32, &device, &mut |n| bar.inc(n as u64))?;
@@ -120,7 +122,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // The head is measured on every graded phantom, not only those with CEs.
     let graded = &latent_set.splits[0];
     let head_only = (graded.latents.slice(ndarray::s![n_ce.., ..]), &labels[n_ce..]);
-    let (summary, ce_rows) = evaluate(
+    let moves = report_moves(how);
+    let results = evaluate(
         &model,
         head,
         &set,
@@ -128,13 +131,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         head_only,
         Some(Oracle::Vertebra),
         ce.steps(),
-        strength,
+        &moves,
         &device,
         &mut on_step,
     )?;
     bar.finish();
+    let chosen = moves.len() - 1;
+    let summary = &results[chosen].0;
     let evaluation = &summary.head;
-    write_report(&args.out.join("evaluate-ce"), &summary, &ce_rows)?;
+    write_report(&args.out.join("evaluate-ce"), &results, chosen)?;
 
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();
@@ -156,7 +161,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         set.len(),
         args.t_encode,
         args.t_render,
-        if strength == 1.0 { String::new() } else { format!(" at strength {strength} (the paper's: 1)") },
+        match (how.strength, how.direction) {
+            (s, CeDirection::Normal) if s == 1.0 => String::new(),
+            (s, d) => format!(" at strength {s}, along the {d} direction (the paper's: 1, the normal)"),
+        },
         started.elapsed().as_secs_f64()
     ));
     page.heading(2, "The head on held-out phantoms");
@@ -170,6 +178,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         plots.iter().map(|f| (args.out.join(f), f.replace('_', " ").replace(".png", ""))).collect();
     page.figures(&plot_items.iter().map(|(p, c)| (p.as_path(), c.clone())).collect::<Vec<_>>())?;
     page.heading(2, format!("Counterfactuals measured on {n_ce} phantoms").as_str());
+    if results.len() > 1 {
+        page.paragraph(
+            "Each move measured, the paper's length (strength 1) first; the figures below are the last one's.",
+        );
+        page.table(
+            &results
+                .iter()
+                .map(|(s, _)| (format!("{}, strength {}", s.direction, s.strength), s.headline()))
+                .collect::<Vec<_>>(),
+        );
+    }
     page.table(&summary.rows());
     page.heading(2, "Can these counterfactuals be trusted?");
     let checks = summary.trust_checks();

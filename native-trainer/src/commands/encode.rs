@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::{ImageSpec, LatentSet, LatentSplit};
 use daecf_core::diffusion::{DdimSampler, NoiseSchedule};
-use daecf_core::model::DiffusionAutoencoder;
 use ndarray::{Array2, Array4};
 
 use crate::backend::Backend;
@@ -19,7 +18,7 @@ use crate::preview::tensor_values;
 #[command(after_help = "Example:
   daecf encode --model out/train/model.safetensors --data retinamnist_128.npz --out latents.npz")]
 pub struct EncodeArgs {
-    /// A daecf model file (model.safetensors from `daecf train`).
+    /// A daecf model file (model.safetensors from `daecf train`), or a bundle (its model).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     #[command(flatten)]
@@ -42,7 +41,7 @@ pub struct EncodeArgs {
 /// Runs `daecf encode`.
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
-    let model = DiffusionAutoencoder::load(&args.model, &device)?;
+    let model = crate::model_source::load_model(&args.model, &device)?;
     let config = &model.config;
     let sets = args.data.read(ImageSpec { size: config.image_size, channels: config.in_channels })?;
     let total: usize = sets.iter().map(|s| s.len()).sum();

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use clap::Args;
 use daecf_core::data::images::prepare_bytes;
 use daecf_core::data::{ImageSet, ImageSpec};
-use daecf_core::latent::{CeRequest, Head, HeadFile};
+use daecf_core::latent::{CeDirection, CeMove, CeRequest, Head, HeadFile};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
 use daecf_core::report::{ImageReport, difference_overlay, enlarge, gif_bytes};
@@ -77,6 +77,14 @@ pub struct CeArgs {
     /// Most images rendered in one batch.
     #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
     pub batch: usize,
+    /// How far and along which path the CEs move.
+    #[command(flatten)]
+    pub how: CeMoveArgs,
+}
+
+/// How far and along which path counterfactuals move: shared by explain, evaluate-ce and demo.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CeMoveArgs {
     /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
     /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
     /// a decoder that renders only part of a move (evaluate-ce reports the share it keeps).
@@ -85,6 +93,23 @@ pub struct CeArgs {
     /// Default: the head's (1 unless its bundle was exported with --ce-strength).
     #[arg(long, value_parser = positive_strength)]
     pub strength: Option<f32>,
+    /// Path of the CE moves in z_sem, each reaching the same distance: `normal` (the paper's:
+    /// along the head's normal), `standardised` (the seed code's: along diag(Sigma) a, Sigma the
+    /// training latents' covariance, a the head's gradient), `covariance` (the smallest move in
+    /// the latents' Mahalanobis norm: along Sigma a, the directions the decoder learned to
+    /// render). Default: the head's (normal unless its bundle was exported with --ce-direction).
+    #[arg(long, value_name = "normal|standardised|covariance")]
+    pub direction: Option<CeDirection>,
+}
+
+impl CeMoveArgs {
+    /// The move for `head`: the options given, else the head's own.
+    pub fn for_head(&self, head: &Head) -> CeMove {
+        CeMove {
+            strength: self.strength.unwrap_or(head.ce_strength),
+            direction: self.direction.unwrap_or(head.ce_direction),
+        }
+    }
 }
 
 /// Parses `--strength`: a positive number.
@@ -95,28 +120,28 @@ pub fn positive_strength(text: &str) -> Result<f32, String> {
     }
 }
 
+/// The head for `task` (the first when none is named) from `file`, read from `name`.
+pub fn select_head<'a>(file: &'a HeadFile, task: Option<&str>, name: &str) -> anyhow::Result<&'a Head> {
+    let names: Vec<&str> = file.heads.iter().map(|h| h.task.name.as_str()).collect();
+    match task {
+        Some(t) => file
+            .heads
+            .iter()
+            .find(|h| h.task.name == t)
+            .with_context(|| format!("{name} has no head for task '{t}' (it has: {})", names.join(", "))),
+        None => file.heads.first().with_context(|| format!("{name} holds no heads; fit one with `daecf fit`")),
+    }
+}
+
 impl CeArgs {
     /// The head for `--task` from `file`.
     pub fn head<'a>(&self, file: &'a HeadFile, name: &str) -> anyhow::Result<&'a Head> {
-        let names: Vec<&str> = file.heads.iter().map(|h| h.task.name.as_str()).collect();
-        match &self.task {
-            Some(t) => file
-                .heads
-                .iter()
-                .find(|h| &h.task.name == t)
-                .with_context(|| format!("{name} has no head for task '{t}' (it has: {})", names.join(", "))),
-            None => file.heads.first().with_context(|| format!("{name} holds no heads; fit one with `daecf fit`")),
-        }
+        select_head(file, self.task.as_deref(), name)
     }
 
     /// The counterfactuals to render for `head`.
     pub fn request(&self, head: &Head) -> CeRequest {
-        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent).with_strength(self.strength_for(head))
-    }
-
-    /// The CE strength for `head`: --strength, else the head's own.
-    pub fn strength_for(&self, head: &Head) -> f32 {
-        self.strength.unwrap_or(head.ce_strength)
+        CeRequest::for_head(head, self.grades.clone(), self.frames, self.extent).with_move(self.how.for_head(head))
     }
 
     /// DDIM steps.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use daecf_core::latent::HeadFile;
+use daecf_core::latent::{CeDirection, HeadFile};
 use daecf_core::model::{DiffusionAutoencoder, read_checkpoint_config};
 use daecf_models::{Bundle, Provenance};
 
@@ -43,6 +43,11 @@ pub struct ExportArgs {
     /// explain, evaluate-ce, demo and the browser app then use it.
     #[arg(long, value_parser = crate::commands::explain::positive_strength, requires = "head")]
     ce_strength: Option<f32>,
+    /// CE direction stored with every head (normal, the paper's, by default; see `daecf explain
+    /// --help`): standardised and covariance need a head fitted with its training latents'
+    /// directions (`daecf fit` stores them).
+    #[arg(long, value_name = "normal|standardised|covariance", requires = "head")]
+    ce_direction: Option<CeDirection>,
     /// Free-form notes (training command, hardware, ...).
     #[arg(long, default_value = "", requires = "head")]
     notes: String,
@@ -76,8 +81,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
     };
     let mut heads = HeadFile::load(head)?;
-    if let Some(s) = args.ce_strength {
-        heads.heads.iter_mut().for_each(|h| h.ce_strength = s);
+    for h in &mut heads.heads {
+        h.ce_strength = args.ce_strength.unwrap_or(h.ce_strength);
+        h.ce_direction = args.ce_direction.unwrap_or(h.ce_direction);
+        h.check().with_context(|| format!("--ce-direction {} for the heads of {}", h.ce_direction, head.display()))?;
     }
     let date = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
     let provenance = Provenance {

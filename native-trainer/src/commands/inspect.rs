@@ -48,13 +48,17 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     for head in &h.heads {
         let (lo, hi) = head.calibration.grade_range;
         println!(
-            "  head '{}': {:?}, C = {}, grades {lo}..{hi} ({:?} calibration){}{}",
+            "  head '{}': {:?}, C = {}, grades {lo}..{hi} ({:?} calibration){}{}{}",
             head.task.name,
             head.classifier,
             head.c,
             head.calibration.kind,
             if head.standardizer.is_some() { ", standardised latents" } else { "" },
-            if head.ce_strength == 1.0 { String::new() } else { format!(", CE strength {}", head.ce_strength) }
+            if head.ce_strength == 1.0 { String::new() } else { format!(", CE strength {}", head.ce_strength) },
+            match &head.directions {
+                Some(_) => format!(", CE direction {} (fitted: normal, standardised, covariance)", head.ce_direction),
+                None => ", CE direction normal (the only one fitted)".into(),
+            }
         );
     }
     let p = &h.provenance;

@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::ImageSpec;
 use daecf_core::metrics::image::{mse, psnr, ssim};
-use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, reconstruct};
 use ndarray::Axis;
 
@@ -22,7 +21,7 @@ use crate::preview::{to_images, to_unit_array};
 #[command(after_help = "Example:
   daecf reconstruct --model out/train/model.safetensors --data scans/ --limit 16 --out out/rec")]
 pub struct ReconstructArgs {
-    /// A daecf model file (model.safetensors from `daecf train`).
+    /// A daecf model file (model.safetensors from `daecf train`), or a bundle (its model).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     #[command(flatten)]
@@ -53,7 +52,7 @@ pub struct ReconstructArgs {
 /// Runs `daecf reconstruct`.
 pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
-    let model = DiffusionAutoencoder::load(&args.model, &device)?;
+    let model = crate::model_source::load_model(&args.model, &device)?;
     let range = model.config.input_range;
     let set = args.data.read_split(
         ImageSpec { size: model.config.image_size, channels: model.config.in_channels },

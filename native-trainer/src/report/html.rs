@@ -39,16 +39,22 @@ impl Page {
         self.body.push_str("</table>\n");
     }
 
-    /// A row of figures: each a file (PNG or GIF) embedded with its caption.
+    /// A row of figures: each a file (PNG or GIF) embedded with its caption. A small picture
+    /// (a 32 px scan) is shown enlarged by a whole factor, its pixels kept sharp.
     pub fn figures(&mut self, items: &[(&Path, String)]) -> anyhow::Result<()> {
         self.body.push_str("<div class=\"row\">\n");
         for (path, caption) in items {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let mime = if path.extension().is_some_and(|e| e == "gif") { "image/gif" } else { "image/png" };
+            let (width, _) = image::ImageReader::new(std::io::Cursor::new(&bytes))
+                .with_guessed_format()?
+                .into_dimensions()
+                .with_context(|| format!("reading the size of {}", path.display()))?;
             let _ = writeln!(
                 self.body,
-                "<figure><img src=\"data:{mime};base64,{}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>",
+                "<figure><img src=\"data:{mime};base64,{}\" width=\"{}\" alt=\"{c}\"><figcaption>{c}</figcaption></figure>",
                 STANDARD.encode(bytes),
+                display_width(width),
                 c = escape(caption)
             );
         }
@@ -69,6 +75,15 @@ impl Page {
     }
 }
 
+/// The least width, in CSS pixels, a picture is shown at.
+const MIN_DISPLAY_WIDTH: u32 = 160;
+
+/// The width to show a picture `width` pixels wide at: the smallest whole multiple of it that
+/// reaches [`MIN_DISPLAY_WIDTH`] (so every pixel becomes a square of equal size), else its own.
+fn display_width(width: u32) -> u32 {
+    width.max(1) * MIN_DISPLAY_WIDTH.div_ceil(width.max(1))
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}\
 th{background:#f4f4f4;font-weight:normal}.row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}\
@@ -82,7 +97,7 @@ mod tests {
     fn page_embeds_pictures_and_escapes_text() {
         let dir = std::env::temp_dir().join(format!("daecf-html-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        image::RgbImage::new(2, 2).save(dir.join("a.png")).unwrap();
+        image::RgbImage::new(32, 32).save(dir.join("a.png")).unwrap();
         let mut page = Page::default();
         page.heading(1, "<demo>");
         page.table(&[("AUC".into(), "0.95".into())]);
@@ -92,6 +107,8 @@ mod tests {
         assert!(
             html.contains("&lt;demo&gt;") && html.contains("data:image/png;base64,iVBOR") && html.contains("a &amp; b")
         );
+        assert!(html.contains("width=\"160\""), "a 32 px picture shown five times as large");
+        assert_eq!((display_width(32), display_width(50), display_width(192)), (160, 200, 192));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -85,24 +85,24 @@ mod tests {
 
     #[test]
     fn oracle_grades_retina_phantoms_at_128_px() {
-        // Measured: 100 % exact grades (80 % before session 13: pieces of the optic disc that
-        // its vessels cut off counted as exudates).
+        // Measured: 100 % exact grades. Pieces of the optic disc that its vessels cut off must
+        // not count as exudates (counting them gave 80 %).
         let (exact, within) = accuracy(128, 100);
         assert!(exact >= 0.97 && within >= 0.99, "{exact} {within}");
     }
 
     #[test]
     fn oracle_grades_retina_phantoms_at_64_px() {
-        // Measured: 98 % exact grades, 100 % within one (90 % exact before session 13).
+        // Measured: 98 % exact grades, 100 % within one.
         let (exact, within) = accuracy(64, 100);
         assert!(exact >= 0.95 && within >= 0.99, "{exact} {within}");
     }
 
     #[test]
     fn oracle_grades_retina_phantoms_at_96_px() {
-        // 96 px is where a 3x3 blur, used before session 13 above 64 px against pixel noise,
-        // washed the smallest microaneurysms out (68 % exact on 300 phantoms); lesions are now
-        // told from noise by their area. Measured: 100 % exact.
+        // 96 px is where a 3x3 blur against pixel noise would wash the smallest microaneurysms
+        // out (68 % exact on 300 phantoms); lesions are told from noise by their area instead.
+        // Measured: 100 % exact.
         let (exact, within) = accuracy(96, 100);
         assert!(exact >= 0.95 && within >= 0.99, "{exact} {within}");
     }

@@ -7,13 +7,13 @@ pub mod calibrate;
 pub mod linfa_solver;
 
 use burn::tensor::Device;
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 pub use burn_solver::{BurnSolverConfig, SvmLoss};
 pub use calibrate::fit_calibration;
 
-use super::{CalibrationKind, ClassifierKind, Head, Hyperplane, Standardizer, TaskSpec};
+use super::{CalibrationKind, CeDirection, ClassifierKind, FittedDirections, Head, Hyperplane, Standardizer, TaskSpec};
 use crate::{DaecfError, Result};
 
 /// Which solver fits the hyperplane.
@@ -107,7 +107,7 @@ pub fn fit_head(
     let hyperplane = fit_hyperplane(config, x.view(), &y, device)?;
     let distances = hyperplane.signed_distances(space.view());
     let calibration = fit_calibration(&config.calibration, &distances, labels)?;
-    Ok(Head {
+    let mut head = Head {
         task: task.clone(),
         classifier: config.classifier,
         c: config.c,
@@ -115,7 +115,13 @@ pub fn fit_head(
         standardizer,
         calibration,
         ce_strength: super::counterfactual::paper_strength(),
-    })
+        ce_direction: CeDirection::Normal,
+        directions: None,
+    };
+    // On every training latent, the spread the decoder learned; a head whose gradient lies where
+    // the latents do not vary keeps the normal alone (and says so when another is asked).
+    head.directions = FittedDirections::fit(latents, ArrayView1::from(&head.gradient())).ok();
+    Ok(head)
 }
 
 fn fit_hyperplane(config: &HeadConfig, x: ArrayView2<f32>, y: &[bool], device: &Device) -> Result<Hyperplane> {
@@ -185,6 +191,7 @@ mod tests {
                     assert!(e.auc > 0.95, "{classifier:?} {solver:?} {standardize}: auc {}", e.auc);
                     let g = e.grading.unwrap();
                     assert!(g.mae < 0.5, "{classifier:?} {solver:?}: mae {}", g.mae);
+                    assert_eq!(head.directions.as_ref().map(|d| d.samples), Some(80), "fitted on every latent");
                 }
             }
         }

@@ -18,14 +18,14 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::Oracle;
-use daecf_core::latent::{CeTarget, Head};
+use daecf_core::latent::{CeDirection, CeMove, CeTarget, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
-use crate::commands::explain::tensor_rows;
+use crate::commands::explain::{select_head, tensor_rows};
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::model_source::ModelArgs;
 use crate::preview::to_unit_array;
@@ -33,7 +33,7 @@ use crate::preview::to_unit_array;
 mod report;
 mod summary;
 
-pub use report::write_report;
+pub use report::{report_markdown, write_report};
 use summary::summarise;
 pub use summary::{CeFigures, CeRow, CeSummary, TrustCheck};
 
@@ -42,7 +42,8 @@ pub use summary::{CeFigures, CeRow, CeSummary, TrustCheck};
 #[command(after_help = "Examples:
   daecf evaluate-ce --model m.safetensors --head head.json --data phantom:vertebra:1000 --limit 200
   daecf evaluate-ce --bundle shared-models/demo/demo.daecf --data phantom:vertebra:1000
-  daecf evaluate-ce --model m.safetensors --head head.json --data scans/ --labels grades.csv --t-encode 50 --t-render 20")]
+  daecf evaluate-ce --model m.safetensors --head head.json --data scans/ --labels grades.csv --t-encode 50 --t-render 20
+  daecf evaluate-ce --bundle b.daecf --data phantom:vertebra:1000:seed=1 --direction normal,covariance --strength 1,4,16   # a grid")]
 pub struct EvaluateCeArgs {
     #[command(flatten)]
     source: ModelArgs,
@@ -74,14 +75,15 @@ pub struct EvaluateCeArgs {
     /// Images encoded or rendered per batch.
     #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
     batch: usize,
-    /// Strength of the binary and grade CEs: 1 is the paper's (the reflection of eq. 4, the
-    /// calibrated grade's distance); S moves the latent S times as far from the image's own, for
-    /// a decoder that renders only part of a move (this report gives the share it keeps).
-    /// Below 0.5 a binary CE's latent stays on the image's side of the boundary; a CE is
-    /// judged valid by what it should show (the other side), whatever its strength.
-    /// Default: the head's (1 unless its bundle was exported with --ce-strength).
-    #[arg(long, value_parser = crate::commands::explain::positive_strength)]
-    strength: Option<f32>,
+    /// Strengths of the binary and grade CEs (see `daecf explain --help`), comma-separated for a
+    /// grid; every report measures strength 1 first (the paper's length). Default: the head's.
+    #[arg(long = "strength", value_name = "S[,S...]", value_delimiter = ',',
+          value_parser = crate::commands::explain::positive_strength)]
+    strengths: Vec<f32>,
+    /// Paths of the CE moves (normal, standardised, covariance; see `daecf explain --help`),
+    /// comma-separated for a grid. Default: the head's.
+    #[arg(long = "direction", value_name = "D[,D...]", value_delimiter = ',')]
+    directions: Vec<CeDirection>,
     /// Output folder: report.json, report.md, per_image.csv.
     #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
     out: PathBuf,
@@ -90,8 +92,20 @@ pub struct EvaluateCeArgs {
     backend: Backend,
 }
 
-/// Evaluates the counterfactuals of images `indices` of `set` (all labelled), and the head on
-/// them together with `head_only`: more images' z_sem and labels, measured by the head alone.
+/// The figures of one way of moving the CEs: the summary and each image's row.
+pub type MoveResult = (CeSummary, Vec<CeRow>);
+
+/// The moves a report measures for the `chosen` one: strength 1 along its direction first (the
+/// paper's length, unless chosen), then the chosen.
+pub fn report_moves(chosen: CeMove) -> Vec<CeMove> {
+    let paper_length = CeMove { strength: 1.0, ..chosen };
+    if chosen == paper_length { vec![chosen] } else { vec![paper_length, chosen] }
+}
+
+/// Evaluates the counterfactuals of images `indices` of `set` (all labelled) for each of
+/// `moves`, and the head on them together with `head_only`: more images' z_sem and labels,
+/// measured by the head alone. Each image is encoded once and its CEs for every move are
+/// rendered from the same x_T; the results follow `moves`.
 pub fn evaluate(
     model: &DiffusionAutoencoder,
     head: &Head,
@@ -100,10 +114,11 @@ pub fn evaluate(
     head_only: (ArrayView2<f32>, &[i64]),
     oracle: Option<Oracle>,
     steps: CeSteps,
-    strength: f32,
+    moves: &[CeMove],
     device: &Device,
     on_step: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<(CeSummary, Vec<CeRow>)> {
+) -> anyhow::Result<Vec<MoveResult>> {
+    anyhow::ensure!(!moves.is_empty(), "no counterfactual moves to evaluate");
     let range = model.config.input_range;
     let labels = indices
         .iter()
@@ -116,7 +131,7 @@ pub fn evaluate(
     let (positive, negative) = head.task.class_counts(&head_labels);
     anyhow::ensure!(
         positive > 0 && negative > 0,
-        "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
+        "the {} labelled images hold {} positive and {} negative examples of task '{}'; the head's AUC needs both: \
          raise --limit or choose another split",
         head_labels.len(),
         positive,
@@ -125,22 +140,26 @@ pub fn evaluate(
     );
     let (lo, hi) = head.calibration.grade_range;
     let turn = Cell::new(0usize);
+    // Per image: for each move its binary CE, then its grade CE (one target grade per image).
     let plan = |h: &Head, w: ArrayView1<f32>| {
         let own = h.calibration.grade(h.distance(w)? as f64);
         let others: Vec<i64> = (lo..=hi).filter(|&g| g != own).collect();
         let target = others[turn.get() % others.len().max(1)];
         turn.set(turn.get() + 1);
-        Ok(vec![
-            h.plan_with_strength(w, CeTarget::Binary, strength)?,
-            h.plan_with_strength(w, CeTarget::Grade(target as f64), strength)?,
-        ])
+        let mut plans = Vec::with_capacity(2 * moves.len());
+        for &how in moves {
+            plans.push(h.plan_move(w, CeTarget::Binary, how)?);
+            plans.push(h.plan_move(w, CeTarget::Grade(target as f64), how)?);
+        }
+        Ok(plans)
     };
-    let mut rows = Vec::new();
+    let per_image = 2 * moves.len();
+    let mut rows: Vec<Vec<CeRow>> = vec![Vec::new(); moves.len()];
     let mut latents = Vec::new();
     let batch = steps.max_batch.max(1);
     let calls: Vec<&[usize]> = indices.chunks(batch * 4).collect();
-    // The DDIM steps `explain` takes for n images with two counterfactuals each.
-    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + (3 * n).div_ceil(batch) * steps.render;
+    // The DDIM steps `explain` takes for n images: encoding, then the reconstruction and CEs.
+    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + ((1 + per_image) * n).div_ceil(batch) * steps.render;
     let total: usize = calls.iter().map(|c| steps_of(c.len())).sum();
     let mut base = 0;
     for chunk in calls {
@@ -164,9 +183,9 @@ pub fn evaluate(
             let input_oracle = oracle.and_then(|o| o.read(original).ok());
             let rec_oracle = oracle.and_then(|o| o.read(rec).ok());
             let figures = |k: usize| -> CeFigures {
-                let ce = ces.index_axis(Axis(0), 2 * b + k);
+                let ce = ces.index_axis(Axis(0), per_image * b + k);
                 let p = &item.plans[k];
-                let d = reencoded[2 * b + k];
+                let d = reencoded[per_image * b + k];
                 let oracle = match (oracle, rec_oracle) {
                     (Some(o), Some(r)) => o.read(ce).ok().map(|m| (r.severity, m.severity, m.grade)),
                     _ => None,
@@ -184,31 +203,39 @@ pub fn evaluate(
             };
             let target_grade = match item.plans[1].target {
                 CeTarget::Grade(g) => g as i64,
-                _ => unreachable!("the plan puts the grade CE second"),
+                _ => unreachable!("the plan puts a grade CE second"),
             };
-            rows.push(CeRow {
-                id: set.ids[i].clone(),
-                label: labels[rows.len()], // rows follow `indices` in order
-                distance: item.distance,
-                recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
-                recon_reencoded: recon_reencoded[b],
-                binary: figures(0),
-                grade: figures(1),
-                target_grade,
-                input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
-                recon_oracle_grade: rec_oracle.map(|r| r.grade),
-            });
+            for (m, move_rows) in rows.iter_mut().enumerate() {
+                move_rows.push(CeRow {
+                    id: set.ids[i].clone(),
+                    label: labels[move_rows.len()], // rows follow `indices` in order
+                    distance: item.distance,
+                    recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
+                    recon_reencoded: recon_reencoded[b],
+                    binary: figures(2 * m),
+                    grade: figures(2 * m + 1),
+                    target_grade,
+                    input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
+                    recon_oracle_grade: rec_oracle.map(|r| r.grade),
+                });
+            }
             latents.extend_from_slice(&item.z_sem);
         }
     }
     latents.extend(head_only.0.iter());
     let latents = ndarray::Array2::from_shape_vec((head_labels.len(), head.dim()), latents)?;
     let evaluation = head.evaluate(latents.view(), &head_labels)?;
-    let summary = CeSummary {
-        head_images: head_labels.len(),
-        ..summarise(head, &rows, evaluation, &steps, strength, oracle.is_some())
-    };
-    Ok((summary, rows))
+    Ok(moves
+        .iter()
+        .zip(rows)
+        .map(|(&how, rows)| {
+            let summary = CeSummary {
+                head_images: head_labels.len(),
+                ..summarise(head, &rows, evaluation.clone(), &steps, how, oracle.is_some())
+            };
+            (summary, rows)
+        })
+        .collect())
 }
 
 /// The semantic latents (z_sem) of images `indices` of `set`, `batch` at a time; `on_batch` is
@@ -234,17 +261,7 @@ pub fn semantic_latents(
 pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let (model, file, name) = args.source.load(&device)?;
-    let ce = crate::commands::explain::CeArgs {
-        task: args.task.clone(),
-        grades: None,
-        frames: 2,
-        extent: None,
-        t_encode: args.t_encode,
-        t_render: args.t_render,
-        batch: args.batch,
-        strength: args.strength,
-    };
-    let head = ce.head(&file, &name)?;
+    let head = select_head(&file, args.task.as_deref(), &name)?;
     let oracle = match args.oracle.as_deref() {
         Some("none") => None,
         Some(name) => Some(Oracle::from_name(name)?),
@@ -265,21 +282,28 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();
     let head_only_latents = semantic_latents(&model, &set, head_only, args.batch, &device, &mut |_| {})?;
     let head_only = (head_only_latents.view(), head_only_labels.as_slice());
-    let (summary, rows) = evaluate(
-        &model,
-        head,
-        &set,
-        with_ces,
-        head_only,
-        oracle,
-        ce.steps(),
-        ce.strength_for(head),
-        &device,
-        &mut on_step,
-    )?;
+    let (moves, chosen) = grid(head, &args.strengths, &args.directions);
+    let steps = CeSteps { encode: args.t_encode, render: args.t_render, max_batch: args.batch };
+    let results = evaluate(&model, head, &set, with_ces, head_only, oracle, steps, &moves, &device, &mut on_step)?;
     bar.finish();
-    write_report(&args.out, &summary, &rows)?;
-    println!("{}", summary.markdown());
+    write_report(&args.out, &results, chosen)?;
+    println!("{}", report_markdown(&results, chosen));
     println!("per image: {}", args.out.join("per_image.csv").display());
     Ok(())
+}
+
+/// The moves of a grid of `strengths` and `directions` (each the head's when none is given),
+/// strength 1 first along each direction, and the index of the chosen one: the first strength
+/// along the first direction.
+fn grid(head: &Head, strengths: &[f32], directions: &[CeDirection]) -> (Vec<CeMove>, usize) {
+    let strengths = if strengths.is_empty() { vec![head.ce_strength] } else { strengths.to_vec() };
+    let directions = if directions.is_empty() { vec![head.ce_direction] } else { directions.to_vec() };
+    let mut lengths = vec![1.0];
+    lengths.extend(strengths.iter().filter(|&&s| s != 1.0));
+    let moves: Vec<CeMove> = directions
+        .iter()
+        .flat_map(|&direction| lengths.iter().map(move |&strength| CeMove { strength, direction }))
+        .collect();
+    let chosen = CeMove { strength: strengths[0], direction: directions[0] };
+    (moves.clone(), moves.iter().position(|&m| m == chosen).unwrap_or(0))
 }

@@ -1,7 +1,7 @@
 //! What `daecf evaluate-ce` measured: each image's figures, their means over the set, and the
 //! trust checks a model must pass before its counterfactuals can be read.
 
-use daecf_core::latent::{Evaluation, Head, lands_on_asked_side, realised_share};
+use daecf_core::latent::{CeDirection, CeMove, Evaluation, Head, lands_on_asked_side, realised_share};
 use daecf_core::pipeline::CeSteps;
 use serde::Serialize;
 
@@ -63,6 +63,8 @@ pub struct CeSummary {
     pub steps: (usize, usize),
     /// Strength of the CEs (1: the paper's).
     pub strength: f32,
+    /// Path of the CE moves.
+    pub direction: CeDirection,
     /// The head on these images, or on the `head_images` of `--head-limit`.
     pub head: Evaluation,
     /// Labelled images the head was measured on: `n`, or more with `--head-limit`.
@@ -179,7 +181,7 @@ pub(super) fn summarise(
     rows: &[CeRow],
     evaluation: Evaluation,
     steps: &CeSteps,
-    strength: f32,
+    how: CeMove,
     with_oracle: bool,
 ) -> CeSummary {
     let grade_at = |d: f32| head.calibration.predict(d as f64);
@@ -214,7 +216,8 @@ pub(super) fn summarise(
     CeSummary {
         n: rows.len(),
         steps: (steps.encode, steps.render),
-        strength,
+        strength: how.strength,
+        direction: how.direction,
         head: evaluation,
         head_images: rows.len(),
         recon_mse: mean(rows.iter().map(|r| r.recon[2])),
@@ -237,7 +240,50 @@ pub(super) fn summarise(
     }
 }
 
+/// Moves side by side, one row each: what a choice of direction and strength rests on.
+pub fn moves_markdown<'a>(summaries: impl Iterator<Item = &'a CeSummary>) -> String {
+    let pct = |v: f64| format!("{:.1} %", 100.0 * v);
+    let mut md = String::from(
+        "| direction | strength | binary validity | share of the move kept (median) | oracle: right way | \
+         oracle: grade within one | trust checks met |\n|---|---|---|---|---|---|---|\n",
+    );
+    for s in summaries {
+        let checks = s.trust_checks();
+        let oracle = |f: fn(&OracleSummary) -> f64| s.oracle.as_ref().map_or("-".into(), |o| pct(f(o)));
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} of {} |\n",
+            s.direction,
+            s.strength,
+            pct(s.binary_validity),
+            pct(s.binary_realised),
+            oracle(|o| o.binary_direction),
+            oracle(|o| o.grade_within_one),
+            checks.iter().filter(|c| c.met()).count(),
+            checks.len()
+        ));
+    }
+    md
+}
+
 impl CeSummary {
+    /// The figures a move is judged by, in one line.
+    pub fn headline(&self) -> String {
+        let pct = |v: f64| format!("{:.0} %", 100.0 * v);
+        let mut line = format!(
+            "binary validity {}, share of the move kept {:.1} %",
+            pct(self.binary_validity),
+            100.0 * self.binary_realised
+        );
+        if let Some(o) = &self.oracle {
+            line.push_str(&format!(
+                ", oracle: right way {}, grade within one {}",
+                pct(o.binary_direction),
+                pct(o.grade_within_one)
+            ));
+        }
+        line
+    }
+
     /// The summary as (measure, value) rows.
     pub fn rows(&self) -> Vec<(String, String)> {
         let pct = |v: f64| format!("{:.1} %", 100.0 * v);
@@ -245,6 +291,7 @@ impl CeSummary {
             ("images".to_string(), self.n.to_string()),
             ("DDIM steps (encode / render)".into(), format!("{} / {}", self.steps.0, self.steps.1)),
             ("CE strength (1: the paper's CEs)".into(), format!("{}", self.strength)),
+            ("CE direction (normal: the paper's)".into(), self.direction.to_string()),
             ("images the head was measured on".into(), self.head_images.to_string()),
             ("head ROC-AUC".into(), format!("{:.3}", self.head.auc)),
             ("head accuracy".into(), format!("{:.3}", self.head.accuracy)),
@@ -397,6 +444,8 @@ mod tests {
                 distance_range: (-1.0, 1.0),
             },
             ce_strength: 1.0,
+            ce_direction: Default::default(),
+            directions: None,
         }
     }
 
@@ -409,7 +458,7 @@ mod tests {
         let latents = ndarray::array![[0.5f32], [-0.5], [0.3]];
         let evaluation = head.evaluate(latents.view(), &[1, 0, 1]).unwrap();
         let steps = CeSteps { encode: 10, render: 10, max_batch: 4 };
-        let summary = summarise(&head, &rows, evaluation, &steps, 0.4, false);
+        let summary = summarise(&head, &rows, evaluation, &steps, CeMove { strength: 0.4, ..CeMove::PAPER }, false);
         assert!((summary.binary_validity - 1.0 / 3.0).abs() < 1e-12, "validity {}", summary.binary_validity);
         assert!((summary.binary_move - 0.4).abs() < 1e-6, "latent move {}", summary.binary_move);
     }
@@ -429,7 +478,7 @@ mod tests {
         let rows = [measured, lost];
         let evaluation = head.evaluate(ndarray::array![[0.5f32], [-0.5]].view(), &[1, 0]).unwrap();
         let steps = CeSteps { encode: 10, render: 10, max_batch: 4 };
-        let oracle = summarise(&head, &rows, evaluation, &steps, 1.0, true).oracle.unwrap();
+        let oracle = summarise(&head, &rows, evaluation, &steps, CeMove::PAPER, true).oracle.unwrap();
         assert_eq!((oracle.binary_direction, oracle.unmeasured), (0.5, 1));
     }
 }
