@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all --check
 # Lints on every target, built with the CUDA backend, so that it type-checks in the same pass. DOCS_RS=1 makes cubecl-llvm's build script skip
-# downloading LLVM (it cannot be fetched here); linking a CUDA build needs that download.
+# downloading LLVM (github.com may be out of reach); linking a CUDA build needs that download.
 DOCS_RS=1 cargo clippy --workspace --all-targets --features daecf/cuda -- -D warnings
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc

@@ -6,7 +6,7 @@ use clap::ValueEnum;
 /// A Burn backend the CLI can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
-    /// The default CPU backend (Burn's flex: multi-threaded, SIMD; fastest measured here).
+    /// The default CPU backend (Burn's flex: multi-threaded, SIMD; the fastest built by default, docs/benchmarks.md).
     Cpu,
     /// Burn's ndarray CPU backend (slower; for comparison).
     Ndarray,
@@ -105,7 +105,7 @@ fn cuda(_: usize) -> anyhow::Result<Device> {
 }
 
 #[cfg(feature = "tch")]
-#[allow(deprecated)] // burn-tch is deprecated upstream; it is still the fastest CPU trainer here
+#[allow(deprecated)] // burn-tch is deprecated upstream; it is the fastest CPU trainer measured (docs/benchmarks.md)
 fn libtorch() -> anyhow::Result<Device> {
     Ok(Device::libtorch())
 }

@@ -48,6 +48,8 @@ enum Command {
     Phantom(commands::phantom::PhantomArgs),
     /// Explain images: distance, class, grade, and counterfactuals (binary, grades, progression).
     Explain(commands::explain::ExplainArgs),
+    /// Do the counterfactuals reveal a head that takes a shortcut through a neighbouring vertebra?
+    Shortcut(commands::shortcut::ShortcutArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,5 +67,6 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => commands::import::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::EvaluateCe(args) => commands::evaluate_ce::run(args),
+        Command::Shortcut(args) => commands::shortcut::run(args),
     }
 }

@@ -514,3 +514,50 @@ fn demo_runs_another_bundle_at_its_exported_strength() {
         "--strength overrides the bundle's"
     );
 }
+
+/// `daecf shortcut` end to end on a small set: a clean and a confounded head, their AUCs on
+/// their own kind of phantoms and on decorrelated ones, each one's binary CEs attributed to the
+/// bodies they changed, a report and a page with pictures; impossible rates are refused.
+#[test]
+fn shortcut_compares_a_clean_and_a_confounded_head() {
+    let tmp = temp_dir("shortcut");
+    let out = tmp.path().join("shortcut");
+    let run = daecf_ok(&[
+        "shortcut",
+        "--rates",
+        "1",
+        "--fit-images",
+        "80",
+        "--test-images",
+        "40",
+        "--report-images",
+        "3",
+        "--panel",
+        "2",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("| clean (0) |"));
+    let report = json(&out.join("report.json"));
+    let heads = report["heads"].as_array().unwrap();
+    assert_eq!(heads.iter().map(|h| h["rate"].as_f64().unwrap()).collect::<Vec<_>>(), vec![0.0, 1.0]);
+    for h in heads {
+        for key in ["auc_own", "auc_decorrelated", "binary_validity", "neighbour_share", "largest_in_neighbour"] {
+            assert!(h[key].is_number() || h[key].is_null(), "{key}: {h}");
+        }
+    }
+    // A fully confounded head separates its own kind at least as well as decorrelated phantoms.
+    let auc = |h: &Value, k: &str| h[k].as_f64().unwrap();
+    assert!(auc(&heads[1], "auc_own") >= auc(&heads[1], "auc_decorrelated") - 0.05, "{}", heads[1]);
+    assert_eq!(report["images"].as_array().unwrap().len(), 3);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<th>neighbours' share</th>"), "the table");
+    assert_eq!(html.matches("<figure>").count(), 12, "two phantoms, six pictures each");
+    let bad = daecf(&["shortcut", "--rates", "1.5", "--out", tmp.path().join("bad").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("must lie in [0, 1]"), "{err}");
+}

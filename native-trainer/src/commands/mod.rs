@@ -12,4 +12,5 @@ pub mod import;
 pub mod inspect;
 pub mod phantom;
 pub mod reconstruct;
+pub mod shortcut;
 pub mod train;

@@ -39,6 +39,23 @@ impl Page {
         self.body.push_str("</table>\n");
     }
 
+    /// A table with a header row and one row per entry of `rows`.
+    pub fn columns(&mut self, header: &[&str], rows: &[Vec<String>]) {
+        self.body.push_str("<table>\n<tr>");
+        for h in header {
+            let _ = write!(self.body, "<th>{}</th>", escape(h));
+        }
+        self.body.push_str("</tr>\n");
+        for row in rows {
+            self.body.push_str("<tr>");
+            for cell in row {
+                let _ = write!(self.body, "<td>{}</td>", escape(cell));
+            }
+            self.body.push_str("</tr>\n");
+        }
+        self.body.push_str("</table>\n");
+    }
+
     /// A row of figures: each a file (PNG or GIF) embedded with its caption. A small picture
     /// (a 32 px scan) is shown enlarged by a whole factor, its pixels kept sharp.
     pub fn figures(&mut self, items: &[(&Path, String)]) -> anyhow::Result<()> {
@@ -101,6 +118,7 @@ mod tests {
         let mut page = Page::default();
         page.heading(1, "<demo>");
         page.table(&[("AUC".into(), "0.95".into())]);
+        page.columns(&["head", "share"], &[vec!["k <1>".into(), "50 %".into()]]);
         page.figures(&[(&dir.join("a.png"), "a & b".into())]).unwrap();
         page.write(&dir.join("index.html"), "t").unwrap();
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
@@ -108,6 +126,7 @@ mod tests {
             html.contains("&lt;demo&gt;") && html.contains("data:image/png;base64,iVBOR") && html.contains("a &amp; b")
         );
         assert!(html.contains("width=\"160\""), "a 32 px picture shown five times as large");
+        assert!(html.contains("<th>share</th>") && html.contains("<td>k &lt;1&gt;</td>"), "{html}");
         assert_eq!((display_width(32), display_width(50), display_width(192)), (160, 200, 192));
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -10,6 +10,7 @@
 //! Every image depends only on (seed, index): the n-th image of a set is the same whatever the
 //! set's size, and sets with different seeds do not overlap.
 
+pub mod attribution;
 pub mod oracle;
 pub mod raster;
 pub mod regions;

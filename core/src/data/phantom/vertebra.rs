@@ -80,6 +80,13 @@ pub struct VertebraConfig {
     /// confounder of the seed paper's Fig. 5.
     #[config(default = 0.0)]
     pub neighbour_fracture: f64,
+    /// How strongly the upper neighbour's state follows the centre body's (a shortcut a head can
+    /// take): with this probability the neighbour is fractured exactly when the centre is (grade
+    /// 2 or 3), otherwise as `neighbour_fracture` says. With c and p = `neighbour_fracture`, a
+    /// fractured centre has a fractured neighbour with probability c + (1 - c) p, a healthy one
+    /// with (1 - c) p: c = 0.8, p = 0.5 gives 90 % and 10 %; c = 0, neighbours independent.
+    #[config(default = 0.0)]
+    pub neighbour_confounding: f64,
 }
 
 /// What is true about one vertebra phantom.
@@ -125,14 +132,27 @@ fn loss_of_grade<R: Rng>(grade: u8, rng: &mut R) -> f32 {
     }
 }
 
+/// The random stream of image `index`'s upper neighbour (apart from the image's own).
+fn neighbour_rng(seed: u64, index: usize) -> rand_chacha::ChaCha8Rng {
+    let mut rng = image_rng(seed, 0);
+    rng.set_stream((1 << 63) | index as u64);
+    rng
+}
+
 /// Image `index` of the phantom set seeded with `seed`: [1, size, size] in [0, 1], and its truth.
 pub fn generate(config: &VertebraConfig, seed: u64, index: usize) -> (Array3<f32>, VertebraTruth) {
     let rng = &mut image_rng(seed, index);
     let grade = draw_weighted(&config.grade_weights, rng) as u8;
     let form = [FractureForm::Wedge, FractureForm::Biconcave, FractureForm::Crush][rng.random_range(0..3)];
     let loss = loss_of_grade(grade, rng);
-    let neighbour_loss =
-        if rng.random_bool(config.neighbour_fracture.clamp(0.0, 1.0)) { rng.random_range(0.25..0.45) } else { 0.0 };
+    let mut neighbour_fractured = rng.random_bool(config.neighbour_fracture.clamp(0.0, 1.0));
+    // Drawn only when asked for, so that unconfounded sets keep their images.
+    if config.neighbour_confounding > 0.0 && rng.random_bool(config.neighbour_confounding.clamp(0.0, 1.0)) {
+        neighbour_fractured = grade >= 2;
+    }
+    // The neighbour's loss comes from a stream of its own: a phantom with and without a
+    // fractured neighbour is otherwise the same image.
+    let neighbour_loss = if neighbour_fractured { neighbour_rng(seed, index).random_range(0.25..0.45) } else { 0.0 };
 
     // Nuisance: spine level (size and aspect), position, rotation, intensities, texture, noise.
     let level: f32 = rng.random_range(0.0..1.0);
@@ -200,16 +220,26 @@ pub fn generate_set(
     n: usize,
     seed: u64,
 ) -> crate::Result<(ImageSet, Vec<VertebraTruth>)> {
-    if !(0.0..=1.0).contains(&config.neighbour_fracture) {
-        return Err(crate::DaecfError::Config(format!(
-            "the neighbour-fracture probability {} must lie in [0, 1]",
-            config.neighbour_fracture
-        )));
+    for (what, p) in
+        [("neighbour-fracture", config.neighbour_fracture), ("neighbour-confounding", config.neighbour_confounding)]
+    {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(crate::DaecfError::Config(format!("the {what} probability {p} must lie in [0, 1]")));
+        }
     }
     let weights = &config.grade_weights;
     if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || weights.iter().sum::<f64>() <= 0.0 {
         return Err(crate::DaecfError::Config(format!(
             "grade weights {weights:?} must be finite, non-negative and not all 0 (e.g. [1, 1, 1, 1])"
+        )));
+    }
+    let fractured_weight: f64 = weights[2..].iter().sum();
+    if config.neighbour_confounding > 0.0
+        && (fractured_weight == 0.0 || fractured_weight == weights.iter().sum::<f64>())
+    {
+        return Err(crate::DaecfError::Config(format!(
+            "neighbour confounding ties the neighbour to the centre's fracture (grade 2 or 3), but grade weights \
+             {weights:?} give one class only; give weight to grades 0-1 and 2-3"
         )));
     }
     super::generate_set(name, n, seed, |s, i| generate(config, s, i), |t| t.grade as i64)
@@ -228,6 +258,8 @@ mod tests {
             VertebraConfig::new().with_neighbour_fracture(1.5),
             VertebraConfig::new().with_grade_weights([0.0; 4]),
             VertebraConfig::new().with_grade_weights([1.0, f64::INFINITY, 1.0, 1.0]),
+            VertebraConfig::new().with_neighbour_confounding(-0.1),
+            VertebraConfig::new().with_neighbour_confounding(0.5).with_grade_weights([0.0, 0.0, 1.0, 1.0]),
         ] {
             assert!(generate_set(&config, "x", 1, 0).is_err(), "{config:?}");
         }
@@ -278,5 +310,24 @@ mod tests {
         assert!((0..20).all(|i| generate(&c, 0, i).1.neighbour_ratio < 0.76));
         let c = VertebraConfig::new();
         assert!((0..20).all(|i| generate(&c, 0, i).1.neighbour_ratio == 1.0));
+    }
+
+    #[test]
+    fn confounding_ties_the_neighbour_to_the_centre() {
+        // c = 0.8, p = 0.5: 90 % of fractured centres and 10 % of healthy ones have a fractured
+        // neighbour; c = 1, p = 0: exactly the fractured ones.
+        let rate = |c: &VertebraConfig, fractured: bool| {
+            let truths: Vec<_> =
+                (0..2000).map(|i| generate(c, 3, i).1).filter(|t| (t.grade >= 2) == fractured).collect();
+            truths.iter().filter(|t| t.neighbour_ratio < 1.0).count() as f64 / truths.len() as f64
+        };
+        let c = VertebraConfig::new().with_size(16).with_neighbour_fracture(0.5).with_neighbour_confounding(0.8);
+        let (with, without) = (rate(&c, true), rate(&c, false));
+        assert!((with - 0.9).abs() < 0.03 && (without - 0.1).abs() < 0.03, "{with} {without}");
+        let c = VertebraConfig::new().with_size(16).with_neighbour_confounding(1.0);
+        assert_eq!((rate(&c, true), rate(&c, false)), (1.0, 0.0));
+        // Unconfounded sets keep their images.
+        let plain = VertebraConfig::new().with_size(16).with_neighbour_fracture(0.3);
+        assert_eq!(generate(&plain, 5, 1), generate(&plain.clone().with_neighbour_confounding(0.0), 5, 1));
     }
 }

@@ -26,6 +26,10 @@ pub struct VertebraMeasure {
     pub height_ratio: f32,
     /// The Genant grade of `1 - height_ratio`.
     pub grade: u8,
+    /// The height ratios of the upper and the lower neighbour, measured the same way (`None`
+    /// where the oracle found no body there), so that a change can be told to the body it
+    /// happened in.
+    pub neighbour_ratios: [Option<f32>; 2],
 }
 
 /// Measures the centre vertebral body of a grey phantom image ([H, W] in [0, 1]).
@@ -54,18 +58,31 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
         .iter()
         .min_by(|a, b| distance(a.0, nominal).total_cmp(&distance(b.0, nominal)))
         .ok_or_else(|| DaecfError::Data("the vertebra oracle found no bone region near the centre".into()))?;
-    let mask = filled(body, (h, h));
     let slope = spine_slope(&regions, *centre, size);
+    let (heights_px, height_ratio) = body_heights(image, body, slope)?;
+    let neighbour_ratios = [-1.0, 1.0].map(|dir| {
+        neighbour(&regions, *centre, size, dir)
+            .and_then(|(_, region)| body_heights(image, region, slope).ok())
+            .map(|m| m.1)
+    });
+    let heights_px = heights_px.map(|v| v / factor as f32);
+    Ok(VertebraMeasure { heights_px, height_ratio, grade: genant_grade(1.0 - height_ratio), neighbour_ratios })
+}
+
+/// The anterior, middle and posterior heights (pixels) of the body `region` of `image`, on the
+/// spine axis of `slope`, and their min / max.
+fn body_heights(image: ArrayView2<f32>, region: &[(usize, usize)], slope: f32) -> Result<([f32; 3], f32)> {
+    let h = image.nrows();
+    let mask = filled(region, (h, h));
     let norm = (1.0 + slope * slope).sqrt();
     let axis = (slope / norm, 1.0 / norm); // along the spine (col, row)
     let across = (1.0 / norm, -slope / norm); // across the body, anterior to posterior
     let project = |p: (f32, f32), d: (f32, f32)| p.0 * d.0 + p.1 * d.1;
-    let centres = body.iter().map(|&(r, c)| (c as f32 + 0.5, r as f32 + 0.5));
+    let centres = region.iter().map(|&(r, c)| (c as f32 + 0.5, r as f32 + 0.5));
     let (lo, hi) =
         centres.clone().map(|p| project(p, across)).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = (lo - 0.5, hi + 0.5);
-    let along = centres.map(|p| project(p, axis)).sum::<f32>() / body.len() as f32;
-
+    let along = centres.map(|p| project(p, axis)).sum::<f32>() / region.len() as f32;
     let heights_px = [0.1f32, 0.5, 0.9].map(|s| {
         let a = lo + s * (hi - lo);
         let band = 0.04 * (hi - lo);
@@ -76,9 +93,7 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
     if max <= 0.0 {
         return Err(DaecfError::Data("the vertebra oracle measured no body height".into()));
     }
-    let height_ratio = min / max;
-    let heights_px = heights_px.map(|v| v / factor as f32);
-    Ok(VertebraMeasure { heights_px, height_ratio, grade: genant_grade(1.0 - height_ratio) })
+    Ok((heights_px, min / max))
 }
 
 /// Length in pixels of the body's extent along `axis`, through the point at `a` across and
@@ -163,19 +178,24 @@ fn bilinear(image: ArrayView2<f32>, x: f32, y: f32) -> f32 {
     top * (1.0 - fy) + bottom * fy
 }
 
+/// A bone region with its centroid (col, row).
+type Region<'a> = ((f32, f32), &'a Vec<(usize, usize)>);
+
+/// The body next to the one at `centre` above (`dir` -1) or below (+1): the region nearest to
+/// it at least 15 % of the side away along the spine, within 15 % across it.
+fn neighbour<'a>(regions: &[Region<'a>], centre: (f32, f32), size: f32, dir: f32) -> Option<Region<'a>> {
+    regions
+        .iter()
+        .filter(|r| (r.0.1 - centre.1) * dir > 0.15 * size && (r.0.0 - centre.0).abs() < 0.15 * size)
+        .min_by(|a, b| (a.0.1 - centre.1).abs().total_cmp(&(b.0.1 - centre.1).abs()))
+        .copied()
+}
+
 /// The slope d(col)/d(row) of the spine axis: the line through the centroids of the bodies
-/// above and below the centre one (the regions nearest to one body step up and down), or 0
-/// (vertical) when either is missing.
-fn spine_slope(regions: &[((f32, f32), &Vec<(usize, usize)>)], centre: (f32, f32), size: f32) -> f32 {
-    let nearest = |dir: f32| {
-        regions
-            .iter()
-            .map(|r| r.0)
-            .filter(|p| (p.1 - centre.1) * dir > 0.15 * size && (p.0 - centre.0).abs() < 0.15 * size)
-            .min_by(|a, b| (a.1 - centre.1).abs().total_cmp(&(b.1 - centre.1).abs()))
-    };
-    match (nearest(-1.0), nearest(1.0)) {
-        (Some(up), Some(down)) if down.1 > up.1 => (down.0 - up.0) / (down.1 - up.1),
+/// above and below the centre one, or 0 (vertical) when either is missing.
+fn spine_slope(regions: &[Region], centre: (f32, f32), size: f32) -> f32 {
+    match (neighbour(regions, centre, size, -1.0), neighbour(regions, centre, size, 1.0)) {
+        (Some((up, _)), Some((down, _))) if down.1 > up.1 => (down.0 - up.0) / (down.1 - up.1),
         _ => 0.0,
     }
 }
@@ -310,6 +330,41 @@ mod tests {
             within as f32 / n
         );
         (err / n, exact as f32 / n, within as f32 / n)
+    }
+
+    /// Mean |error| of the upper neighbour's measured ratio, and of the lower one's (intact),
+    /// on `n` phantoms at `size` px whose upper neighbour is fractured in half of them.
+    fn neighbour_accuracy(size: usize, n: usize) -> (f32, f32) {
+        let config = VertebraConfig::new().with_size(size).with_neighbour_fracture(0.5);
+        let (mut upper, mut lower) = (0.0, 0.0);
+        for i in 0..n {
+            let (image, truth) = generate(&config, 12, i);
+            let m = measure(image.index_axis(ndarray::Axis(0), 0)).expect("a body");
+            let [up, down] = m.neighbour_ratios.map(|r| r.expect("both neighbours found"));
+            upper += (up - truth.neighbour_ratio).abs();
+            lower += (down - 1.0).abs();
+        }
+        println!(
+            "neighbours at {size} px on {n} phantoms: mean |ratio error| upper {:.4}, lower {:.4}",
+            upper / n as f32,
+            lower / n as f32
+        );
+        (upper / n as f32, lower / n as f32)
+    }
+
+    #[test]
+    fn oracle_reads_the_neighbours_too() {
+        for size in [32, 64] {
+            let (upper, lower) = neighbour_accuracy(size, 60);
+            assert!(upper < 0.06 && lower < 0.06, "{size} px: {upper} {lower}");
+        }
+        // Only the upper neighbour fractured: the change is there, not in the centre.
+        let config =
+            VertebraConfig::new().with_size(32).with_neighbour_fracture(1.0).with_grade_weights([1.0, 0.0, 0.0, 0.0]);
+        let (image, truth) = generate(&config, 4, 0);
+        let m = measure(image.index_axis(ndarray::Axis(0), 0)).unwrap();
+        assert!(truth.neighbour_ratio < 0.76 && m.neighbour_ratios[0].unwrap() < 0.85, "{m:?} {truth:?}");
+        assert!(m.height_ratio > 0.8, "{m:?}");
     }
 
     #[test]
