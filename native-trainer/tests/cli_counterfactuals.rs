@@ -161,16 +161,25 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
         "4",
         "--t-render",
         "3",
+        "--swap",
         "--out",
         out.to_str().unwrap(),
     ]);
     let printed = String::from_utf8_lossy(&run.stdout);
+    // The swap test: each image's x_T rendered with another's z_sem, how far it follows.
+    assert!(printed.contains("swap test: how far the rendering follows B, by the head"), "{printed}");
     assert!(
         printed.contains("| trust check | verdict |")
             && printed.contains("oracle: grade CEs within one grade of the target"),
         "{printed}"
     );
     let report = json(&out.join("report.json"));
+    assert_eq!(report["swap"]["pairs"], 5);
+    assert!(
+        report["swap"]["follows_distance"].is_number() && report["swap"]["follows_oracle"].is_number(),
+        "{}",
+        report["swap"]
+    );
     let summary = &report["summary"];
     assert_eq!(summary["n"], 5);
     for key in ["binary_validity", "grade_validity", "binary_l1", "recon_psnr"] {

@@ -139,7 +139,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let chosen = moves.len() - 1;
     let summary = &results[chosen].0;
     let evaluation = &summary.head;
-    write_report(&args.out.join("evaluate-ce"), &results, chosen)?;
+    write_report(&args.out.join("evaluate-ce"), &results, chosen, None)?;
 
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();

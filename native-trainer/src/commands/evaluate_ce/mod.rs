@@ -32,10 +32,12 @@ use crate::preview::to_unit_array;
 
 mod report;
 mod summary;
+mod swap;
 
 pub use report::{report_markdown, write_report};
 use summary::summarise;
 pub use summary::{CeFigures, CeRow, CeSummary, TrustCheck};
+pub use swap::{SwapSummary, swap_test};
 
 /// Options of `daecf evaluate-ce`.
 #[derive(Debug, Args)]
@@ -84,6 +86,11 @@ pub struct EvaluateCeArgs {
     /// comma-separated for a grid. Default: the head's.
     #[arg(long = "direction", value_name = "D[,D...]", value_delimiter = ',')]
     directions: Vec<CeDirection>,
+    /// Also run the swap test on the counterfactual images: each one's x_T rendered with another's
+    /// z_sem, to measure how much of a picture z_sem controls (costs one more encoding and
+    /// rendering per image).
+    #[arg(long)]
+    swap: bool,
     /// Output folder: report.json, report.md, per_image.csv.
     #[arg(long, value_name = "DIR", default_value = "out/evaluate-ce")]
     out: PathBuf,
@@ -286,8 +293,20 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let steps = CeSteps { encode: args.t_encode, render: args.t_render, max_batch: args.batch };
     let results = evaluate(&model, head, &set, with_ces, head_only, oracle, steps, &moves, &device, &mut on_step)?;
     bar.finish();
-    write_report(&args.out, &results, chosen)?;
-    println!("{}", report_markdown(&results, chosen));
+    let swap = if args.swap {
+        let bar = crate::progress::bar(1, "swap test", "DDIM steps");
+        let mut on_step = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        let swap = swap_test(&model, head, &set, with_ces, oracle, steps, &device, &mut on_step)?;
+        bar.finish();
+        Some(swap)
+    } else {
+        None
+    };
+    write_report(&args.out, &results, chosen, swap.as_ref())?;
+    println!("{}", report_markdown(&results, chosen, swap.as_ref()));
     println!("per image: {}", args.out.join("per_image.csv").display());
     Ok(())
 }

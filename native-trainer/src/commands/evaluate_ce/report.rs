@@ -5,21 +5,26 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::MoveResult;
 use super::summary::{CeFigures, CeRow};
+use super::{MoveResult, SwapSummary};
 use crate::files;
 
 /// Writes report.json, report.md and per_image.csv into `dir` for the moves of `results`, of
-/// which `chosen` is the one the trust checks judge.
-pub fn write_report(dir: &Path, results: &[MoveResult], chosen: usize) -> anyhow::Result<()> {
+/// which `chosen` is the one the trust checks judge, with the swap test's figures if it ran.
+pub fn write_report(
+    dir: &Path,
+    results: &[MoveResult],
+    chosen: usize,
+    swap: Option<&SwapSummary>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (summary, rows) = &results[chosen];
     let moves: Vec<_> = results.iter().map(|(s, _)| s).collect();
-    let json = serde_json::json!({ "summary": summary, "moves": moves, "images": rows });
+    let json = serde_json::json!({ "summary": summary, "moves": moves, "swap": swap, "images": rows });
     files::write(&dir.join("report.json"), serde_json::to_string_pretty(&json)?)?;
     files::write(
         &dir.join("report.md"),
-        format!("# Counterfactual evaluation\n\n{}", report_markdown(results, chosen)),
+        format!("# Counterfactual evaluation\n\n{}", report_markdown(results, chosen, swap)),
     )?;
     let path = dir.join("per_image.csv");
     let mut csv = csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
@@ -33,8 +38,8 @@ pub fn write_report(dir: &Path, results: &[MoveResult], chosen: usize) -> anyhow
 }
 
 /// The report as Markdown: with several moves, a table of all of them (strength 1 first) before
-/// the chosen one's figures and trust checks.
-pub fn report_markdown(results: &[MoveResult], chosen: usize) -> String {
+/// the chosen one's figures and trust checks; then the swap test's figures, if it ran.
+pub fn report_markdown(results: &[MoveResult], chosen: usize, swap: Option<&SwapSummary>) -> String {
     let (summary, _) = &results[chosen];
     let mut md = String::new();
     if results.len() > 1 {
@@ -43,6 +48,12 @@ pub fn report_markdown(results: &[MoveResult], chosen: usize) -> String {
         md.push_str(&format!("\n## Along the {} direction at strength {}\n\n", summary.direction, summary.strength));
     }
     md.push_str(&summary.markdown());
+    if let Some(swap) = swap {
+        md.push_str("\n## How much of a picture z_sem controls\n\n| measure | value |\n|---|---|\n");
+        for (k, v) in swap.rows() {
+            md.push_str(&format!("| {k} | {v} |\n"));
+        }
+    }
     md
 }
 

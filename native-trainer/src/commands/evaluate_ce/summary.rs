@@ -161,7 +161,8 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 
-fn median(v: impl Iterator<Item = f64>) -> f64 {
+/// The median of the defined (not NaN) values, NaN when there is none.
+pub(super) fn median(v: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     match v.len() {
