@@ -54,16 +54,6 @@ pub struct DemoArgs {
     backend: Backend,
 }
 
-/// A progress bar over DDIM steps for one stage.
-fn stage(what: &str) -> (indicatif::ProgressBar, impl FnMut(usize, usize)) {
-    let bar = crate::progress::bar(1, what, "DDIM steps");
-    let b = bar.clone();
-    (bar, move |done: usize, total: usize| {
-        b.set_length(total as u64);
-        b.set_position(done as u64);
-    })
-}
-
 /// Runs `daecf demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -117,7 +107,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let plots = head_plots(&args.out, &latent_set, head)?;
 
     let n_ce = args.ce_images.min(set.len());
-    let (bar, mut on_step) = stage("measuring CEs");
+    let (bar, mut on_step) = crate::progress::ddim_steps("measuring CEs");
     let indices: Vec<usize> = (0..n_ce).collect();
     // The head is measured on every graded phantom, not only those with CEs.
     let graded = &latent_set.splits[0];
@@ -143,7 +133,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();
-    let (bar, mut on_step) = stage("drawing CEs");
+    let (bar, mut on_step) = crate::progress::ddim_steps("drawing CEs");
     let explained =
         explain_images(&model, head, &set, &examples, &ce, &args.out.join("examples"), &device, &mut on_step)?;
     bar.finish();

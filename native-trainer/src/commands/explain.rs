@@ -282,12 +282,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let head = args.ce.head(&file, &name)?;
     let set =
         read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
-    let bar = crate::progress::bar(1, "explaining", "DDIM steps");
+    let (bar, mut on_step) = crate::progress::ddim_steps("explaining");
     let indices: Vec<usize> = (0..set.len()).collect();
-    let mut on_step = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
     let items = explain_images(&model, head, &set, &indices, &args.ce, &args.out, &device, &mut on_step)?;
     bar.finish();
     for (r, _) in &items {

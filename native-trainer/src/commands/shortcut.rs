@@ -208,16 +208,22 @@ fn draw(
     let range = model.config.input_range;
     let plan =
         |_: &Head, w: ArrayView1<f32>| heads.iter().map(|h| h.head.plan_move(w, CeTarget::Binary, how)).collect();
-    let bar = crate::progress::bar(1, "drawing CEs", "DDIM steps");
+    let (bar, mut on_step) = crate::progress::ddim_steps("drawing CEs");
     let (mut pictures, mut measures) = (Vec::new(), Vec::new());
-    for chunk in (0..set.len()).collect::<Vec<_>>().chunks(steps.max_batch) {
+    let all: Vec<usize> = (0..set.len()).collect();
+    let chunks: Vec<&[usize]> = all.chunks(steps.max_batch.max(1)).collect();
+    let mut base = 0;
+    for (c, chunk) in chunks.iter().enumerate() {
         let x = batch_tensor(set, chunk, range, device);
+        let mut last = 0;
         let mut progress = |done: usize, total: usize| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+            // Each chunk takes about as many steps as the first.
+            on_step(base + done, base + total * (chunks.len() - c));
+            last = total;
             std::ops::ControlFlow::Continue(())
         };
         let result = explain(model, &heads[0].head, x, &plan, steps, &mut progress)?;
+        base += last;
         let ce_latents = tensor_rows(model.encode(result.counterfactuals.clone()))?;
         let recs = to_unit_array(result.reconstructions.clone(), range)?;
         let ces = to_unit_array(result.counterfactuals.clone(), range)?;

@@ -280,11 +280,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(head_limit).collect();
     let with_ces = &labelled[..labelled.len().min(args.limit)];
     anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data.display());
-    let bar = crate::progress::bar(1, "evaluating CEs", "DDIM steps");
-    let mut on_step = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
+    let (bar, mut on_step) = crate::progress::ddim_steps("evaluating CEs");
     let head_only = &labelled[with_ces.len()..];
     let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();
     let head_only_latents = semantic_latents(&model, &set, head_only, args.batch, &device, &mut |_| {})?;
@@ -294,11 +290,7 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let results = evaluate(&model, head, &set, with_ces, head_only, oracle, steps, &moves, &device, &mut on_step)?;
     bar.finish();
     let swap = if args.swap {
-        let bar = crate::progress::bar(1, "swap test", "DDIM steps");
-        let mut on_step = |done: usize, total: usize| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        };
+        let (bar, mut on_step) = crate::progress::ddim_steps("swap test");
         let swap = swap_test(&model, head, &set, with_ces, oracle, steps, &device, &mut on_step)?;
         bar.finish();
         Some(swap)
