@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use daecf_core::diffusion::{DdimSampler, NoiseSchedule, noise_prediction_loss};
+use daecf_core::diffusion::{DdimSampler, noise_prediction_loss};
 use daecf_core::model::{DiffusionAutoencoder, ReferenceConfig};
 use daecf_core::training::grad_clip::map_grads;
 
@@ -96,7 +96,7 @@ enum Scope {
 fn check(fx: &Fixture, device: &Device, weights: &str, scope: Scope) -> Vec<String> {
     let mut model = DiffusionAutoencoder::new(&fx.config.model, device).unwrap();
     model.load_reference(fx.dir.join(weights)).unwrap();
-    let base = NoiseSchedule::linear(fx.config.timesteps).unwrap();
+    let base = fx.config.model.noise_schedule().unwrap();
     let sampler = DdimSampler::new(&base, 20).unwrap();
 
     let x0: Tensor<4> = fx.tensor("x0", device);
@@ -185,7 +185,7 @@ fn loss_and_gradients(fx: &Fixture, device: &Device) -> (f32, Vec<Vec<f32>>) {
     model.load_reference(fx.dir.join("model.safetensors")).unwrap();
     let device = device.clone().autodiff();
     let model = model.fork(&device).train();
-    let base = NoiseSchedule::linear(fx.config.timesteps).unwrap();
+    let base = fx.config.model.noise_schedule().unwrap();
     let x0: Tensor<4> = fx.tensor("x0", &device);
     let t: Vec<usize> = fx.values("loss_t").iter().map(|&t| t as usize).collect();
     let loss =

@@ -8,7 +8,7 @@ pub mod schedule;
 
 pub use ddim::DdimSampler;
 pub use loss::{noise_prediction_loss, q_sample};
-pub use schedule::NoiseSchedule;
+pub use schedule::{BetaSchedule, NoiseSchedule};
 
 use burn::tensor::Tensor;
 

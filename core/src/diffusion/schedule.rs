@@ -2,7 +2,19 @@
 //! timestep respacing for DDIM (Song et al., 2021) as the reference's `space_timesteps("ddimN")`
 //! does it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{DaecfError, Result};
+
+/// The beta schedule of a model's diffusion (stored in its config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BetaSchedule {
+    /// Betas rising linearly from 1e-4 to 0.02, both scaled by 1000 / T: DDPM's and the
+    /// reference DAE's.
+    #[default]
+    Linear,
+}
 
 /// Cumulative noise levels of a (possibly respaced) diffusion process, in float64 as the
 /// reference computes them.
@@ -16,6 +28,13 @@ pub struct NoiseSchedule {
 }
 
 impl NoiseSchedule {
+    /// The schedule of `kind` with `t` steps.
+    pub fn new(kind: BetaSchedule, t: usize) -> Result<Self> {
+        match kind {
+            BetaSchedule::Linear => Self::linear(t),
+        }
+    }
+
     /// The linear schedule with `t` steps: betas from 1e-4 to 0.02, both scaled by 1000/T.
     pub fn linear(t: usize) -> Result<Self> {
         if t < 2 {

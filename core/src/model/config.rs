@@ -7,6 +7,7 @@
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
+use crate::diffusion::{BetaSchedule, NoiseSchedule};
 use crate::error::DaecfError;
 
 /// The intensity range the model was trained on; images are mapped into it before encoding
@@ -86,6 +87,12 @@ pub struct DaeConfig {
     /// Intensity range of the images the model was trained on.
     #[config(default = "InputRange::MinusOneToOne")]
     pub input_range: InputRange,
+    /// Diffusion length T: the timesteps the model was trained on and DDIM respaces.
+    #[config(default = 1000)]
+    pub timesteps: usize,
+    /// The diffusion's beta schedule.
+    #[config(default = "BetaSchedule::Linear")]
+    pub beta_schedule: BetaSchedule,
 }
 
 /// The presets daecf ships, by name.
@@ -119,6 +126,12 @@ impl DaeConfig {
             }
         };
         Ok(c)
+    }
+
+    /// The noise schedule of the model's diffusion (its T and beta schedule), which training,
+    /// encoding and rendering all use.
+    pub fn noise_schedule(&self) -> crate::Result<NoiseSchedule> {
+        NoiseSchedule::new(self.beta_schedule, self.timesteps)
     }
 
     /// The encoder's attention resolutions (its own, or the UNet's when unset).

@@ -7,13 +7,11 @@ use serde_json::{Map, Value};
 use super::config::DaeConfig;
 use crate::error::{DaecfError, Result};
 
-/// A reference model's architecture and the length of its diffusion.
+/// A reference model's architecture and diffusion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceConfig {
-    /// The architecture, as daecf builds it.
+    /// The architecture and the diffusion (its T), as daecf builds them.
     pub model: DaeConfig,
-    /// Diffusion length T.
-    pub timesteps: usize,
 }
 
 impl ReferenceConfig {
@@ -94,7 +92,7 @@ impl ReferenceConfig {
             return Err(unsupported("rescale_timesteps", "true"));
         }
         let timesteps = diffusion.and_then(|d| d.get("T")).and_then(Value::as_u64).map_or(1000, |t| t as usize);
-        Ok(Self { model, timesteps })
+        Ok(Self { model: model.with_timesteps(timesteps) })
     }
 }
 
@@ -135,7 +133,9 @@ mod tests {
         assert_eq!(c.model.channel_mult, vec![1, 2]);
         assert_eq!(c.model.out_channels, 1);
         assert_eq!(c.model.enc_attention_resolutions, None);
-        assert_eq!(c.timesteps, 1000);
+        assert_eq!(c.model.timesteps, 1000);
+        let short = ReferenceConfig::from_json(&TINY.replace("\"T\": 1000", "\"T\": 500")).unwrap();
+        assert_eq!(short.model.noise_schedule().unwrap().len(), 500, "T is the model's own");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use burn::tensor::{Tensor, TensorData};
 use ndarray::ArrayView1;
 
-use crate::diffusion::{DdimSampler, NoiseSchedule};
+use crate::diffusion::DdimSampler;
 use crate::latent::{CounterfactualPlan, Head};
 use crate::model::DiffusionAutoencoder;
 use crate::{DaecfError, Result};
@@ -158,7 +158,7 @@ impl CeJob {
         if items.iter().any(|i| i.plans.len() != k) {
             return Err(DaecfError::Config("every image needs the same number of counterfactuals".into()));
         }
-        let base = NoiseSchedule::linear(1000)?;
+        let base = model.config.noise_schedule()?;
         let encoder = DdimSampler::new(&base, steps.encode)?;
         let renderer = DdimSampler::new(&base, steps.render)?;
         let chunk = steps.max_batch.max(1);

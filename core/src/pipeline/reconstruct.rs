@@ -5,7 +5,7 @@
 use burn::tensor::Tensor;
 
 use crate::Result;
-use crate::diffusion::{DdimSampler, NoiseSchedule};
+use crate::diffusion::DdimSampler;
 use crate::model::DiffusionAutoencoder;
 
 /// The pieces of a reconstruction.
@@ -27,7 +27,7 @@ pub fn reconstruct(
     encode_steps: usize,
     render_steps: usize,
 ) -> Result<Reconstruction> {
-    let base = NoiseSchedule::linear(1000)?;
+    let base = model.config.noise_schedule()?;
     let z_sem = model.encode(x0.clone());
     let cond = model.conditioned(z_sem.clone());
     let x_t = DdimSampler::new(&base, encode_steps)?.encode(&cond, x0);

@@ -30,9 +30,6 @@ pub struct TrainerConfig {
     /// Maximum global gradient norm; `None` disables clipping.
     #[config(default = "Some(1.0)")]
     pub grad_clip: Option<f64>,
-    /// Diffusion length T.
-    #[config(default = 1000)]
-    pub timesteps: usize,
     /// Seed of every random draw of training (timesteps, noise, dropout); step k draws from
     /// stream k of this seed, so a resumed run draws what an uninterrupted one would.
     #[config(default = 0)]
@@ -58,7 +55,7 @@ pub struct DaeTrainer {
 impl DaeTrainer {
     /// Starts training `model` (its weights also start the EMA) with `config` on `device`.
     pub fn new(model: DiffusionAutoencoder, config: TrainerConfig, device: &Device) -> crate::Result<Self> {
-        let schedule = NoiseSchedule::linear(config.timesteps)?;
+        let schedule = model.config.noise_schedule()?;
         let ema = model.clone().fork(device);
         let model = model.fork(&device.clone().autodiff()).train();
         let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(config.weight_decay as f32).init();

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
-use daecf_core::diffusion::{DdimSampler, NoiseSchedule};
+use daecf_core::diffusion::DdimSampler;
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, PRESETS};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 use serde::Serialize;
@@ -94,7 +94,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let size = config.image_size;
     let shape = [1, config.in_channels, size, size];
 
-    let sampler = DdimSampler::new(&NoiseSchedule::linear(1000)?, 10)?;
+    let sampler = DdimSampler::new(&config.noise_schedule()?, 10)?;
     let z = model.encode(Tensor::<4>::zeros(shape, &device));
     let cond = model.conditioned(z);
     let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use daecf_core::data::{ImageSpec, LatentSet, LatentSplit};
-use daecf_core::diffusion::{DdimSampler, NoiseSchedule};
+use daecf_core::diffusion::DdimSampler;
 use ndarray::{Array2, Array4};
 
 use crate::backend::Backend;
@@ -45,7 +45,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let config = &model.config;
     let sets = args.data.read(ImageSpec { size: config.image_size, channels: config.in_channels })?;
     let total: usize = sets.iter().map(|s| s.len()).sum();
-    let sampler = args.x_t.map(|steps| DdimSampler::new(&NoiseSchedule::linear(1000)?, steps)).transpose()?;
+    let sampler = args.x_t.map(|steps| DdimSampler::new(&model.config.noise_schedule()?, steps)).transpose()?;
     let bar = crate::progress::bar(total as u64, "encoding", "images");
     let mut splits = Vec::new();
     for set in &sets {
