@@ -9,6 +9,9 @@ use super::attention::AttentionBlock;
 use super::resblock::ResBlock;
 
 /// A layer of a block: the stem convolution, a residual block or an attention block.
+// Burn's modules hold their parameters inline; a block's few layers are built once, so the
+// variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Layer {
     /// A plain convolution (the stem, `input_blocks.0.0`).

@@ -15,8 +15,8 @@ use daecf_core::latent::CeDirection;
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
-use crate::commands::evaluate_ce::{TrustCheck, evaluate, report_moves, semantic_latents, write_report};
-use crate::commands::explain::{CeArgs, CeMoveArgs, explain_images};
+use crate::commands::evaluate_ce::{CeImages, TrustCheck, evaluate, report_moves, semantic_latents, write_report};
+use crate::commands::explain::{CeArgs, CeMoveArgs, Explainer, explain_images};
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
@@ -113,18 +113,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let graded = &latent_set.splits[0];
     let head_only = (graded.latents.slice(ndarray::s![n_ce.., ..]), &labels[n_ce..]);
     let moves = report_moves(how);
-    let results = evaluate(
-        &model,
-        head,
-        &set,
-        &indices,
-        head_only,
-        Some(Oracle::Vertebra),
-        ce.steps(),
-        &moves,
-        &device,
-        &mut on_step,
-    )?;
+    let with = Explainer { model: &model, head, device: &device };
+    let images = CeImages { set: &set, indices: &indices, head_only, oracle: Some(Oracle::Vertebra) };
+    let results = evaluate(with, &images, ce.steps(), &moves, &mut on_step)?;
     bar.finish();
     let chosen = moves.len() - 1;
     let summary = &results[chosen].0;
@@ -134,8 +125,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();
     let (bar, mut on_step) = crate::progress::ddim_steps("drawing CEs");
-    let explained =
-        explain_images(&model, head, &set, &examples, &ce, &args.out.join("examples"), &device, &mut on_step)?;
+    let explained = explain_images(with, &set, &examples, &ce, &args.out.join("examples"), &mut on_step)?;
     bar.finish();
 
     let mut page = Page::default();

@@ -160,17 +160,27 @@ pub struct ImagePictures {
     pub counterfactuals: Vec<RgbImage>,
 }
 
+/// What counterfactuals are drawn with: a model, one of its heads, and the device.
+#[derive(Clone, Copy)]
+pub struct Explainer<'a> {
+    /// The DAE.
+    pub model: &'a DiffusionAutoencoder,
+    /// The head whose counterfactuals are drawn.
+    pub head: &'a Head,
+    /// Where the model runs.
+    pub device: &'a Device,
+}
+
 /// Explains images `indices` of `set`, writing DIR/<id>/ for each; `on_step` sees DDIM progress.
 pub fn explain_images(
-    model: &DiffusionAutoencoder,
-    head: &Head,
+    with: Explainer,
     set: &ImageSet,
     indices: &[usize],
     ce: &CeArgs,
     out: &Path,
-    device: &Device,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Vec<(ImageReport, ImagePictures)>> {
+    let Explainer { model, head, device } = with;
     let range = model.config.input_range;
     let request = ce.request(head);
     let plan = |h: &Head, w: ndarray::ArrayView1<f32>| request.plans(h, w);
@@ -284,7 +294,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
     let (bar, mut on_step) = crate::progress::ddim_steps("explaining");
     let indices: Vec<usize> = (0..set.len()).collect();
-    let items = explain_images(&model, head, &set, &indices, &args.ce, &args.out, &device, &mut on_step)?;
+    let with = Explainer { model: &model, head, device: &device };
+    let items = explain_images(with, &set, &indices, &args.ce, &args.out, &mut on_step)?;
     bar.finish();
     for (r, _) in &items {
         let binary = &r.counterfactuals[0];

@@ -43,13 +43,20 @@ fn save_png(
     crate::files::save_picture(&img, path)
 }
 
+/// A chart on a bitmap with the coordinates of ranges `X` and `Y`.
+type Chart<'a, 'b, X, Y> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<<X as AsRangedCoord>::CoordDescType, <Y as AsRangedCoord>::CoordDescType>,
+>;
+
 /// A chart with a title and the standard margins on `root`.
 fn chart<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
     root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
     title: &str,
     x: X,
     y: Y,
-) -> anyhow::Result<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<X::CoordDescType, Y::CoordDescType>>> {
+) -> anyhow::Result<Chart<'a, 'b, X, Y>> {
     ChartBuilder::on(root)
         .caption(title, (FONT, 22))
         .margin(12)

@@ -52,6 +52,9 @@ impl Default for BurnSolverConfig {
 
 /// The objective on the device, caching the last (parameters, cost, gradient) because L-BFGS
 /// asks for cost and gradient at the same point separately.
+/// The last point the objective was evaluated at, with its value and gradient.
+type Evaluated = (Array1<f64>, f64, Array1<f64>);
+
 struct Objective {
     kind: ClassifierKind,
     svm_loss: SvmLoss,
@@ -59,7 +62,7 @@ struct Objective {
     y: Tensor<2>,
     l2: f64,
     n: f64,
-    last: RefCell<Option<(Array1<f64>, f64, Array1<f64>)>>,
+    last: RefCell<Option<Evaluated>>,
 }
 
 impl Objective {

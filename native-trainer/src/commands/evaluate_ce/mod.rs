@@ -25,7 +25,7 @@ use daecf_core::pipeline::{CeSteps, explain};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
-use crate::commands::explain::{select_head, tensor_rows};
+use crate::commands::explain::{Explainer, select_head, tensor_rows};
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::model_source::ModelArgs;
 use crate::preview::to_unit_array;
@@ -109,22 +109,30 @@ pub fn report_moves(chosen: CeMove) -> Vec<CeMove> {
     if chosen == paper_length { vec![chosen] } else { vec![paper_length, chosen] }
 }
 
-/// Evaluates the counterfactuals of images `indices` of `set` (all labelled) for each of
-/// `moves`, and the head on them together with `head_only`: more images' z_sem and labels,
-/// measured by the head alone. Each image is encoded once and its CEs for every move are
-/// rendered from the same x_T; the results follow `moves`.
+/// The labelled images an evaluation measures.
+pub struct CeImages<'a> {
+    /// The images.
+    pub set: &'a ImageSet,
+    /// Those whose counterfactuals are drawn (all labelled).
+    pub indices: &'a [usize],
+    /// More images' z_sem and labels, on which the head alone is measured too.
+    pub head_only: (ArrayView2<'a, f32>, &'a [i64]),
+    /// The oracle that measures the graded finding, on phantoms.
+    pub oracle: Option<Oracle>,
+}
+
+/// Evaluates the counterfactuals of `images` for each of `moves`, and the head on them
+/// together with their head-only images. Each image is encoded once and its CEs for every move
+/// are rendered from the same x_T; the results follow `moves`.
 pub fn evaluate(
-    model: &DiffusionAutoencoder,
-    head: &Head,
-    set: &ImageSet,
-    indices: &[usize],
-    head_only: (ArrayView2<f32>, &[i64]),
-    oracle: Option<Oracle>,
+    with: Explainer,
+    images: &CeImages,
     steps: CeSteps,
     moves: &[CeMove],
-    device: &Device,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Vec<MoveResult>> {
+    let Explainer { model, head, device } = with;
+    let CeImages { set, indices, head_only, oracle } = *images;
     anyhow::ensure!(!moves.is_empty(), "no counterfactual moves to evaluate");
     let range = model.config.input_range;
     let labels = indices
@@ -287,11 +295,13 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let head_only = (head_only_latents.view(), head_only_labels.as_slice());
     let (moves, chosen) = grid(head, &args.strengths, &args.directions);
     let steps = CeSteps { encode: args.t_encode, render: args.t_render, max_batch: args.batch };
-    let results = evaluate(&model, head, &set, with_ces, head_only, oracle, steps, &moves, &device, &mut on_step)?;
+    let with = Explainer { model: &model, head, device: &device };
+    let images = CeImages { set: &set, indices: with_ces, head_only, oracle };
+    let results = evaluate(with, &images, steps, &moves, &mut on_step)?;
     bar.finish();
     let swap = if args.swap {
         let (bar, mut on_step) = crate::progress::ddim_steps("swap test");
-        let swap = swap_test(&model, head, &set, with_ces, oracle, steps, &device, &mut on_step)?;
+        let swap = swap_test(with, &images, steps, &mut on_step)?;
         bar.finish();
         Some(swap)
     } else {

@@ -8,18 +8,14 @@
 
 use std::cell::Cell;
 
-use burn::tensor::Device;
-use daecf_core::data::ImageSet;
-use daecf_core::data::phantom::Oracle;
 use daecf_core::latent::{CeTarget, CounterfactualPlan, Head};
-use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
 use ndarray::ArrayView1;
 use serde::Serialize;
 
-use super::semantic_latents;
 use super::summary::median;
-use crate::commands::explain::tensor_rows;
+use super::{CeImages, semantic_latents};
+use crate::commands::explain::{Explainer, tensor_rows};
 use crate::data_source::batch_tensor;
 use crate::preview::to_unit_array;
 
@@ -50,19 +46,17 @@ impl SwapSummary {
     }
 }
 
-/// Renders image `indices[k]`'s x_T with the z_sem of its partner, the image half the set
-/// further along in order of distance (so that most pairs lie far apart), and measures how far
-/// each rendering follows its partner.
+/// Renders each image's x_T with the z_sem of its partner, the image half the set further along
+/// in order of distance (so that most pairs lie far apart), and measures how far each rendering
+/// follows its partner (the head-only images of `images` take no part).
 pub fn swap_test(
-    model: &DiffusionAutoencoder,
-    head: &Head,
-    set: &ImageSet,
-    indices: &[usize],
-    oracle: Option<Oracle>,
+    with: Explainer,
+    images: &CeImages,
     steps: CeSteps,
-    device: &Device,
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<SwapSummary> {
+    let Explainer { model, head, device } = with;
+    let CeImages { set, indices, oracle, .. } = *images;
     let n = indices.len();
     anyhow::ensure!(n >= 2, "the swap test needs at least 2 images");
     let z = semantic_latents(model, set, indices, steps.max_batch, device, &mut |_| {})?;
