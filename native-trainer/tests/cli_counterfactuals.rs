@@ -223,12 +223,14 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let at_label = report["images"].as_array().unwrap().iter().filter(|i| i["input_oracle"][1] == i["label"]).count();
     assert_eq!(f(&oracle["input_grade_exact"]), at_label as f64 / 5.0);
     assert!(printed.contains("oracle: input measured at the label's grade"), "{printed}");
+    // One row per image and move: the bundle's strength (200), after strength 1.
     let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 11);
     let columns: Vec<&str> = lines[0].split(',').collect();
     let input = columns.iter().position(|&c| c == "severity_input").expect("a severity_input column");
-    for (line, image) in lines[1..].iter().zip(report["images"].as_array().unwrap()) {
+    assert!(lines[1].starts_with("normal,1.0,") && lines[6].starts_with("normal,200.0,"), "{csv}");
+    for (line, image) in lines[6..].iter().zip(report["images"].as_array().unwrap()) {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(fields.len(), columns.len(), "{line}");
         assert!((fields[input].parse::<f64>().unwrap() - f(&image["input_oracle"][0])).abs() < 1e-3, "{line}");

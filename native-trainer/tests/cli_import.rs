@@ -93,5 +93,5 @@ fn configs_and_weights_it_cannot_use_are_explained() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(daecf_core::model::read_checkpoint_config(&out).unwrap().timesteps, 500);
+    assert_eq!(daecf_core::model::read_checkpoint_config(&out).unwrap().timesteps, Some(500));
 }

@@ -87,13 +87,15 @@ pub struct DaeConfig {
     /// Intensity range of the images the model was trained on.
     #[config(default = "InputRange::MinusOneToOne")]
     pub input_range: InputRange,
-    /// Diffusion length T: the timesteps the model was trained on and DDIM respaces.
-    #[config(default = 1000)]
-    pub timesteps: usize,
-    /// The diffusion's beta schedule.
-    #[config(default = "BetaSchedule::Linear")]
-    pub beta_schedule: BetaSchedule,
+    /// Diffusion length T: the timesteps the model was trained on and DDIM respaces (`None`:
+    /// 1000, the reference's, as in files written before the field).
+    pub timesteps: Option<usize>,
+    /// The diffusion's beta schedule (`None`: linear, the reference's).
+    pub beta_schedule: Option<BetaSchedule>,
 }
+
+/// The diffusion length of a model whose config does not name one: the reference DAE's.
+pub const DEFAULT_TIMESTEPS: usize = 1000;
 
 /// The presets daecf ships, by name.
 pub const PRESETS: [&str; 4] = ["tiny32", "paper64", "vcf96", "retina128"];
@@ -131,7 +133,7 @@ impl DaeConfig {
     /// The noise schedule of the model's diffusion (its T and beta schedule), which training,
     /// encoding and rendering all use.
     pub fn noise_schedule(&self) -> crate::Result<NoiseSchedule> {
-        NoiseSchedule::new(self.beta_schedule, self.timesteps)
+        NoiseSchedule::new(self.beta_schedule.unwrap_or_default(), self.timesteps.unwrap_or(DEFAULT_TIMESTEPS))
     }
 
     /// The encoder's attention resolutions (its own, or the UNet's when unset).
@@ -201,6 +203,17 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn configs_without_a_diffusion_read_as_the_references() {
+        let mut json: serde_json::Value = serde_json::to_value(DaeConfig::preset("tiny32").unwrap()).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        assert!(fields.remove("timesteps").is_some() && fields.remove("beta_schedule").is_some());
+        let older: DaeConfig = serde_json::from_value(json).unwrap();
+        assert_eq!((older.timesteps, older.beta_schedule), (None, None));
+        assert_eq!(older.noise_schedule().unwrap().len(), DEFAULT_TIMESTEPS);
+        assert_eq!(older.with_timesteps(Some(200)).noise_schedule().unwrap().len(), 200);
+    }
 
     #[test]
     fn presets_validate() {

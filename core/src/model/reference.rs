@@ -92,7 +92,7 @@ impl ReferenceConfig {
             return Err(unsupported("rescale_timesteps", "true"));
         }
         let timesteps = diffusion.and_then(|d| d.get("T")).and_then(Value::as_u64).map_or(1000, |t| t as usize);
-        Ok(Self { model: model.with_timesteps(timesteps) })
+        Ok(Self { model: model.with_timesteps(Some(timesteps)) })
     }
 }
 
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(c.model.channel_mult, vec![1, 2]);
         assert_eq!(c.model.out_channels, 1);
         assert_eq!(c.model.enc_attention_resolutions, None);
-        assert_eq!(c.model.timesteps, 1000);
+        assert_eq!(c.model.timesteps, Some(1000));
         let short = ReferenceConfig::from_json(&TINY.replace("\"T\": 1000", "\"T\": 500")).unwrap();
         assert_eq!(short.model.noise_schedule().unwrap().len(), 500, "T is the model's own");
     }

@@ -146,7 +146,7 @@ pub fn evaluate(
     let (positive, negative) = head.task.class_counts(&head_labels);
     anyhow::ensure!(
         positive > 0 && negative > 0,
-        "the {} labelled images hold {} positive and {} negative examples of task '{}'; the head's AUC needs both: \
+        "the {} images chosen hold {} positive and {} negative examples of task '{}'; the head's ROC-AUC needs both: \
          raise --limit or choose another split",
         head_labels.len(),
         positive,

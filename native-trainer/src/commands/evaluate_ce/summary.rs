@@ -384,7 +384,7 @@ impl CeSummary {
 #[cfg(test)]
 mod tests {
     use super::{CeFigures, CeRow, TrustCheck, median, summarise};
-    use daecf_core::latent::{Calibration, CalibrationKind, ClassifierKind, Head, Hyperplane, TaskSpec};
+    use daecf_core::latent::{Calibration, CalibrationKind, CeMove, ClassifierKind, Head, Hyperplane, TaskSpec};
     use daecf_core::pipeline::CeSteps;
 
     #[test]
