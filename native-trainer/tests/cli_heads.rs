@@ -100,6 +100,9 @@ fn several_tasks_logreg_and_the_burn_solver() {
 /// Adds one named array to an archive.
 type AddArray<'a> = &'a dyn Fn(&mut NpzWriter<std::fs::File>, &str);
 
+/// A broken archive: its name, its arrays, and what the error must say.
+type BadArchive<'a> = (&'a str, Vec<(&'a str, AddArray<'a>)>, &'a str);
+
 fn write_npz(path: &Path, arrays: &[(&str, AddArray)]) {
     let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
     for (name, add) in arrays {
@@ -118,7 +121,7 @@ fn bad_latents_files_fail_with_clear_messages() {
     let grades = |n: &mut NpzWriter<std::fs::File>, name: &str| {
         n.add_array(name, &Array1::from_iter((0..12).map(|i| (i % 4) as i64))).unwrap()
     };
-    let cases: Vec<(&str, Vec<(&str, AddArray)>, &str)> = vec![
+    let cases: Vec<BadArchive> = vec![
         ("keys", vec![("images", &x), ("labels", &grades)], "no <split>_latents"),
         (
             "length",

@@ -132,7 +132,7 @@ impl FittedDirections {
     /// non-zero, a shrinkage in [0, 1].
     pub fn check(&self, dim: usize) -> Result<()> {
         let usable = |v: &[f32]| v.len() == dim && v.iter().all(|x| x.is_finite()) && v.iter().any(|&x| x != 0.0);
-        if !(usable(&self.standardised) && usable(&self.covariance)) || !(0.0..=1.0).contains(&self.shrinkage) {
+        if !(usable(&self.standardised) && usable(&self.covariance) && (0.0..=1.0).contains(&self.shrinkage)) {
             return Err(DaecfError::Data(format!(
                 "its CE directions are not finite non-zero {dim}-d vectors with a shrinkage in [0, 1]"
             )));

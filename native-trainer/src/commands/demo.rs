@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::phantom::{Oracle, REPORT_SEED, VertebraConfig, split_seed, vertebra};
 use daecf_core::data::{LatentSet, LatentSplit};
-use daecf_core::latent::CeDirection;
+use daecf_core::latent::CeMove;
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
@@ -141,9 +141,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         set.len(),
         args.t_encode,
         args.t_render,
-        match (how.strength, how.direction) {
-            (s, CeDirection::Normal) if s == 1.0 => String::new(),
-            (s, d) => format!(" at strength {s}, along the {d} direction (the paper's: 1, the normal)"),
+        if how == CeMove::PAPER {
+            String::new()
+        } else {
+            format!(" at strength {}, along the {} direction (the paper's: 1, the normal)", how.strength, how.direction)
         },
         started.elapsed().as_secs_f64()
     ));
