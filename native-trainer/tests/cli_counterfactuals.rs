@@ -384,6 +384,45 @@ fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
     }
     let step = |m: usize| report["moves"][m]["binary_step"].as_f64().unwrap();
     assert!((step(1) - step(3)).abs() > 1e-3 * step(1), "other paths: {} vs {}", step(1), step(3));
+    // A bundle of the shipped model with this head and its covariance direction: the CLI's
+    // default afterwards, shown by inspect.
+    let (shipped, moved) =
+        (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf"), dir.join("covariance.daecf"));
+    let (shipped, moved) = (shipped.to_str().unwrap(), moved.to_str().unwrap());
+    daecf_ok(&[
+        "export",
+        "--model",
+        shipped,
+        "--head",
+        head.to_str().unwrap(),
+        "--f16",
+        "--ce-direction",
+        "covariance",
+        "--out",
+        moved,
+    ]);
+    assert!(String::from_utf8_lossy(&daecf_ok(&["inspect", moved]).stdout).contains("CE direction covariance"));
+    let on_bundle = dir.join("bundle");
+    daecf_ok(&[
+        "evaluate-ce",
+        "--bundle",
+        moved,
+        "--data",
+        "phantom:vertebra:30",
+        "--limit",
+        "3",
+        "--t-encode",
+        "3",
+        "--t-render",
+        "2",
+        "--out",
+        on_bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(json(&on_bundle.join("report.json"))["summary"]["direction"], "covariance");
+    let refused =
+        daecf(&["export", "--model", shipped, "--head", &old_head, "--ce-direction", "covariance", "--out", moved]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("needs fitted directions"), "{err}");
     let refused = evaluate(&old_head, &["--direction", "covariance"]);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && err.contains("daecf fit") && err.contains("--direction normal"), "{err}");

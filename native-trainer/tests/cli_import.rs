@@ -60,38 +60,30 @@ fn configs_and_weights_it_cannot_use_are_explained() {
     let dir = tmp.path();
     let text = std::fs::read_to_string(fx.join("config.json")).unwrap();
     let weights = fx.join("model.ckpt");
-    let import = |config: &str| {
-        let path = dir.join("config.json");
-        std::fs::write(&path, config).unwrap();
-        let run = daecf(&[
+    let (config, out) = (dir.join("config.json"), dir.join("m.safetensors"));
+    let import = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        daecf(&[
             "import",
             "--weights",
             weights.to_str().unwrap(),
             "--config",
-            path.to_str().unwrap(),
+            config.to_str().unwrap(),
             "--out",
-            dir.join("m.safetensors").to_str().unwrap(),
-        ]);
+            out.to_str().unwrap(),
+        ])
+    };
+    let refused = |text: &str| {
+        let run = import(text);
         assert!(!run.status.success());
         String::from_utf8_lossy(&run.stderr).into_owned()
     };
-    let err = import(&text.replace("\"model_channels\": 32", "\"model_channels\": 64"));
+    let err = refused(&text.replace("\"model_channels\": 32", "\"model_channels\": 64"));
     assert!(err.contains("model.ckpt") && err.to_lowercase().contains("shape"), "{err}");
-    let err = import(&text.replace("\"enc_pool\": \"adaptivenonzero\"", "\"enc_pool\": \"flatten\""));
+    let err = refused(&text.replace("\"enc_pool\": \"adaptivenonzero\"", "\"enc_pool\": \"flatten\""));
     assert!(err.contains("enc_pool"), "{err}");
-    assert!(!dir.join("m.safetensors").exists(), "nothing is written on an error");
+    assert!(!out.exists(), "nothing is written on an error");
     // Another diffusion length is the model's own, kept in its config.
-    let path = dir.join("config-500.json");
-    std::fs::write(&path, text.replace("\"T\": 1000", "\"T\": 500")).unwrap();
-    let out = dir.join("t500.safetensors");
-    daecf_ok(&[
-        "import",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--config",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    assert!(import(&text.replace("\"T\": 1000", "\"T\": 500")).status.success());
     assert_eq!(daecf_core::model::read_checkpoint_config(&out).unwrap().timesteps, Some(500));
 }

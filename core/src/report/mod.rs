@@ -5,4 +5,4 @@ pub mod explanation;
 pub mod pictures;
 
 pub use explanation::{CeReport, ImageReport};
-pub use pictures::{difference_overlay, enlarge, gif_bytes};
+pub use pictures::{difference_overlay, enlarge, gif_bytes, outlined};

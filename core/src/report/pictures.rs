@@ -12,6 +12,24 @@ pub fn enlarge(img: &RgbImage, side: u32) -> RgbImage {
     imageops::resize(img, side, side, FilterType::Nearest)
 }
 
+/// `img` enlarged to `side` pixels with a one-pixel frame of `colour` around `region` (top, left,
+/// bottom, right in `img`'s pixels): where a measurement found something.
+pub fn outlined(img: &RgbImage, region: [f32; 4], side: u32, colour: Rgb<u8>) -> RgbImage {
+    let mut out = enlarge(img, side);
+    let scale = side as f32 / img.width().max(1) as f32;
+    let at = |v: f32| ((v * scale).round() as u32).min(side - 1);
+    let [top, left, bottom, right] = region.map(at);
+    for x in left..=right {
+        out.put_pixel(x, top, colour);
+        out.put_pixel(x, bottom, colour);
+    }
+    for y in top..=bottom {
+        out.put_pixel(left, y, colour);
+        out.put_pixel(right, y, colour);
+    }
+    out
+}
+
 /// Luminance in [0, 1].
 fn luma(p: &Rgb<u8>) -> f32 {
     (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0
@@ -57,6 +75,15 @@ mod tests {
     use image::AnimationDecoder;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn an_outline_frames_the_region_at_the_enlarged_scale() {
+        let img = RgbImage::from_pixel(4, 4, Rgb([10, 10, 10]));
+        let red = Rgb([255, 0, 0]);
+        let out = outlined(&img, [1.0, 1.0, 3.0, 2.0], 8, red);
+        assert_eq!(out.dimensions(), (8, 8));
+        assert_eq!((*out.get_pixel(2, 2), *out.get_pixel(4, 6), *out.get_pixel(3, 4)), (red, red, Rgb([10, 10, 10])));
+    }
 
     #[test]
     fn overlay_marks_brighter_red_and_darker_blue() {

@@ -180,10 +180,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         format!(
             "Not yet: a failed check means the pictures below cannot be read as what drives the head's grade (a counterfactual that \
              does not cross the boundary, or does not change the measured finding, explains nothing). Encoded again, the rendered \
-             binary CEs keep a median {:.0} % of their move along the head's normal; the move asked is {:.3} in distance (median), \
-             while encoding the unedited reconstruction again already shifts it by {:.3}. A longer-trained model is the usual fix, \
-             and where its decoder keeps a steady share of each move, a CE strength of about 1 / that share (--strength): \
-             see shared-models/demo/README.md.",
+             binary CEs keep a median {:.0} % of their latent move; the move asked is {:.3} in distance (median), \
+             while encoding the unedited reconstruction again already shifts it by {:.3}. A move along the directions the \
+             training latents vary in (--direction covariance) is what the decoder renders best; a longer-trained model \
+             and a CE strength of about 1 / the share kept (--strength) are the other fixes: see shared-models/demo/README.md.",
             100.0 * summary.binary_realised,
             summary.binary_move,
             summary.recon_drift

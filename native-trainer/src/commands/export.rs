@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use daecf_core::latent::{CeDirection, HeadFile};
-use daecf_core::model::{DiffusionAutoencoder, read_checkpoint_config};
+use daecf_core::model::{DaeConfig, read_checkpoint_config};
 use daecf_models::{Bundle, Provenance};
+
+use crate::files;
+use crate::model_source::load_model;
 
 /// Options of `daecf export`.
 #[derive(Debug, Args)]
@@ -17,7 +20,8 @@ use daecf_models::{Bundle, Provenance};
       --training-data 'SPIDER T2 sagittal, 64 px' --out spine.daecf
   daecf export --model runs/spine/checkpoint/ema.safetensors --f16 --out ema.f16.safetensors   # the model alone")]
 pub struct ExportArgs {
-    /// A daecf model file (model.safetensors from `daecf train`).
+    /// A daecf model file (model.safetensors from `daecf train`), or a bundle (its model: to give
+    /// a bundle's model other heads or CE settings).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     /// Head file from `daecf fit`. Without one, the model alone is written as a daecf model
@@ -63,23 +67,29 @@ fn steps_next_to(model: &std::path::Path) -> Option<u64> {
     json.get("step")?.as_u64()
 }
 
+/// The model's config and its weights as a model file's bytes: the file itself, or (at f16, or
+/// from a bundle) the model loaded and written again.
+fn model_bytes(args: &ExportArgs) -> anyhow::Result<(DaeConfig, Vec<u8>)> {
+    let from_bundle = args.model.extension().is_some_and(|e| e == "daecf");
+    if !args.f16 && !from_bundle {
+        let bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+        return Ok((read_checkpoint_config(&args.model)?, bytes));
+    }
+    let model = load_model(&args.model, &burn::tensor::Device::flex())?;
+    let file = std::env::temp_dir().join(format!("daecf-export-{}.safetensors", std::process::id()));
+    if args.f16 { model.save_f16(&file) } else { model.save(&file) }?;
+    let bytes = std::fs::read(&file);
+    std::fs::remove_file(&file).ok();
+    Ok((model.config, bytes?))
+}
+
 /// Runs `daecf export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let config = read_checkpoint_config(&args.model)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let Some(head) = &args.head else { return write_model_alone(&args) };
-    let weights = if args.f16 {
-        let model = DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?;
-        let half = std::env::temp_dir().join(format!("daecf-export-{}.safetensors", std::process::id()));
-        model.save_f16(&half)?;
-        let bytes = std::fs::read(&half);
-        std::fs::remove_file(&half).ok();
-        bytes?
-    } else {
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?
-    };
+    let (config, weights) = model_bytes(&args)?;
     let mut heads = HeadFile::load(head)?;
     for h in &mut heads.heads {
         h.ce_strength = args.ce_strength.unwrap_or(h.ce_strength);
@@ -101,19 +111,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `export` without `--head`: the model file alone, cast to f16 with `--f16`, else copied.
+/// `export` without `--head`: the model file alone, cast to f16 with `--f16`, else as it is.
 fn write_model_alone(args: &ExportArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.out.extension().is_none_or(|e| e != "daecf"),
         "without --head the model alone is written, not a bundle: name --out FILE.safetensors, or give --head to make {}",
         args.out.display()
     );
-    if args.f16 {
-        DiffusionAutoencoder::load(&args.model, &burn::tensor::Device::flex())?.save_f16(&args.out)?;
-    } else {
-        std::fs::copy(&args.model, &args.out)
-            .with_context(|| format!("copying {} to {}", args.model.display(), args.out.display()))?;
-    }
+    files::write(&args.out, model_bytes(args)?.1)?;
     let size = std::fs::metadata(&args.out)?.len();
     println!("wrote {} ({:.1} MB, the model alone: no heads)", args.out.display(), size as f64 / 1e6);
     Ok(())

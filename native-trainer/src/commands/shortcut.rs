@@ -23,8 +23,9 @@ use daecf_core::latent::fit::{HeadConfig, fit_head};
 use daecf_core::latent::{CeMove, CeTarget, Head, lands_on_asked_side};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain};
-use daecf_core::report::difference_overlay;
+use daecf_core::report::{difference_overlay, enlarge, outlined};
 use daecf_models::{Bundle, DEMO_BUNDLE};
+use image::{Rgb, RgbImage};
 use ndarray::{ArrayView1, Axis};
 use serde::Serialize;
 
@@ -42,6 +43,8 @@ const FIT_SEED: u64 = 10;
 const TEST_SEED: u64 = 11;
 /// Seed of the report phantoms the CEs are drawn on.
 const REPORT_SEED: u64 = 12;
+/// Side in pixels of the framed CEs in the page.
+const PANEL_SIDE: u32 = 160;
 
 /// Options of `daecf shortcut`.
 #[derive(Debug, Args)]
@@ -191,9 +194,11 @@ fn encoded(
 /// Every head's binary CE of every report phantom, measured.
 struct Drawn {
     /// The report phantoms' pictures: input, reconstruction, then one CE per head.
-    pictures: Vec<Vec<image::RgbImage>>,
+    pictures: Vec<Vec<RgbImage>>,
     /// Per phantom and head: whether the CE landed on the other side, and the oracle's changes.
     measures: Vec<Vec<(bool, Option<BodyChanges>)>>,
+    /// Per phantom and head: where in the CE the oracle found the body that changed most.
+    outlines: Vec<Vec<Option<[f32; 4]>>>,
 }
 
 /// Draws each head's binary CE of each image of `set` from its own x_T, and measures it.
@@ -209,7 +214,7 @@ fn draw(
     let plan =
         |_: &Head, w: ArrayView1<f32>| heads.iter().map(|h| h.head.plan_move(w, CeTarget::Binary, how)).collect();
     let (bar, mut on_step) = crate::progress::ddim_steps("drawing CEs");
-    let (mut pictures, mut measures) = (Vec::new(), Vec::new());
+    let (mut pictures, mut measures, mut outlines) = (Vec::new(), Vec::new(), Vec::new());
     let all: Vec<usize> = (0..set.len()).collect();
     let chunks: Vec<&[usize]> = all.chunks(steps.max_batch.max(1)).collect();
     let mut base = 0;
@@ -232,18 +237,22 @@ fn draw(
         for (b, item) in result.items.iter().enumerate() {
             let read = |a: ndarray::ArrayView3<f32>| measure(a.index_axis(Axis(0), 0)).ok();
             let before: Option<VertebraMeasure> = read(recs.index_axis(Axis(0), b));
-            let row = heads
-                .iter()
-                .enumerate()
-                .map(|(j, h)| {
-                    let k = heads.len() * b + j;
-                    let reencoded = h.head.distance(ce_latents.row(k))?;
-                    let after = read(ces.index_axis(Axis(0), k));
-                    let changes = before.as_ref().zip(after.as_ref()).and_then(|(a, z)| BodyChanges::between(a, z));
-                    Ok((lands_on_asked_side(item.plans[j].distance, reencoded), changes))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (mut row, mut boxes) = (Vec::new(), Vec::new());
+            for (j, h) in heads.iter().enumerate() {
+                let k = heads.len() * b + j;
+                let reencoded = h.head.distance(ce_latents.row(k))?;
+                let after = read(ces.index_axis(Axis(0), k));
+                let changes = before.as_ref().zip(after.as_ref()).and_then(|(a, z)| BodyChanges::between(a, z));
+                let body = changes.map(|c| match c.largest() {
+                    Body::Upper => 0,
+                    Body::Centre => 1,
+                    Body::Lower => 2,
+                });
+                boxes.push(after.zip(body).and_then(|(m, i)| m.boxes[i]));
+                row.push((lands_on_asked_side(item.plans[j].distance, reencoded), changes));
+            }
             measures.push(row);
+            outlines.push(boxes);
             let input = crate::preview::to_images(batch_tensor(set, &chunk[b..=b], range, device), range)?;
             let mut shown = vec![input[0].clone(), rec_pictures[b].clone()];
             shown.extend((0..heads.len()).map(|j| ce_pictures[heads.len() * b + j].clone()));
@@ -251,7 +260,7 @@ fn draw(
         }
     }
     bar.finish();
-    Ok(Drawn { pictures, measures })
+    Ok(Drawn { pictures, measures, outlines })
 }
 
 /// The figures of head `j` (fitted at `rate`, with its AUCs on its own kind and decorrelated).
@@ -341,14 +350,19 @@ fn write_outputs(args: &ShortcutArgs, figures: &[HeadFigures], drawn: &Drawn, ho
     std::fs::create_dir_all(&pictures)?;
     for (i, shown) in drawn.pictures.iter().take(args.panel).enumerate() {
         let (clean, shortcut) = (&shown[2], &shown[2 + strongest]);
+        // The body that changed most, framed in red where the oracle found it.
+        let framed = |j: usize, ce: &RgbImage| match drawn.outlines[i][j] {
+            Some(region) => outlined(ce, region, PANEL_SIDE, Rgb([230, 30, 30])),
+            None => enlarge(ce, PANEL_SIDE),
+        };
         let items = [
             ("input".to_string(), shown[0].clone()),
             ("reconstruction".into(), shown[1].clone()),
-            (format!("clean head's CE: {}", caption(&drawn.measures[i][0])), clean.clone()),
+            (format!("clean head's CE: {}", caption(&drawn.measures[i][0])), framed(0, clean)),
             ("clean CE - reconstruction".into(), difference_overlay(&shown[1], clean)),
             (
                 format!("k = {} head's CE: {}", figures[strongest].rate, caption(&drawn.measures[i][strongest])),
-                shortcut.clone(),
+                framed(strongest, shortcut),
             ),
             (format!("k = {} CE - reconstruction", figures[strongest].rate), difference_overlay(&shown[1], shortcut)),
         ];

@@ -30,6 +30,9 @@ pub struct VertebraMeasure {
     /// where the oracle found no body there), so that a change can be told to the body it
     /// happened in.
     pub neighbour_ratios: [Option<f32>; 2],
+    /// Where the oracle found the upper neighbour, the centre body and the lower neighbour:
+    /// each one's bounding box (top, left, bottom, right) in the input image's pixels.
+    pub boxes: [Option<[f32; 4]>; 3],
 }
 
 /// Measures the centre vertebral body of a grey phantom image ([H, W] in [0, 1]).
@@ -60,13 +63,22 @@ pub fn measure(image: ArrayView2<f32>) -> Result<VertebraMeasure> {
         .ok_or_else(|| DaecfError::Data("the vertebra oracle found no bone region near the centre".into()))?;
     let slope = spine_slope(&regions, *centre, size);
     let (heights_px, height_ratio) = body_heights(image, body, slope)?;
-    let neighbour_ratios = [-1.0, 1.0].map(|dir| {
-        neighbour(&regions, *centre, size, dir)
-            .and_then(|(_, region)| body_heights(image, region, slope).ok())
-            .map(|m| m.1)
-    });
+    let [upper, lower] = [-1.0, 1.0].map(|dir| neighbour(&regions, *centre, size, dir));
+    let neighbour_ratios =
+        [upper, lower].map(|n| n.and_then(|(_, region)| body_heights(image, region, slope).ok()).map(|m| m.1));
+    let boxes = [upper.map(|n| n.1), Some(*body), lower.map(|n| n.1)].map(|r| r.map(|r| bounding_box(r, factor)));
     let heights_px = heights_px.map(|v| v / factor as f32);
-    Ok(VertebraMeasure { heights_px, height_ratio, grade: genant_grade(1.0 - height_ratio), neighbour_ratios })
+    Ok(VertebraMeasure { heights_px, height_ratio, grade: genant_grade(1.0 - height_ratio), neighbour_ratios, boxes })
+}
+
+/// The bounding box (top, left, bottom, right) of `region`, found at `factor` times the input's
+/// resolution, in the input's pixels.
+fn bounding_box(region: &[(usize, usize)], factor: usize) -> [f32; 4] {
+    let (mut top, mut left, mut bottom, mut right) = (usize::MAX, usize::MAX, 0, 0);
+    for &(r, c) in region {
+        (top, left, bottom, right) = (top.min(r), left.min(c), bottom.max(r + 1), right.max(c + 1));
+    }
+    [top, left, bottom, right].map(|v| v as f32 / factor as f32)
 }
 
 /// The anterior, middle and posterior heights (pixels) of the body `region` of `image`, on the
@@ -365,6 +377,10 @@ mod tests {
         let m = measure(image.index_axis(ndarray::Axis(0), 0)).unwrap();
         assert!(truth.neighbour_ratio < 0.76 && m.neighbour_ratios[0].unwrap() < 0.85, "{m:?} {truth:?}");
         assert!(m.height_ratio > 0.8, "{m:?}");
+        // The boxes stack from top to bottom, each inside the image.
+        let boxes = m.boxes.map(|b| b.expect("every body boxed"));
+        assert!(boxes[0][2] <= boxes[1][0] + 1.0 && boxes[1][2] <= boxes[2][0] + 1.0, "{boxes:?}");
+        assert!(boxes.iter().flatten().all(|&v| (0.0..=32.0).contains(&v)), "{boxes:?}");
     }
 
     #[test]
