@@ -223,14 +223,14 @@ fn evaluate_ce_reports_validity_proximity_and_the_oracle() {
     let at_label = report["images"].as_array().unwrap().iter().filter(|i| i["input_oracle"][1] == i["label"]).count();
     assert_eq!(f(&oracle["input_grade_exact"]), at_label as f64 / 5.0);
     assert!(printed.contains("oracle: input measured at the label's grade"), "{printed}");
-    // One row per image and move: the bundle's strength (200), after strength 1.
+    // One row per image and move (the bundle's: covariance at strength 1).
     let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 11);
+    assert_eq!(lines.len(), 6);
     let columns: Vec<&str> = lines[0].split(',').collect();
     let input = columns.iter().position(|&c| c == "severity_input").expect("a severity_input column");
-    assert!(lines[1].starts_with("normal,1.0,") && lines[6].starts_with("normal,200.0,"), "{csv}");
-    for (line, image) in lines[6..].iter().zip(report["images"].as_array().unwrap()) {
+    assert!(lines[1].starts_with("covariance,1.0,"), "{csv}");
+    for (line, image) in lines[1..].iter().zip(report["images"].as_array().unwrap()) {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(fields.len(), columns.len(), "{line}");
         assert!((fields[input].parse::<f64>().unwrap() - f(&image["input_oracle"][0])).abs() < 1e-3, "{line}");
@@ -331,7 +331,15 @@ fn strength_scales_the_counterfactual_moves() {
 fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
     let tmp = temp_dir("fit");
     let dir = tmp.path();
-    let (_, model, old_head) = demo_files(dir);
+    let (_, model, shipped_head) = demo_files(dir);
+    // A head as fitted before the directions were stored: the shipped one without them.
+    let mut older = json(Path::new(&shipped_head));
+    for key in ["directions", "ce_direction"] {
+        older["heads"][0].as_object_mut().unwrap().remove(key);
+    }
+    let old_head = dir.join("old-head.json");
+    std::fs::write(&old_head, older.to_string()).unwrap();
+    let old_head = old_head.to_str().unwrap().to_string();
     let latents = dir.join("latents.npz");
     daecf_ok(&["encode", "--model", &model, "--data", "phantom:vertebra:300", "--out", latents.to_str().unwrap()]);
     let fit = dir.join("fit");
@@ -531,7 +539,7 @@ fn demo_runs_another_bundle_at_its_exported_strength() {
     ]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
-        html.contains("other.daecf") && html.contains("at strength 2, along the normal direction"),
+        html.contains("other.daecf") && html.contains("at strength 2, along the covariance direction"),
         "names the bundle and the strength"
     );
     let report = json(&out.join("evaluate-ce/report.json"));
@@ -539,7 +547,7 @@ fn demo_runs_another_bundle_at_its_exported_strength() {
     let lengths: Vec<f64> =
         report["moves"].as_array().unwrap().iter().map(|m| m["strength"].as_f64().unwrap()).collect();
     assert_eq!(lengths, vec![1.0, 2.0], "the paper's length measured first");
-    assert!(html.contains("normal, strength 1"), "the strength-1 figures on the page");
+    assert!(html.contains("covariance, strength 1"), "the strength-1 figures on the page");
     let paper = dir.join("paper");
     daecf_ok(&[
         "evaluate-ce",

@@ -191,9 +191,18 @@ mod tests {
         // Standardised: only axis 1 moves, by its variance.
         let var1 = x.column(1).mapv(f64::from).var(0.0) as f32;
         assert!((d.standardised[1] - var1).abs() < 1e-5 && d.standardised[0] == 0.0, "{:?}", d.standardised);
-        // Covariance: axis 1 with axis 2, which covaries with it, far less with axis 0.
-        assert!(d.covariance[1] > 0.0 && d.covariance[2] > 0.0, "{:?}", d.covariance);
-        assert!(d.covariance[0].abs() < 0.1 * d.covariance[2], "{:?}", d.covariance);
+        // Covariance: Sigma's column 1, shrunk towards the mean variance on axis 1.
+        let c = x.mapv(f64::from);
+        let c = &c - &c.mean_axis(ndarray::Axis(0)).unwrap();
+        let column = c.t().dot(&c.column(1)) / 200.0;
+        let mu = (0..3).map(|j| c.column(j).dot(&c.column(j)) / 200.0).sum::<f64>() / 3.0;
+        let s = d.shrinkage as f64;
+        for j in 0..3 {
+            let want = (1.0 - s) * column[j] + if j == 1 { s * mu } else { 0.0 };
+            assert!((d.covariance[j] as f64 - want).abs() < 1e-5, "{j}: {:?} vs {want}", d.covariance);
+        }
+        // Axis 2 carries axis 1 (2 = u / 2 + v): the move goes along both.
+        assert!(d.covariance[2] > 0.5 * d.covariance[1], "{:?}", d.covariance);
         assert!((0.0..=1.0).contains(&d.shrinkage) && d.samples == 200);
         assert_eq!(d.vector(CeDirection::Covariance), Some(&d.covariance[..]));
         assert_eq!(d.vector(CeDirection::Normal), None);
