@@ -15,7 +15,7 @@
 #
 # The recipe: the demo preset (tiny32 with one residual block per level, 32x32 grey), 20000
 # training phantoms, Adam at lr 2e-4, EMA 0.999, batch 64; then the SVM fracture head (G2/G3
-# against G0, G1 left to the calibration, C = 100) on 8000 phantoms' latents, CEs along the
+# against G0, G1 left to the calibration, C = 1000) on 8000 phantoms' latents, CEs along the
 # covariance direction at strength 1 (shared-models/demo/README.md says how they were chosen).
 set -euo pipefail
 out=${1:?the output folder}
@@ -34,7 +34,7 @@ fi
 [[ -f $out/latents.npz ]] || "$daecf" encode --model "$out/model.safetensors" --data phantom:vertebra:8000 \
     --backend "$backend" --out "$out/latents.npz"
 [[ -f $out/fit/head.json ]] || "$daecf" fit --latents "$out/latents.npz" --task fracture:positive=2,3:exclude=1 \
-    --c 100 --out "$out/fit"
+    --c 1000 --out "$out/fit"
 "$daecf" export --model "$out/model.safetensors" --head "$out/fit/head.json" --f16 --preset tiny32 \
     --ce-direction covariance --ce-strength 1 --steps "$steps" --training-data "vertebra phantoms (phantom:vertebra:20000, seed 0), 32 px" \
     --out "$out/demo.daecf"
