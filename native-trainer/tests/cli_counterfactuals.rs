@@ -22,6 +22,15 @@ fn demo_files(dir: &Path) -> (String, String, String) {
     (bundle.display().to_string(), model.display().to_string(), head.display().to_string())
 }
 
+/// `daecf evaluate-ce` on the bundle `bundle` with 3 phantoms and few DDIM steps, into `out`.
+fn evaluate_three(bundle: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["evaluate-ce", "--bundle", bundle, "--data", "phantom:vertebra:30", "--limit", "3"];
+    args.extend_from_slice(&["--t-encode", "3", "--t-render", "2", "--out", out]);
+    args.extend_from_slice(extra);
+    daecf_ok(&args)
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -246,23 +255,7 @@ fn strength_scales_the_counterfactual_moves() {
     let (bundle, _, _) = demo_files(dir);
     let f = |v: &Value| v.as_f64().unwrap();
     let out = dir.join("evaluate");
-    let run = daecf_ok(&[
-        "evaluate-ce",
-        "--bundle",
-        &bundle,
-        "--data",
-        "phantom:vertebra:30",
-        "--limit",
-        "3",
-        "--t-encode",
-        "3",
-        "--t-render",
-        "2",
-        "--strength",
-        "3",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = evaluate_three(&bundle, &out, &["--strength", "3"]);
     assert!(String::from_utf8_lossy(&run.stdout).contains("| CE strength (1: the paper's CEs) | 3 |"));
     let report = json(&out.join("report.json"));
     assert_eq!(f(&report["summary"]["strength"]), 3.0);
@@ -411,21 +404,7 @@ fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
     ]);
     assert!(String::from_utf8_lossy(&daecf_ok(&["inspect", moved]).stdout).contains("CE direction covariance"));
     let on_bundle = dir.join("bundle");
-    daecf_ok(&[
-        "evaluate-ce",
-        "--bundle",
-        moved,
-        "--data",
-        "phantom:vertebra:30",
-        "--limit",
-        "3",
-        "--t-encode",
-        "3",
-        "--t-render",
-        "2",
-        "--out",
-        on_bundle.to_str().unwrap(),
-    ]);
+    evaluate_three(moved, &on_bundle, &[]);
     assert_eq!(json(&on_bundle.join("report.json"))["summary"]["direction"], "covariance");
     let refused =
         daecf(&["export", "--model", shipped, "--head", &old_head, "--ce-direction", "covariance", "--out", moved]);
