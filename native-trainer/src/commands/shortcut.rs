@@ -220,6 +220,7 @@ fn draw(
     let mut base = 0;
     for (c, chunk) in chunks.iter().enumerate() {
         let x = batch_tensor(set, chunk, range, device);
+        let inputs = to_images(x.clone(), range)?;
         let mut last = 0;
         let mut progress = |done: usize, total: usize| {
             // Each chunk takes about as many steps as the first.
@@ -253,8 +254,7 @@ fn draw(
             }
             measures.push(row);
             outlines.push(boxes);
-            let input = crate::preview::to_images(batch_tensor(set, &chunk[b..=b], range, device), range)?;
-            let mut shown = vec![input[0].clone(), rec_pictures[b].clone()];
+            let mut shown = vec![inputs[b].clone(), rec_pictures[b].clone()];
             shown.extend((0..heads.len()).map(|j| ce_pictures[heads.len() * b + j].clone()));
             pictures.push(shown);
         }
