@@ -357,7 +357,8 @@ fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
         args.extend_from_slice(extra);
         daecf(&args)
     };
-    let run = evaluate(head.to_str().unwrap(), &["--direction", "normal,covariance", "--strength", "3"]);
+    let directions = ["normal", "covariance", "principal", "random"];
+    let run = evaluate(head.to_str().unwrap(), &["--direction", &directions.join(","), "--strength", "3"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let printed = String::from_utf8_lossy(&run.stdout);
     assert!(printed.contains("| covariance | 3 |") && printed.contains("| normal | 1 |"), "{printed}");
@@ -368,23 +369,32 @@ fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
         .iter()
         .map(|m| (m["direction"].as_str().unwrap().to_string(), m["strength"].as_f64().unwrap()))
         .collect();
-    let expected = [("normal", 1.0), ("normal", 3.0), ("covariance", 1.0), ("covariance", 3.0)];
-    assert_eq!(moves, expected.map(|(d, s)| (d.to_string(), s)));
+    let expected: Vec<(String, f64)> =
+        directions.iter().flat_map(|d| [(d.to_string(), 1.0), (d.to_string(), 3.0)]).collect();
+    assert_eq!(moves, expected);
     assert_eq!(
         (report["summary"]["direction"].as_str(), report["summary"]["strength"].as_f64()),
         (Some("normal"), Some(3.0))
     );
-    // Same latent distances along both paths, of other lengths in z_sem.
+    // Every move has a COUT, in [-1, 1].
+    for m in report["moves"].as_array().unwrap() {
+        let cout = m["binary_cout"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&cout), "COUT {cout}");
+    }
+    // Same latent distances along every path, of other lengths in z_sem.
     let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("binary_cout"));
     let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 12, "3 images under 4 moves");
-    for k in 0..6 {
-        assert_eq!(rows[k][2], rows[k + 6][2], "same image");
-        let (a, b): (f64, f64) = (rows[k][7].parse().unwrap(), rows[k + 6][7].parse().unwrap());
+    assert_eq!(rows.len(), 24, "3 images under 8 moves");
+    for k in 6..24 {
+        assert_eq!(rows[k][2], rows[k % 6][2], "same image");
+        let (a, b): (f64, f64) = (rows[k][7].parse().unwrap(), rows[k % 6][7].parse().unwrap());
         assert!((a - b).abs() < 1e-3 * a.abs().max(1.0), "latent distance {a} vs {b}");
     }
     let step = |m: usize| report["moves"][m]["binary_step"].as_f64().unwrap();
     assert!((step(1) - step(3)).abs() > 1e-3 * step(1), "other paths: {} vs {}", step(1), step(3));
+    // The random control is far from the normal: it takes a longer move to the same distance.
+    assert!(step(7) > 2.0 * step(1), "random {} vs normal {}", step(7), step(1));
     // A bundle of the shipped model with this head and its covariance direction: the CLI's
     // default afterwards, shown by inspect.
     let (shipped, moved) =

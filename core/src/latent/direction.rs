@@ -15,6 +15,18 @@
 //!   (z' - z)^T Sigma^-1 (z' - z) that reaches the target: it moves along the directions the
 //!   training latents vary in, which the decoder learned to render.
 //!
+//! Two controls, for diagnostics (`daecf evaluate-ce --direction ...`), reach the same distance
+//! along a direction that ignores the head's normal, so a report can show how much of a move the
+//! decoder draws when the move is not chosen for the head:
+//!
+//! - [`CeDirection::Principal`]: u along the training latents' first principal component (the
+//!   direction they vary in most).
+//! - [`CeDirection::Random`]: u along a fixed random direction (standard normal entries from the
+//!   seed [`RANDOM_DIRECTION_SEED`]).
+//!
+//! Both are oriented so that the move raises the distance (a . u > 0); a control nearly
+//! orthogonal to the normal takes a long move to reach the target.
+//!
 //! Sigma is the covariance of the head's training latents, shrunk towards a scaled identity by
 //! the Ledoit-Wolf estimate of the shrinkage (Ledoit & Wolf, J. Multivariate Anal. 2004), so it is
 //! well conditioned when the latents are fewer than their dimensions or nearly collinear. The
@@ -24,6 +36,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::{DaecfError, Result};
@@ -39,11 +54,24 @@ pub enum CeDirection {
     Standardised,
     /// Along Sigma a: the smallest move in the training latents' Mahalanobis norm.
     Covariance,
+    /// A control: along the training latents' first principal component.
+    Principal,
+    /// A control: along a fixed random direction.
+    Random,
 }
+
+/// The seed of [`CeDirection::Random`]'s direction.
+pub const RANDOM_DIRECTION_SEED: u64 = 0;
 
 impl CeDirection {
     /// Every direction, in the order reports list them.
-    pub const ALL: [CeDirection; 3] = [CeDirection::Normal, CeDirection::Standardised, CeDirection::Covariance];
+    pub const ALL: [CeDirection; 5] = [
+        CeDirection::Normal,
+        CeDirection::Standardised,
+        CeDirection::Covariance,
+        CeDirection::Principal,
+        CeDirection::Random,
+    ];
 
     /// The direction's name in files and on the command line.
     pub fn name(self) -> &'static str {
@@ -51,7 +79,14 @@ impl CeDirection {
             CeDirection::Normal => "normal",
             CeDirection::Standardised => "standardised",
             CeDirection::Covariance => "covariance",
+            CeDirection::Principal => "principal",
+            CeDirection::Random => "random",
         }
+    }
+
+    /// Whether this is a control direction, which ignores the head's normal.
+    pub fn is_control(self) -> bool {
+        matches!(self, CeDirection::Principal | CeDirection::Random)
     }
 
     /// Whether a head file leaves this direction out (the paper's, the default).
@@ -71,7 +106,10 @@ impl FromStr for CeDirection {
 
     fn from_str(text: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|d| d.name() == text).ok_or_else(|| {
-            DaecfError::Config(format!("'{text}' is not a CE direction; use normal, standardised or covariance"))
+            DaecfError::Config(format!(
+                "'{text}' is not a CE direction; use normal, standardised or covariance (or the controls \
+                 principal, random)"
+            ))
         })
     }
 }
@@ -83,6 +121,10 @@ pub struct FittedDirections {
     pub standardised: Vec<f32>,
     /// Sigma a with the shrunk covariance (see [`CeDirection::Covariance`]).
     pub covariance: Vec<f32>,
+    /// The training latents' first principal component, of unit length (see
+    /// [`CeDirection::Principal`]); absent in heads fitted before it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Vec<f32>>,
     /// The Ledoit-Wolf shrinkage of the covariance towards a scaled identity, in [0, 1].
     pub shrinkage: f32,
     /// How many training latents estimated them.
@@ -112,6 +154,7 @@ impl FittedDirections {
         let fitted = Self {
             standardised: to_f32(standardised),
             covariance: to_f32(covariance),
+            principal: first_principal_component(&x).map(to_f32),
             shrinkage: shrinkage as f32,
             samples: n,
         };
@@ -122,9 +165,10 @@ impl FittedDirections {
     /// The vector of `direction`, if it is one of the fitted ones.
     pub fn vector(&self, direction: CeDirection) -> Option<&[f32]> {
         match direction {
-            CeDirection::Normal => None,
+            CeDirection::Normal | CeDirection::Random => None,
             CeDirection::Standardised => Some(&self.standardised),
             CeDirection::Covariance => Some(&self.covariance),
+            CeDirection::Principal => self.principal.as_deref(),
         }
     }
 
@@ -132,13 +176,49 @@ impl FittedDirections {
     /// non-zero, a shrinkage in [0, 1].
     pub fn check(&self, dim: usize) -> Result<()> {
         let usable = |v: &[f32]| v.len() == dim && v.iter().all(|x| x.is_finite()) && v.iter().any(|&x| x != 0.0);
-        if !(usable(&self.standardised) && usable(&self.covariance) && (0.0..=1.0).contains(&self.shrinkage)) {
+        let principal_usable = self.principal.as_deref().is_none_or(usable);
+        if !(usable(&self.standardised)
+            && usable(&self.covariance)
+            && principal_usable
+            && (0.0..=1.0).contains(&self.shrinkage))
+        {
             return Err(DaecfError::Data(format!(
                 "its CE directions are not finite non-zero {dim}-d vectors with a shrinkage in [0, 1]"
             )));
         }
         Ok(())
     }
+}
+
+/// The fixed random direction of [`CeDirection::Random`] in `dim` dimensions (unit length).
+pub fn random_direction(dim: usize) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(RANDOM_DIRECTION_SEED);
+    let v: Vec<f64> = (0..dim).map(|_| rng.sample(StandardNormal)).collect();
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    v.iter().map(|x| (x / norm) as f32).collect()
+}
+
+/// The unit first principal component of centred rows `x` (the top eigenvector of X^T X), by
+/// power iteration; `None` when the rows do not vary.
+fn first_principal_component(x: &ndarray::Array2<f64>) -> Option<Array1<f64>> {
+    let p = x.ncols();
+    let s = x.t().dot(x);
+    // A start with a component along every axis, so no eigenvector is orthogonal to it.
+    let mut v = Array1::from_shape_fn(p, |j| 1.0 + j as f64 / p as f64);
+    for _ in 0..500 {
+        let next = s.dot(&v);
+        let norm = next.dot(&next).sqrt();
+        if !(norm.is_finite() && norm > 0.0) {
+            return None;
+        }
+        let next = next / norm;
+        let change = (&next - &v).mapv(f64::abs).sum();
+        v = next;
+        if change < 1e-10 {
+            break;
+        }
+    }
+    Some(v)
 }
 
 /// The rows of `latents` minus their mean, in f64.
@@ -206,6 +286,20 @@ mod tests {
         assert!((0.0..=1.0).contains(&d.shrinkage) && d.samples == 200);
         assert_eq!(d.vector(CeDirection::Covariance), Some(&d.covariance[..]));
         assert_eq!(d.vector(CeDirection::Normal), None);
+        // The principal component: axis 0 and its half on axis 2, (1, 0, 0.5) / |.|, up to sign.
+        let pc = d.principal.as_deref().unwrap();
+        let want = [1.0 / 1.25f32.sqrt(), 0.0, 0.5 / 1.25f32.sqrt()];
+        let dot: f32 = pc.iter().zip(want).map(|(a, b)| a * b).sum();
+        assert!(dot.abs() > 0.999, "{pc:?}");
+        assert_eq!(d.vector(CeDirection::Principal), Some(pc));
+    }
+
+    #[test]
+    fn the_random_control_is_a_fixed_unit_vector() {
+        let r = random_direction(512);
+        assert_eq!(r, random_direction(512));
+        assert!((r.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(r.iter().filter(|&&x| x > 0.0).count().abs_diff(256) < 50, "not balanced: {:?}", &r[..8]);
     }
 
     #[test]

@@ -72,6 +72,13 @@ impl Head {
         })
     }
 
+    /// The classifier's decision values (n . w + b, its logits for logistic regression) of the
+    /// rows of `latents`: the signed distances times |n|.
+    pub fn decision_values(&self, latents: ArrayView2<f32>) -> Result<Vec<f32>> {
+        let norm = self.hyperplane.norm();
+        Ok(self.distances(latents)?.into_iter().map(|d| d * norm).collect())
+    }
+
     /// The gradient `a` of the signed distance in raw z_sem space: d(z) = a . z + c.
     pub fn gradient(&self) -> Vec<f32> {
         let norm = self.hyperplane.norm();
@@ -82,23 +89,34 @@ impl Head {
     }
 
     /// The raw-space vector a move along `direction` follows (any length): the normal in the
-    /// space the head was fitted in, or a fitted direction (see [`super::direction`]).
+    /// space the head was fitted in, a fitted direction, or a control turned so that a move along
+    /// it raises the distance (see [`super::direction`]).
     pub fn direction_vector(&self, direction: CeDirection) -> Result<Vec<f32>> {
-        if direction == CeDirection::Normal {
-            return Ok(match &self.standardizer {
+        let u = match direction {
+            CeDirection::Normal => match &self.standardizer {
                 Some(s) => self.hyperplane.normal.iter().zip(&s.std).map(|(n, sd)| n * sd).collect(),
                 None => self.hyperplane.normal.clone(),
-            });
-        }
-        let fitted = self.directions.as_ref().and_then(|d| d.vector(direction));
-        fitted.map(<[f32]>::to_vec).ok_or_else(|| {
-            DaecfError::Config(format!(
-                "head '{}' has no fitted '{direction}' direction: it was fitted without its training latents' \
-                 statistics (by an older daecf, or they could not be estimated); fit it again with `daecf fit`, \
-                 or use --direction normal",
-                self.task.name
-            ))
-        })
+            },
+            CeDirection::Random => super::direction::random_direction(self.dim()),
+            fitted => self
+                .directions
+                .as_ref()
+                .and_then(|d| d.vector(fitted))
+                .map(<[f32]>::to_vec)
+                .ok_or_else(|| self.missing_direction(fitted))?,
+        };
+        let slope: f32 = self.gradient().iter().zip(&u).map(|(a, u)| a * u).sum();
+        Ok(if direction.is_control() && slope < 0.0 { u.iter().map(|x| -x).collect() } else { u })
+    }
+
+    /// The error for a direction this head was fitted without.
+    fn missing_direction(&self, direction: CeDirection) -> DaecfError {
+        DaecfError::Config(format!(
+            "head '{}' has no fitted '{direction}' direction: it was fitted without its training latents' \
+             statistics (by an older daecf, or they could not be estimated); fit it again with `daecf fit`, \
+             or use --direction normal",
+            self.task.name
+        ))
     }
 
     /// The latent `w` moved along `direction` to signed distance `distance` (in the original,
@@ -300,6 +318,7 @@ pub(crate) mod tests {
         head.directions = Some(FittedDirections {
             standardised: vec![2.0, 0.0],
             covariance: vec![1.0, 3.0],
+            principal: Some(vec![-0.6, 0.8]),
             shrinkage: 0.1,
             samples: 9,
         });
@@ -309,6 +328,9 @@ pub(crate) mod tests {
         }
         // Along (1, 3), whose slope is 1: from d = 0.5 to -1.
         assert_eq!(head.move_to_distance(w.view(), -1.0, CeDirection::Covariance).unwrap(), vec![-1.0, -2.5]);
+        // The principal component is turned to raise the distance: along (0.6, -0.8), slope 0.6.
+        let moved = head.move_to_distance(w.view(), -1.0, CeDirection::Principal).unwrap();
+        assert!((moved[0] + 1.0).abs() < 1e-6 && (moved[1] - 4.0).abs() < 1e-6, "{moved:?}");
         // A file naming a direction must carry it; a head with one round-trips.
         let chosen = Head { ce_direction: CeDirection::Covariance, ..head.clone() };
         assert!(chosen.check().is_ok());

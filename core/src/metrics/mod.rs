@@ -1,9 +1,11 @@
 //! Evaluation metrics for heads and graders, with scikit-learn's definitions so that figures
 //! compare with the paper's: ROC-AUC on decision scores and on hard 0/1 predictions (the paper
 //! reported the latter), F1, accuracy, macro-F1, MAE, per-grade recall and the confusion matrix;
-//! and image similarity (MSE, PSNR, SSIM) for reconstructions and counterfactuals.
+//! image similarity (MSE, PSNR, SSIM) for reconstructions and counterfactuals; and COUT, the
+//! counterfactual-transition score.
 
 pub mod classification;
+pub mod cout;
 pub mod grading;
 pub mod image;
 pub mod roc;

@@ -4,6 +4,8 @@
 //! range, skipping the image's own), rendered from the image's x_T. Measured:
 //! - validity: the CE encoded again lands on the target side (binary) / at the target grade;
 //! - proximity: L1 and SSIM between each CE and the reconstruction, and the latent step size;
+//! - COUT, the counterfactual-transition score of each binary CE (its changes pasted into the
+//!   image, largest first, scored by the head on the re-encoded mixtures);
 //! - reconstruction quality: MSE, PSNR and SSIM against the input;
 //! - the head itself on these images, or on more with `--head-limit` (AUC and the rest of
 //!   `daecf fit`'s figures);
@@ -33,6 +35,7 @@ use crate::preview::to_unit_array;
 mod report;
 mod summary;
 mod swap;
+mod transition;
 
 pub use report::{report_markdown, write_report};
 use summary::summarise;
@@ -189,6 +192,11 @@ pub fn evaluate(
         let recon_reencoded = head.distances(tensor_rows(model.encode(result.reconstructions.clone()))?.view())?;
         let recs = to_unit_array(result.reconstructions, range)?;
         let ces = to_unit_array(result.counterfactuals, range)?;
+        let pairs: Vec<_> = (0..chunk.len())
+            .flat_map(|b| (0..moves.len()).map(move |m| (b, m)))
+            .map(|(b, m)| (set.images.index_axis(Axis(0), chunk[b]), ces.index_axis(Axis(0), per_image * b + 2 * m)))
+            .collect();
+        let couts = transition::couts(with, &pairs, 4 * batch)?;
         for (b, item) in result.items.iter().enumerate() {
             let i = chunk[b];
             let original = set.images.index_axis(Axis(0), i);
@@ -214,6 +222,7 @@ pub fn evaluate(
                     ssim: ssim(ce, rec),
                     step: p.step_size,
                     oracle,
+                    cout: (k % 2 == 0).then(|| couts[moves.len() * b + k / 2]),
                 }
             };
             let target_grade = match item.plans[1].target {

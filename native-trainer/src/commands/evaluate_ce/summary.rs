@@ -52,6 +52,8 @@ pub struct CeFigures {
     pub step: f32,
     /// Oracle severity of reconstruction and CE, and the CE's oracle grade.
     pub oracle: Option<(f32, f32, u8)>,
+    /// COUT, the counterfactual-transition score in [-1, 1], for a binary CE.
+    pub cout: Option<f64>,
 }
 
 /// Means over a set.
@@ -94,6 +96,9 @@ pub struct CeSummary {
     /// Median share of the binary CE's move along the head's normal that its re-encoding keeps
     /// (1: the picture carries the whole move; near 0: the decoder ignores it).
     pub binary_realised: f64,
+    /// Mean COUT of the binary CEs: their changes pasted into the image, largest first, move the
+    /// head from the image's class to the other (1), not at all (about 0), or back (-1).
+    pub binary_cout: f64,
     /// Median size of the binary CE's asked move in signed distance, |reflection - distance|.
     pub binary_move: f64,
     /// Median |distance change| of the reconstruction encoded again: moves smaller than this
@@ -235,6 +240,7 @@ pub(super) fn summarise(
         binary_realised: median(
             rows.iter().filter_map(|r| realised_share(r.distance, r.binary.latent_distance, r.binary.reencoded)),
         ),
+        binary_cout: mean(rows.iter().filter_map(|r| r.binary.cout)),
         binary_move: median(rows.iter().map(|r| (r.binary.latent_distance - r.distance).abs() as f64)),
         recon_drift: median(rows.iter().map(|r| (r.recon_reencoded - r.distance).abs() as f64)),
         oracle,
@@ -245,18 +251,19 @@ pub(super) fn summarise(
 pub fn moves_markdown<'a>(summaries: impl Iterator<Item = &'a CeSummary>) -> String {
     let pct = |v: f64| format!("{:.1} %", 100.0 * v);
     let mut md = String::from(
-        "| direction | strength | binary validity | share of the move kept (median) | oracle: right way | \
-         oracle: grade within one | trust checks met |\n|---|---|---|---|---|---|---|\n",
+        "| direction | strength | binary validity | share of the move kept (median) | COUT | oracle: right way | \
+         oracle: grade within one | trust checks met |\n|---|---|---|---|---|---|---|---|\n",
     );
     for s in summaries {
         let checks = s.trust_checks();
         let oracle = |f: fn(&OracleSummary) -> f64| s.oracle.as_ref().map_or("-".into(), |o| pct(f(o)));
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} of {} |\n",
+            "| {} | {} | {} | {} | {:.3} | {} | {} | {} of {} |\n",
             s.direction,
             s.strength,
             pct(s.binary_validity),
             pct(s.binary_realised),
+            s.binary_cout,
             oracle(|o| o.binary_direction),
             oracle(|o| o.grade_within_one),
             checks.iter().filter(|c| c.met()).count(),
@@ -319,6 +326,10 @@ impl CeSummary {
                 } else {
                     "none (the move is not kept)".into()
                 },
+            ),
+            (
+                "binary CE: COUT, the counterfactual transition (mean, -1 to 1)".into(),
+                format!("{:.3}", self.binary_cout),
             ),
             (
                 "binary CE: asked move in distance / re-encoded reconstruction's drift (medians)".into(),
@@ -416,6 +427,7 @@ mod tests {
             ssim: 1.0,
             step: 0.1,
             oracle: None,
+            cout: None,
         };
         CeRow {
             id: format!("{distance}"),
