@@ -188,3 +188,40 @@ fn bad_latents_files_fail_with_clear_messages() {
     ]);
     assert!(String::from_utf8_lossy(&empty_grade.stderr).contains("no training sample has grade 7"));
 }
+
+#[test]
+fn a_c_search_keeps_the_best_val_auc_and_writes_every_candidate() {
+    let tmp = temp_dir("csearch");
+    let out = tmp.path().join("fit");
+    let out_s = out.to_str().unwrap();
+    let latents = latents();
+    let args = ["fit", "--latents", latents.to_str().unwrap(), "--c", "0.01,1", "--no-plots", "--out", out_s];
+    let printed = String::from_utf8_lossy(&daecf_ok(&args).stdout).to_string();
+    assert!(printed.contains("val ROC-AUC by C: 0.01"), "{printed}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report").join("report.json")).unwrap()).unwrap();
+    let search = report["tasks"][0]["c_search"].as_array().unwrap();
+    assert_eq!(search.len(), 2);
+    let best =
+        search.iter().max_by(|a, b| a["val_auc"].as_f64().unwrap().total_cmp(&b["val_auc"].as_f64().unwrap())).unwrap();
+    assert_eq!(best["chosen"], true);
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("head.json")).unwrap()).unwrap();
+    assert_eq!(kept["heads"][0]["c"], best["c"]);
+    for c in ["0.01", "1"] {
+        let candidate = std::fs::read_to_string(out.join("c-search").join(format!("head-c{c}.json"))).unwrap();
+        assert!(candidate.contains("\"c\":") && candidate.contains("daecf-heads"));
+    }
+    // A file without a val split cannot choose.
+    let train_only = tmp.path().join("train.npz");
+    let x = |n: &mut NpzWriter<std::fs::File>, name: &str| {
+        n.add_array(name, &Array2::from_shape_fn((12, 4), |(i, j)| ((i * 4 + j) % 7) as f32 / 10.0)).unwrap()
+    };
+    let y = |n: &mut NpzWriter<std::fs::File>, name: &str| {
+        n.add_array(name, &Array1::from_iter((0..12).map(|i| (i % 2) as i64))).unwrap()
+    };
+    write_npz(&train_only, &[("train_latents", &x), ("train_labels", &y)]);
+    let refused = daecf(&["fit", "--latents", train_only.to_str().unwrap(), "--c", "auto", "--out", out_s]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("no labelled val split"), "{err}");
+}

@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use daecf_core::data::LatentSet;
 use daecf_core::latent::fit::{HeadConfig, Solver, fit_head};
-use daecf_core::latent::{CalibrationKind, ClassifierKind, HeadFile, TaskSpec};
+use daecf_core::latent::{CalibrationKind, ClassifierKind, Evaluation, HeadFile, TaskSpec};
 
 use crate::backend::Backend;
-use crate::report::{FitReport, TaskReport};
+use crate::report::{CScore, FitReport, TaskReport};
 
 /// Options of `daecf fit`.
 #[derive(Debug, Args)]
@@ -19,7 +19,8 @@ use crate::report::{FitReport, TaskReport};
   daecf fit --latents ../shared/data/retinamnist_dae_latents.npz
   daecf fit --latents latents.npz --classifier logreg --json
   daecf fit --latents vcf.npz --task fracture:positive=2,3:exclude=1 --calibration grades:0,3
-  daecf fit --latents dr.npz --task referable:positive=2,3,4 --task any:positive=1,2,3,4")]
+  daecf fit --latents dr.npz --task referable:positive=2,3,4 --task any:positive=1,2,3,4
+  daecf fit --latents latents.npz --c auto                 # C chosen by the val split's AUC")]
 pub struct FitArgs {
     /// Latents file (.npz): train_latents and train_labels to fit on; val_* and test_* are evaluated.
     #[arg(long, value_name = "FILE.npz")]
@@ -37,9 +38,11 @@ pub struct FitArgs {
     /// The linear classifier.
     #[arg(long, value_enum, default_value_t = Classifier::Svm)]
     classifier: Classifier,
-    /// Inverse regularisation strength C.
-    #[arg(long = "c", value_name = "C", default_value_t = 1.0)]
-    c: f64,
+    /// Inverse regularisation strength C; a comma-separated list (or `auto`: 0.01 to 1000 by
+    /// decades) fits a head for each and keeps the one with the best ROC-AUC on the val split
+    /// (the smaller C on a tie), writing every candidate to c-search/head-c<C>.json.
+    #[arg(long = "c", value_name = "C[,C...]|auto", default_value = "1", value_parser = parse_c_grid)]
+    c: CGrid,
     /// Solver: linfa (scikit-learn's objectives), burn (L-BFGS on the device; smoothed hinge for
     /// the SVM), auto (linfa below 5000 training samples).
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
@@ -88,6 +91,27 @@ enum SolverArg {
     Burn,
 }
 
+/// The values of C to fit, from `--c`.
+#[derive(Debug, Clone)]
+struct CGrid(Vec<f64>);
+
+/// `--c auto`: 0.01 to 1000 by decades.
+const AUTO_C: [f64; 6] = [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+
+fn parse_c_grid(s: &str) -> Result<CGrid, String> {
+    if s == "auto" {
+        return Ok(CGrid(AUTO_C.to_vec()));
+    }
+    let values = s
+        .split(',')
+        .map(|v| match v.trim().parse::<f64>() {
+            Ok(c) if c.is_finite() && c > 0.0 => Ok(c),
+            _ => Err(format!("'{v}' is not a positive number; give C as 1, a list as 0.1,1,10, or auto")),
+        })
+        .collect::<Result<Vec<f64>, String>>()?;
+    Ok(CGrid(values))
+}
+
 fn parse_task(s: &str) -> Result<TaskSpec, String> {
     TaskSpec::parse(s).map_err(|e| e.to_string())
 }
@@ -112,7 +136,6 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             Classifier::Svm => ClassifierKind::Svm,
             Classifier::Logreg => ClassifierKind::Logreg,
         },
-        c: args.c,
         solver: match args.solver {
             SolverArg::Auto => Solver::Auto,
             SolverArg::Linfa => Solver::Linfa,
@@ -123,14 +146,43 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         ..HeadConfig::default()
     };
     let device = args.backend.device()?;
+    let grid = &args.c.0;
+    let val = match grid.len() {
+        1 => None,
+        _ => Some(set.split("val").filter(|s| s.labels.is_some()).with_context(|| {
+            format!(
+                "--c with several values keeps the head with the best val ROC-AUC, and {} has no labelled val \
+                 split (val_latents and val_labels); give one C",
+                args.latents.display()
+            )
+        })?),
+    };
 
+    // Every task at every C: candidates[k][t] is task t's head at grid[k].
+    let mut candidates = Vec::with_capacity(grid.len());
+    for &c in grid {
+        let config = HeadConfig { c, ..config.clone() };
+        let mut heads = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let start = Instant::now();
+            let head = fit_head(task, train.view(), train_labels, &config, &device)
+                .with_context(|| format!("fitting task '{}' with C = {c}", task.name))?;
+            heads.push((head, start.elapsed().as_secs_f64()));
+        }
+        candidates.push(heads);
+    }
     let mut heads = Vec::new();
     let mut reports = Vec::new();
-    for task in &tasks {
-        let start = Instant::now();
-        let head = fit_head(task, train.view(), train_labels, &config, &device)
-            .with_context(|| format!("fitting task '{}'", task.name))?;
-        let fit_seconds = start.elapsed().as_secs_f64();
+    for (t, task) in tasks.iter().enumerate() {
+        let c_search = match val {
+            Some(val) => {
+                search_c(grid, |k| candidates[k][t].0.evaluate(val.view(), val.labels.as_deref().unwrap_or(&[])))
+                    .with_context(|| format!("choosing C for task '{}' on the val split", task.name))?
+            }
+            None => Vec::new(),
+        };
+        let best = c_search.iter().position(|s| s.chosen).unwrap_or(0);
+        let (head, fit_seconds) = candidates[best][t].clone();
         let mut splits = BTreeMap::new();
         for split in &set.splits {
             if let Some(labels) = &split.labels {
@@ -144,9 +196,19 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         }
         let (positive, negative) = task.class_counts(train_labels);
         let solver = config.solver_for(positive + negative);
-        eprintln!("fitted '{}' ({:?}, {solver:?} solver) in {fit_seconds:.2} s", task.name, config.classifier);
-        reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits });
+        eprintln!(
+            "fitted '{}' ({:?}, {solver:?} solver, C = {}) in {fit_seconds:.2} s",
+            task.name, config.classifier, head.c
+        );
+        reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits, c_search });
         heads.push(head);
+    }
+    if grid.len() > 1 {
+        let dir = args.out.join("c-search");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (&c, at_c) in grid.iter().zip(&candidates) {
+            HeadFile::new(at_c.iter().map(|(h, _)| h.clone()).collect()).save(&dir.join(format!("head-c{c}.json")))?;
+        }
     }
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -168,4 +230,34 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         print!("{}", report.figures_table());
     }
     Ok(())
+}
+
+/// The val ROC-AUC of each C of `grid` (`evaluate(k)` measures the head fitted with `grid[k]`),
+/// the best marked as chosen: the smaller C on a tie.
+fn search_c(grid: &[f64], evaluate: impl Fn(usize) -> daecf_core::Result<Evaluation>) -> anyhow::Result<Vec<CScore>> {
+    let mut scores = grid
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| Ok(CScore { c, val_auc: evaluate(k)?.auc, chosen: false }))
+        .collect::<anyhow::Result<Vec<CScore>>>()?;
+    let best = (0..scores.len())
+        .max_by(|&a, &b| scores[a].val_auc.total_cmp(&scores[b].val_auc).then(scores[b].c.total_cmp(&scores[a].c)))
+        .context("no C to choose from")?;
+    scores[best].chosen = true;
+    Ok(scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_grids_parse_and_bad_values_are_refused() {
+        assert_eq!(parse_c_grid("1").unwrap().0, vec![1.0]);
+        assert_eq!(parse_c_grid("0.1, 10").unwrap().0, vec![0.1, 10.0]);
+        assert_eq!(parse_c_grid("auto").unwrap().0, AUTO_C.to_vec());
+        for bad in ["0", "-1", "x", "1,,2", "inf"] {
+            assert!(parse_c_grid(bad).unwrap_err().contains("positive number"), "{bad}");
+        }
+    }
 }

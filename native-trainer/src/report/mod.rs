@@ -38,6 +38,20 @@ pub struct TaskReport {
     pub fit_seconds: f64,
     /// Figures per labelled split (train included).
     pub splits: BTreeMap<String, Evaluation>,
+    /// With `--c` a list: each C's val ROC-AUC, and which was kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub c_search: Vec<CScore>,
+}
+
+/// One C of a `--c` search and its head's ROC-AUC on the val split.
+#[derive(Debug, Clone, Serialize)]
+pub struct CScore {
+    /// Inverse regularisation strength.
+    pub c: f64,
+    /// The head's ROC-AUC on the val split.
+    pub val_auc: f64,
+    /// Whether this C's head was kept.
+    pub chosen: bool,
 }
 
 impl FitReport {
@@ -62,7 +76,16 @@ impl FitReport {
 
     /// A plain-text table of the main figures, for the terminal.
     pub fn figures_table(&self) -> String {
-        let mut out = format!(
+        let mut out = String::new();
+        for t in self.tasks.iter().filter(|t| !t.c_search.is_empty()) {
+            let scores: Vec<String> = t
+                .c_search
+                .iter()
+                .map(|s| format!("{} {:.3}{}", s.c, s.val_auc, if s.chosen { " (kept)" } else { "" }))
+                .collect();
+            let _ = writeln!(out, "{}: val ROC-AUC by C: {}", t.task, scores.join(", "));
+        }
+        out += &format!(
             "{:<12} {:<6} {:>5} {:>6} {:>9} {:>6} {:>6} {:>6} {:>9} {:>10}\n",
             "task", "split", "n", "AUC", "AUC hard", "F1", "acc", "MAE", "macro-F1", "(unclip.)"
         );
@@ -101,6 +124,12 @@ impl FitReport {
                     "| {split} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {grading} |",
                     e.n, e.n_positive, e.auc, e.auc_hard, e.f1, e.accuracy
                 );
+            }
+            if !t.c_search.is_empty() {
+                md.push_str("\nC chosen by the val split's ROC-AUC:\n\n| C | val ROC-AUC | kept |\n|---|---|---|\n");
+                for s in &t.c_search {
+                    let _ = writeln!(md, "| {} | {:.3} | {} |", s.c, s.val_auc, if s.chosen { "yes" } else { "" });
+                }
             }
             for (task, files) in plots {
                 if task == &t.task {
