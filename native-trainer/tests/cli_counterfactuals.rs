@@ -483,7 +483,15 @@ fn demo_writes_a_self_contained_report() {
         out.to_str().unwrap(),
     ]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    for needle in ["ROC-AUC", "binary CE validity", "oracle", "data:image/png;base64,", "data:image/gif;base64,"] {
+    for needle in [
+        "ROC-AUC",
+        "binary CE validity",
+        "COUT",
+        "oracle",
+        "How much of a picture z_sem controls",
+        "data:image/png;base64,",
+        "data:image/gif;base64,",
+    ] {
         assert!(html.contains(needle), "{needle}");
     }
     assert!(
@@ -495,8 +503,10 @@ fn demo_writes_a_self_contained_report() {
     assert!(html.contains("width=\"160\""), "the 32 px pictures are shown enlarged");
     assert!(String::from_utf8_lossy(&run.stdout).contains("index.html"));
     // The head's trust check is on all 24 graded phantoms, not only the 3 with CEs.
-    let summary = &json(&out.join("evaluate-ce/report.json"))["summary"];
+    let report = json(&out.join("evaluate-ce/report.json"));
+    let summary = &report["summary"];
     assert_eq!((summary["n"].clone(), summary["head_images"].clone()), (3.into(), 24.into()));
+    assert_eq!(report["swap"]["pairs"], 3, "the swap test on the CE images");
 }
 
 /// A bundle exported with `--ce-strength` carries it: demo (and explain, evaluate-ce, the

@@ -15,7 +15,9 @@ use daecf_core::latent::CeMove;
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
-use crate::commands::evaluate_ce::{CeImages, TrustCheck, evaluate, report_moves, semantic_latents, write_report};
+use crate::commands::evaluate_ce::{
+    CeImages, TrustCheck, evaluate, report_moves, semantic_latents, swap_test, write_report,
+};
 use crate::commands::explain::{CeArgs, CeMoveArgs, Explainer, explain_images};
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
@@ -36,6 +38,10 @@ pub struct DemoArgs {
     /// Of those, how many get their counterfactuals measured (validity, proximity, oracle).
     #[arg(long, default_value_t = 24)]
     ce_images: usize,
+    /// Of those, how many take part in the swap test (each one's x_T rendered with another's
+    /// z_sem: how much of a picture z_sem controls); 0 skips it.
+    #[arg(long, default_value_t = 12)]
+    swap_images: usize,
     /// DDIM steps of the stochastic encoding (the paper: 250; the demo's default is fast).
     #[arg(long, default_value_t = 50)]
     t_encode: usize,
@@ -120,7 +126,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let chosen = moves.len() - 1;
     let summary = &results[chosen].0;
     let evaluation = &summary.head;
-    write_report(&args.out.join("evaluate-ce"), &results, chosen, None)?;
+    let swap_indices = &indices[..args.swap_images.min(n_ce)];
+    let swap = if swap_indices.len() >= 2 {
+        let (bar, mut on_step) = crate::progress::ddim_steps("swap test");
+        let swap = swap_test(with, &CeImages { indices: swap_indices, ..images }, ce.steps(), &mut on_step)?;
+        bar.finish();
+        Some(swap)
+    } else {
+        None
+    };
+    write_report(&args.out.join("evaluate-ce"), &results, chosen, swap.as_ref())?;
 
     // One example per grade, the first of each in the set.
     let examples: Vec<usize> = (0..4u8).filter_map(|g| truths.iter().position(|t| t.grade == g)).collect();
@@ -190,6 +205,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
     });
     page.table(&TrustCheck::rows(&checks));
+    if let Some(swap) = &swap {
+        page.heading(2, "How much of a picture z_sem controls");
+        page.paragraph(
+            "The swap test renders each phantom's stochastic code x_T with another phantom's semantic latent z_sem, \
+             the partner far from it along the head. 100 % means the rendering lands where the partner is (z_sem \
+             decides what the head and the oracle see); 0 % means it stays where the phantom was (x_T decides, and \
+             no move of z_sem can show in the picture).",
+        );
+        page.table(&swap.rows());
+    }
     page.heading(2, "Examples: one phantom of each true grade");
     for ((report, _), &example) in explained.iter().zip(&examples) {
         let dir = args.out.join("examples").join(&report.image);
