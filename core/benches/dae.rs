@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{BenchmarkId, Criterion};
-use daecf_core::model::{DaeConfig, DiffusionAutoencoder};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, Preset};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 
 #[allow(deprecated)] // ndarray is measured beside flex on purpose
@@ -18,8 +18,8 @@ fn backends() -> Vec<(&'static str, Device)> {
 }
 
 fn bench(c: &mut Criterion) {
-    for preset in ["tiny32", "paper64"] {
-        let config = DaeConfig::preset(preset).unwrap();
+    for preset in [Preset::Tiny32, Preset::Paper64] {
+        let config = DaeConfig::preset(preset);
         let size = config.image_size;
         for (name, device) in backends() {
             let mut group = c.benchmark_group(format!("{preset}/{name}"));

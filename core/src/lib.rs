@@ -14,6 +14,7 @@
 //!   animations), the same from the CLI and the browser.
 //! - [`data`]: data sets: images (folders, MedMNIST archives) and latents files.
 //! - [`metrics`]: ROC-AUC (scores and hard labels), F1, accuracy, macro-F1, MAE, confusion.
+//! - [`named`]: the options with a fixed set of named values.
 //! - [`training`]: the reference's training step (Adam, global-norm clipping, EMA).
 
 pub mod data;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod latent;
 pub mod metrics;
 pub mod model;
+pub mod named;
 pub mod pipeline;
 pub mod report;
 #[cfg(feature = "train")]

@@ -26,7 +26,7 @@ fn patterns(n: usize, size: usize) -> Vec<f32> {
 fn loss_falls_over_a_few_hundred_steps() {
     let device = Device::flex();
     device.seed(0);
-    let config = DaeConfig::preset("tiny32").unwrap();
+    let config = DaeConfig::preset(daecf_core::model::Preset::Tiny32);
     let model = DiffusionAutoencoder::new(&config, &device).unwrap();
     let mut trainer =
         DaeTrainer::new(model, TrainerConfig::new().with_learning_rate(5e-4).with_seed(1), &device).unwrap();

@@ -6,6 +6,7 @@ mod commands;
 mod data_source;
 mod files;
 mod model_source;
+mod options;
 mod preview;
 mod progress;
 mod report;

@@ -2,7 +2,7 @@
 
 use burn::tensor::Device;
 use daecf_core::latent::{Head, HeadFile};
-use daecf_core::model::{DaeConfig, DiffusionAutoencoder};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, Preset};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -81,7 +81,7 @@ pub struct BundleHeader {
     /// The architecture (image size, channels, intensity range included).
     pub model: DaeConfig,
     /// The preset it was built from, when it was one.
-    pub preset: Option<String>,
+    pub preset: Option<Preset>,
     /// The heads fitted on the model's latents.
     pub heads: Vec<Head>,
     /// Where it came from.
@@ -107,7 +107,7 @@ impl Bundle {
     /// `save_f16` writes them), its heads and provenance; checks that the heads fit the model.
     pub fn new(
         model: DaeConfig,
-        preset: Option<String>,
+        preset: Option<Preset>,
         weights: Vec<u8>,
         half_precision: bool,
         heads: &HeadFile,

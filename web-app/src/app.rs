@@ -247,7 +247,7 @@ pub fn App() -> impl IntoView {
                 state.loaded().map(|l| {
                     let h = &l.bundle.header;
                     format!("{}: {} ({}x{}, {} channel(s)), trained on {} for {} steps; daecf {}",
-                        l.name, h.preset.clone().unwrap_or_else(|| "custom".into()), h.model.image_size, h.model.image_size, h.model.in_channels,
+                        l.name, h.preset.map_or_else(|| "custom".to_string(), |p| p.to_string()), h.model.image_size, h.model.image_size, h.model.in_channels,
                         h.provenance.training_data, h.provenance.steps.map_or("?".into(), |s| s.to_string()), h.provenance.daecf_version)
                 }).unwrap_or_default()
             }}</p>

@@ -32,15 +32,13 @@
 //! well conditioned when the latents are fewer than their dimensions or nearly collinear. The
 //! vectors u are fitted with the head ([`FittedDirections`]) and stored in its file.
 
-use std::fmt;
-use std::str::FromStr;
-
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::named::Named;
 use crate::{DaecfError, Result};
 
 /// The path of a counterfactual's latent move (see the module's doc for the formulas).
@@ -63,18 +61,17 @@ pub enum CeDirection {
 /// The seed of [`CeDirection::Random`]'s direction.
 pub const RANDOM_DIRECTION_SEED: u64 = 0;
 
-impl CeDirection {
-    /// Every direction, in the order reports list them.
-    pub const ALL: [CeDirection; 5] = [
+impl Named for CeDirection {
+    const ALL: &'static [Self] = &[
         CeDirection::Normal,
         CeDirection::Standardised,
         CeDirection::Covariance,
         CeDirection::Principal,
         CeDirection::Random,
     ];
+    const KIND: &'static str = "CE direction";
 
-    /// The direction's name in files and on the command line.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             CeDirection::Normal => "normal",
             CeDirection::Standardised => "standardised",
@@ -83,7 +80,11 @@ impl CeDirection {
             CeDirection::Random => "random",
         }
     }
+}
 
+crate::impl_named_text!(CeDirection);
+
+impl CeDirection {
     /// Whether this is a control direction, which ignores the head's normal.
     pub fn is_control(self) -> bool {
         matches!(self, CeDirection::Principal | CeDirection::Random)
@@ -92,25 +93,6 @@ impl CeDirection {
     /// Whether a head file leaves this direction out (the paper's, the default).
     pub(crate) fn is_normal(&self) -> bool {
         *self == CeDirection::Normal
-    }
-}
-
-impl fmt::Display for CeDirection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for CeDirection {
-    type Err = DaecfError;
-
-    fn from_str(text: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|d| d.name() == text).ok_or_else(|| {
-            DaecfError::Config(format!(
-                "'{text}' is not a CE direction; use normal, standardised or covariance (or the controls \
-                 principal, random)"
-            ))
-        })
     }
 }
 
@@ -322,6 +304,6 @@ mod tests {
         let err = FittedDirections::fit(flat.view(), array![0.0f32, 1.0].view()).unwrap_err();
         assert!(err.to_string().contains("non-zero"), "{err}");
         assert_eq!("covariance".parse::<CeDirection>().unwrap(), CeDirection::Covariance);
-        assert!("diagonal".parse::<CeDirection>().unwrap_err().to_string().contains("normal, standardised"));
+        assert!("diagonal".parse::<CeDirection>().unwrap_err().to_string().contains("one of normal, standardised"));
     }
 }

@@ -322,7 +322,7 @@ pub(crate) mod tests {
             shrinkage: 0.1,
             samples: 9,
         });
-        for direction in CeDirection::ALL {
+        for &direction in <CeDirection as crate::named::Named>::ALL {
             let moved = head.move_to_distance(w.view(), -1.0, direction).unwrap();
             assert!((head.distance(ArrayView1::from(&moved)).unwrap() + 1.0).abs() < 1e-6, "{direction}");
         }

@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn parameter_counts_match_the_reference() {
         let device = Device::flex();
-        let tiny = DiffusionAutoencoder::new(&DaeConfig::preset("tiny32").unwrap(), &device).unwrap();
+        let tiny = DiffusionAutoencoder::new(&DaeConfig::preset(crate::model::Preset::Tiny32), &device).unwrap();
         assert_eq!(tiny.num_params(), 7_824_289);
         assert_eq!(tiny.encoder.num_params(), 1_258_528);
     }
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn a_fresh_model_predicts_zero_noise() {
         let device = Device::flex();
-        let model = DiffusionAutoencoder::new(&DaeConfig::preset("tiny32").unwrap(), &device).unwrap();
+        let model = DiffusionAutoencoder::new(&DaeConfig::preset(crate::model::Preset::Tiny32), &device).unwrap();
         let x = Tensor::<4>::ones([2, 1, 32, 32], &device) * 0.3;
         let z = model.encode(x.clone());
         assert_eq!(z.dims(), [2, 512]);

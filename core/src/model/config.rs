@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diffusion::{BetaSchedule, NoiseSchedule};
 use crate::error::DaecfError;
+use crate::named::Named;
 
 /// The intensity range the model was trained on; images are mapped into it before encoding
 /// and rendered images come back in it.
@@ -97,37 +98,51 @@ pub struct DaeConfig {
 /// The diffusion length of a model whose config does not name one: the reference DAE's.
 pub const DEFAULT_TIMESTEPS: usize = 1000;
 
-/// The presets daecf ships, by name.
-pub const PRESETS: [&str; 4] = ["tiny32", "paper64", "vcf96", "retina128"];
+/// The model sizes daecf ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// 32x32x1, 32 channels, mult (1,2,4), encoder (1,2,4,4), attention at 16.
+    Tiny32,
+    /// The seed paper's SPIDER/BraTS model: 64x64x1, 64 channels, mult (1,2,4,8), encoder
+    /// (1,2,4,8,8), attention at 16.
+    Paper64,
+    /// The paper's vertebra model size, 96x96x1, 64 channels. 96 = 3 x 2^5, so each level halves
+    /// cleanly down to 12 (UNet mult (1,2,4,8): 96, 48, 24, 12) and 6 (encoder mult
+    /// (1,2,4,8,8): 96 .. 6); attention at 24 and 12, the levels nearest the paper64 model's 16.
+    Vcf96,
+    /// The paper's RetinaMNIST model: 128x128x3, 128 channels, mult (1,1,2,3,4), encoder
+    /// (1,1,2,3,4,4), attention at 16.
+    Retina128,
+}
+
+impl Named for Preset {
+    const ALL: &'static [Self] = &[Preset::Tiny32, Preset::Paper64, Preset::Vcf96, Preset::Retina128];
+    const KIND: &'static str = "model preset";
+
+    fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny32 => "tiny32",
+            Preset::Paper64 => "paper64",
+            Preset::Vcf96 => "vcf96",
+            Preset::Retina128 => "retina128",
+        }
+    }
+}
+
+crate::impl_named_text!(Preset);
 
 impl DaeConfig {
-    /// A named preset: `tiny32`, `paper64`, `vcf96` or `retina128`.
-    ///
-    /// - `tiny32`: 32x32x1, 32 channels, mult (1,2,4), encoder (1,2,4,4), attention at 16.
-    /// - `paper64`: the seed paper's SPIDER/BraTS model: 64x64x1, 64 channels, mult (1,2,4,8),
-    ///   encoder (1,2,4,8,8), attention at 16.
-    /// - `vcf96`: the paper's vertebra model size, 96x96x1, 64 channels. 96 = 3 x 2^5, so each
-    ///   level halves cleanly down to 12 (UNet mult (1,2,4,8): 96, 48, 24, 12) and 6 (encoder
-    ///   mult (1,2,4,8,8): 96 .. 6); attention at 24 and 12, the levels nearest the paper64
-    ///   model's 16.
-    /// - `retina128`: the paper's RetinaMNIST model: 128x128x3, 128 channels, mult
-    ///   (1,1,2,3,4), encoder (1,1,2,3,4,4), attention at 16.
-    pub fn preset(name: &str) -> crate::Result<Self> {
-        let c = match name {
-            "tiny32" => Self::new(32, 1, 1, 32, vec![1, 2, 4], vec![1, 2, 4, 4]),
-            "paper64" => Self::new(64, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]),
-            "vcf96" => {
+    /// The configuration of a preset (see [`Preset`]).
+    pub fn preset(preset: Preset) -> Self {
+        match preset {
+            Preset::Tiny32 => Self::new(32, 1, 1, 32, vec![1, 2, 4], vec![1, 2, 4, 4]),
+            Preset::Paper64 => Self::new(64, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]),
+            Preset::Vcf96 => {
                 Self::new(96, 1, 1, 64, vec![1, 2, 4, 8], vec![1, 2, 4, 8, 8]).with_attention_resolutions(vec![24, 12])
             }
-            "retina128" => Self::new(128, 3, 3, 128, vec![1, 1, 2, 3, 4], vec![1, 1, 2, 3, 4, 4]),
-            other => {
-                return Err(DaecfError::Config(format!(
-                    "unknown preset '{other}'; choose one of {}",
-                    PRESETS.join(", ")
-                )));
-            }
-        };
-        Ok(c)
+            Preset::Retina128 => Self::new(128, 3, 3, 128, vec![1, 1, 2, 3, 4], vec![1, 1, 2, 3, 4, 4]),
+        }
     }
 
     /// The noise schedule of the model's diffusion (its T and beta schedule), which training,
@@ -206,7 +221,7 @@ mod tests {
 
     #[test]
     fn configs_without_a_diffusion_read_as_the_references() {
-        let mut json: serde_json::Value = serde_json::to_value(DaeConfig::preset("tiny32").unwrap()).unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(DaeConfig::preset(Preset::Tiny32)).unwrap();
         let fields = json.as_object_mut().unwrap();
         assert!(fields.remove("timesteps").is_some() && fields.remove("beta_schedule").is_some());
         let older: DaeConfig = serde_json::from_value(json).unwrap();
@@ -217,10 +232,11 @@ mod tests {
 
     #[test]
     fn presets_validate() {
-        for name in PRESETS {
-            DaeConfig::preset(name).unwrap().validate().unwrap();
+        for &preset in Preset::ALL {
+            DaeConfig::preset(preset).validate().unwrap();
         }
-        assert!(DaeConfig::preset("huge").is_err());
+        assert!("huge".parse::<Preset>().unwrap_err().to_string().contains("one of tiny32, paper64"));
+        assert_eq!(serde_json::to_string(&Preset::Retina128).unwrap(), "\"retina128\"");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod unet;
 pub mod weights;
 
 pub use autoencoder::{Conditioned, DiffusionAutoencoder};
-pub use config::{DaeConfig, InputRange, PRESETS};
+pub use config::{DaeConfig, InputRange, Preset};
 pub use reference::ReferenceConfig;
 #[cfg(feature = "store")]
 pub use weights::{CheckpointCopy, read_checkpoint_config};

@@ -253,7 +253,8 @@ mod tests {
     fn own_checkpoints_round_trip_with_their_config() {
         let device = Device::flex();
         device.seed(7);
-        let config = DaeConfig::preset("tiny32").unwrap().with_input_range(super::super::InputRange::ZeroToOne);
+        let config =
+            DaeConfig::preset(crate::model::Preset::Tiny32).with_input_range(super::super::InputRange::ZeroToOne);
         let model = DiffusionAutoencoder::new(&config, &device).unwrap();
         let path = std::env::temp_dir().join(format!("daecf-ckpt-{}.safetensors", std::process::id()));
         model.save(&path).unwrap();

@@ -9,7 +9,7 @@ use std::time::Instant;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use daecf_core::diffusion::DdimSampler;
-use daecf_core::model::{DaeConfig, DiffusionAutoencoder, PRESETS};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, Preset};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
 use serde::Serialize;
 
@@ -23,8 +23,8 @@ use crate::backend::{Backend, PrecisionArg};
   daecf bench --preset tiny32 --backend wgpu")]
 pub struct BenchArgs {
     /// Model preset.
-    #[arg(long, default_value = "tiny32", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
-    preset: String,
+    #[arg(long, default_value = "tiny32", value_parser = crate::options::named::<Preset>())]
+    preset: Preset,
     /// Residual blocks per level instead of the preset's.
     #[arg(long)]
     res_blocks: Option<usize>,
@@ -47,10 +47,10 @@ pub struct BenchArgs {
 
 /// The PyTorch reference's training step at batch 16 on the project machine's 2 CPU cores, in
 /// seconds.
-fn pytorch_cpu_step_b16(preset: &str) -> Option<f64> {
+fn pytorch_cpu_step_b16(preset: Preset) -> Option<f64> {
     match preset {
-        "tiny32" => Some(0.415),
-        "paper64" => Some(6.26),
+        Preset::Tiny32 => Some(0.415),
+        Preset::Paper64 => Some(6.26),
         _ => None,
     }
 }
@@ -58,7 +58,7 @@ fn pytorch_cpu_step_b16(preset: &str) -> Option<f64> {
 /// What `daecf bench` measured.
 #[derive(Debug, Serialize)]
 struct BenchReport {
-    preset: String,
+    preset: Preset,
     backend: String,
     precision: String,
     batch: usize,
@@ -85,7 +85,7 @@ fn peak_rss() -> Option<u64> {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be at least 1");
     let device = args.backend.device()?;
-    let mut config = DaeConfig::preset(&args.preset)?;
+    let mut config = DaeConfig::preset(args.preset);
     if let Some(n) = args.res_blocks {
         (config.num_res_blocks, config.enc_num_res_blocks) = (n, n);
     }
@@ -118,7 +118,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let seconds_per_step = started.elapsed().as_secs_f64() / args.steps as f64;
     let comparable =
         args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
-    let reference = comparable.then(|| pytorch_cpu_step_b16(&args.preset)).flatten();
+    let reference = comparable.then(|| pytorch_cpu_step_b16(args.preset)).flatten();
     let report = BenchReport {
         preset: args.preset,
         backend: format!("{:?}", args.backend).to_lowercase(),

@@ -97,8 +97,10 @@ pub struct CeMoveArgs {
     /// along the head's normal), `standardised` (the seed code's: along diag(Sigma) a, Sigma the
     /// training latents' covariance, a the head's gradient), `covariance` (the smallest move in
     /// the latents' Mahalanobis norm: along Sigma a, the directions the decoder learned to
-    /// render). Default: the head's (normal unless its bundle was exported with --ce-direction).
-    #[arg(long, value_name = "normal|standardised|covariance")]
+    /// render); and two controls that ignore the head's normal, `principal` (the latents' first
+    /// principal component) and `random` (a fixed random direction). Default: the head's (normal
+    /// unless its bundle was exported with --ce-direction).
+    #[arg(long, value_name = "DIRECTION", value_parser = crate::options::named::<CeDirection>())]
     pub direction: Option<CeDirection>,
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use daecf_core::latent::{CeDirection, HeadFile};
-use daecf_core::model::{DaeConfig, read_checkpoint_config};
+use daecf_core::model::{DaeConfig, Preset, read_checkpoint_config};
 use daecf_models::{Bundle, Provenance};
 
 use crate::files;
@@ -36,8 +36,8 @@ pub struct ExportArgs {
     #[arg(long, requires = "head")]
     steps: Option<u64>,
     /// The preset the model was built from, if any.
-    #[arg(long, requires = "head")]
-    preset: Option<String>,
+    #[arg(long, requires = "head", value_parser = crate::options::named::<Preset>())]
+    preset: Option<Preset>,
     /// Store the weights as f16: half the download; they load as f32 (outputs change by f16
     /// rounding of the weights).
     #[arg(long)]
@@ -50,7 +50,7 @@ pub struct ExportArgs {
     /// CE direction stored with every head (normal, the paper's, by default; see `daecf explain
     /// --help`): standardised and covariance need a head fitted with its training latents'
     /// directions (`daecf fit` stores them).
-    #[arg(long, value_name = "normal|standardised|covariance", requires = "head")]
+    #[arg(long, value_name = "DIRECTION", requires = "head", value_parser = crate::options::named::<CeDirection>())]
     ce_direction: Option<CeDirection>,
     /// Free-form notes (training command, hardware, ...).
     #[arg(long, default_value = "", requires = "head")]

@@ -5,20 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use daecf_core::data::images::to_picture;
-use daecf_core::data::phantom::{RetinaConfig, VertebraConfig, retina, split_seed, vertebra};
+use daecf_core::data::phantom::{PhantomKind, RetinaConfig, VertebraConfig, retina, split_seed, vertebra};
 use daecf_core::data::{ImageSet, write_medmnist};
 use ndarray::Axis;
-
-/// Which phantom.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Kind {
-    /// Sagittal slice of three vertebrae; the centre one has a Genant grade 0-3 by height loss.
-    Vertebra,
-    /// RGB fundus; diabetic retinopathy grade 0-4 by the number of lesions.
-    Retina,
-}
 
 /// Options of `daecf phantom`.
 #[derive(Debug, Args)]
@@ -28,9 +19,11 @@ enum Kind {
   daecf phantom vertebra --count 2000 --neighbour-fracture 0.5 --neighbour-confounding 0.8 --out confounded
   daecf phantom retina --count 1000 --size 128 --npz retina_128.npz")]
 pub struct PhantomArgs {
-    /// The phantom.
-    #[arg(value_enum)]
-    kind: Kind,
+    /// The phantom: vertebra (a sagittal slice of three vertebrae; the centre one has a Genant
+    /// grade 0-3 by height loss) or retina (an RGB fundus; retinopathy grade 0-4 by the number of
+    /// lesions).
+    #[arg(value_parser = crate::options::named::<PhantomKind>())]
+    kind: PhantomKind,
     /// Training images (the npz also gets count/10 validation and count/5 test images).
     #[arg(long, default_value_t = 200)]
     count: usize,
@@ -63,7 +56,7 @@ type WithTruth = (ImageSet, String, Vec<String>);
 
 fn generate(args: &PhantomArgs, name: &str, count: usize, seed: u64) -> anyhow::Result<WithTruth> {
     Ok(match args.kind {
-        Kind::Vertebra => {
+        PhantomKind::Vertebra => {
             let config = VertebraConfig::new()
                 .with_size(args.size)
                 .with_neighbour_fracture(args.neighbour_fracture)
@@ -84,7 +77,7 @@ fn generate(args: &PhantomArgs, name: &str, count: usize, seed: u64) -> anyhow::
                 .collect();
             (set, "grade,form,height_ratio,anterior,middle,posterior,neighbour_ratio".into(), rows)
         }
-        Kind::Retina => {
+        PhantomKind::Retina => {
             let config = RetinaConfig::new().with_size(args.size);
             let (set, truths) = retina::generate_set(&config, name, count, seed)?;
             let rows = truths

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::ImageSpec;
 use daecf_core::data::augment::{AugmentConfig, augment};
-use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, PRESETS};
+use daecf_core::model::{DaeConfig, DiffusionAutoencoder, InputRange, Preset};
 use daecf_core::training::{DaeTrainer, Precision, TrainerConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -33,9 +33,9 @@ use crate::preview::reconstruction_grid;
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Model preset (tiny32, paper64, vcf96, retina128).
-    #[arg(long, default_value = "tiny32", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
-    preset: String,
+    /// Model preset.
+    #[arg(long, default_value = "tiny32", value_parser = crate::options::named::<Preset>())]
+    preset: Preset,
     /// Base width of the UNet and encoder instead of the preset's (a multiple of 32).
     #[arg(long, value_name = "N")]
     channels: Option<usize>,
@@ -174,7 +174,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 model
             }
             None => {
-                let mut config = DaeConfig::preset(&args.preset)?.with_input_range(range);
+                let mut config = DaeConfig::preset(args.preset).with_input_range(range);
                 if let Some(c) = args.channels {
                     config.model_channels = c;
                 }

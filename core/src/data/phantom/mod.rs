@@ -23,6 +23,8 @@ use ndarray::{Array3, Array4, Axis, stack};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::named::Named;
+
 pub use oracle::{Oracle, OracleReading};
 pub use retina::{RetinaConfig, RetinaTruth};
 pub use vertebra::{FractureForm, VertebraConfig, VertebraTruth, genant_grade};
@@ -30,8 +32,38 @@ pub use vertebra::{FractureForm, VertebraConfig, VertebraTruth, genant_grade};
 use super::images::ImageSet;
 use crate::{DaecfError, Result};
 
-/// The phantom kinds, by the name the CLI takes (`phantom:NAME`).
-pub const PHANTOMS: [&str; 2] = ["vertebra", "retina"];
+/// The phantom kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhantomKind {
+    /// Sagittal slice of three vertebrae; the centre one has a Genant grade 0-3 by height loss.
+    Vertebra,
+    /// RGB fundus; diabetic retinopathy grade 0-4 by the number of lesions.
+    Retina,
+}
+
+impl Named for PhantomKind {
+    const ALL: &'static [Self] = &[PhantomKind::Vertebra, PhantomKind::Retina];
+    const KIND: &'static str = "phantom";
+
+    fn name(self) -> &'static str {
+        match self {
+            PhantomKind::Vertebra => "vertebra",
+            PhantomKind::Retina => "retina",
+        }
+    }
+}
+
+crate::impl_named_text!(PhantomKind);
+
+impl PhantomKind {
+    /// The oracle that measures this phantom's graded finding.
+    pub fn oracle(self) -> Oracle {
+        match self {
+            PhantomKind::Vertebra => Oracle::Vertebra,
+            PhantomKind::Retina => Oracle::Retina,
+        }
+    }
+}
 
 /// The random stream of image `index` of the set seeded with `seed`.
 pub(crate) fn image_rng(seed: u64, index: usize) -> ChaCha8Rng {
@@ -93,7 +125,7 @@ pub fn split_seed(seed: u64, split: usize) -> u64 {
 
 /// A phantom data set in the MedMNIST layout: `train`, `val` and `test` splits of `n`, `n / 10`
 /// and `n / 5` images (at least one each), from disjoint seeds derived from `seed`.
-pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Vec<ImageSet>> {
+pub fn phantom_splits(kind: PhantomKind, n: usize, size: usize, seed: u64) -> Result<Vec<ImageSet>> {
     let sizes = [("train", n), ("val", (n / 10).max(1)), ("test", (n / 5).max(1))];
     sizes
         .iter()
@@ -101,16 +133,13 @@ pub fn phantom_splits(kind: &str, n: usize, size: usize, seed: u64) -> Result<Ve
         .map(|(i, &(name, count))| {
             let split_seed = split_seed(seed, i);
             match kind {
-                "vertebra" => {
+                PhantomKind::Vertebra => {
                     let config = VertebraConfig::new().with_size(size);
                     Ok(vertebra::generate_set(&config, name, count, split_seed)?.0)
                 }
-                "retina" => {
+                PhantomKind::Retina => {
                     let config = RetinaConfig::new().with_size(size);
                     Ok(retina::generate_set(&config, name, count, split_seed)?.0)
-                }
-                other => {
-                    Err(DaecfError::Data(format!("unknown phantom '{other}'; choose one of {}", PHANTOMS.join(", "))))
                 }
             }
         })

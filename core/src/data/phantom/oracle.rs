@@ -6,7 +6,7 @@
 use ndarray::{ArrayView3, Axis};
 
 use super::{retina_oracle, vertebra_oracle};
-use crate::{DaecfError, Result};
+use crate::Result;
 
 /// A phantom's oracle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,15 +27,6 @@ pub struct OracleReading {
 }
 
 impl Oracle {
-    /// The oracle of the phantom called `name` (`vertebra` or `retina`).
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "vertebra" => Ok(Self::Vertebra),
-            "retina" => Ok(Self::Retina),
-            other => Err(DaecfError::Config(format!("no oracle for '{other}'; choose vertebra or retina"))),
-        }
-    }
-
     /// Reads one image ([C, H, W] in [0, 1]).
     pub fn read(&self, image: ArrayView3<f32>) -> Result<OracleReading> {
         match self {
@@ -53,7 +44,6 @@ impl Oracle {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::data::phantom::vertebra::{VertebraConfig, generate};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -61,7 +51,7 @@ mod tests {
     #[test]
     fn severity_grows_with_the_true_grade() {
         let c = VertebraConfig::new().with_grade_weights([1.0, 0.0, 0.0, 1.0]);
-        let oracle = Oracle::from_name("vertebra").unwrap();
+        let oracle = crate::data::phantom::PhantomKind::Vertebra.oracle();
         let (mut low, mut high) = (Vec::new(), Vec::new());
         for i in 0..40 {
             let (img, t) = generate(&c, 3, i);
@@ -70,6 +60,5 @@ mod tests {
         }
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
         assert!(mean(&high) > mean(&low) + 0.3, "{} vs {}", mean(&high), mean(&low));
-        assert!(Oracle::from_name("knee").is_err());
     }
 }

@@ -19,7 +19,7 @@ use anyhow::Context;
 use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
-use daecf_core::data::phantom::Oracle;
+use daecf_core::data::phantom::{Oracle, PhantomKind};
 use daecf_core::latent::{CeDirection, CeMove, CeTarget, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
@@ -69,8 +69,8 @@ pub struct EvaluateCeArgs {
     #[arg(long, value_name = "N")]
     head_limit: Option<usize>,
     /// Oracle that measures the graded finding (default: the phantom's, for --data phantom:NAME).
-    #[arg(long, value_parser = ["vertebra", "retina", "none"])]
-    oracle: Option<String>,
+    #[arg(long, value_enum)]
+    oracle: Option<OracleArg>,
     /// DDIM steps of the stochastic encoding (the paper: 250).
     #[arg(long, default_value_t = CeSteps::PAPER.encode)]
     t_encode: usize,
@@ -85,9 +85,10 @@ pub struct EvaluateCeArgs {
     #[arg(long = "strength", value_name = "S[,S...]", value_delimiter = ',',
           value_parser = crate::commands::explain::positive_strength)]
     strengths: Vec<f32>,
-    /// Paths of the CE moves (normal, standardised, covariance; see `daecf explain --help`),
-    /// comma-separated for a grid. Default: the head's.
-    #[arg(long = "direction", value_name = "D[,D...]", value_delimiter = ',')]
+    /// Paths of the CE moves (normal, standardised, covariance, and the controls principal and
+    /// random; see `daecf explain --help`), comma-separated for a grid. Default: the head's.
+    #[arg(long = "direction", value_name = "D[,D...]", value_delimiter = ',',
+          value_parser = crate::options::named::<CeDirection>())]
     directions: Vec<CeDirection>,
     /// Also run the swap test on the counterfactual images: each one's x_T rendered with another's
     /// z_sem, to measure how much of a picture z_sem controls (costs one more encoding and
@@ -100,6 +101,17 @@ pub struct EvaluateCeArgs {
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+}
+
+/// `--oracle`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OracleArg {
+    /// The vertebra phantoms' oracle: the centre body's height loss.
+    Vertebra,
+    /// The retina phantoms' oracle: the number of lesions.
+    Retina,
+    /// None: no oracle figures.
+    None,
 }
 
 /// The figures of one way of moving the CEs: the summary and each image's row.
@@ -222,7 +234,7 @@ pub fn evaluate(
                     ssim: ssim(ce, rec),
                     step: p.step_size,
                     oracle,
-                    cout: (k % 2 == 0).then(|| couts[moves.len() * b + k / 2]),
+                    cout: k.is_multiple_of(2).then(|| couts[moves.len() * b + k / 2]),
                 }
             };
             let target_grade = match item.plans[1].target {
@@ -286,17 +298,18 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let (model, file, name) = args.source.load(&device)?;
     let head = select_head(&file, args.task.as_deref(), &name)?;
-    let oracle = match args.oracle.as_deref() {
-        Some("none") => None,
-        Some(name) => Some(Oracle::from_name(name)?),
-        None => args.data.phantom_name().map(Oracle::from_name).transpose()?,
+    let oracle = match args.oracle {
+        Some(OracleArg::None) => None,
+        Some(OracleArg::Vertebra) => Some(Oracle::Vertebra),
+        Some(OracleArg::Retina) => Some(Oracle::Retina),
+        None => args.data.phantom().map(PhantomKind::oracle),
     };
     let spec = daecf_core::data::ImageSpec { size: model.config.image_size, channels: model.config.in_channels };
     let set = args.data.read_split(spec, args.split.as_deref())?;
     let head_limit = args.head_limit.unwrap_or(args.limit).max(args.limit);
     let labelled: Vec<usize> = (0..set.len()).filter(|&i| set.labels[i].is_some()).take(head_limit).collect();
     let with_ces = &labelled[..labelled.len().min(args.limit)];
-    anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data.display());
+    anyhow::ensure!(!labelled.is_empty(), "{} has no labelled images to evaluate on", args.data.data);
     let (bar, mut on_step) = crate::progress::ddim_steps("evaluating CEs");
     let head_only = &labelled[with_ces.len()..];
     let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();

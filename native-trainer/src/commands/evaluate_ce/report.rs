@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use daecf_core::named::Named;
 use serde::Serialize;
 
 use super::summary::{CeFigures, CeRow};
