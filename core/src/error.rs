@@ -35,6 +35,9 @@ pub enum DaecfError {
     /// Bad input data (images, labels, latents).
     #[error("invalid data: {0}")]
     Data(String),
+    /// A result could not be read back from the device.
+    #[error("reading a result back from the device failed ({0}); try another backend (--backend cpu)")]
+    Device(String),
     /// The caller stopped a long computation.
     #[error("cancelled")]
     Cancelled,

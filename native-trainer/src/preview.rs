@@ -14,12 +14,20 @@ use ndarray::Array4;
 /// DDIM steps of the training previews (fewer than the paper's 250/100: previews must be quick).
 const PREVIEW_STEPS: usize = 20;
 
+/// Waits for one of core's device reads (async for the browser's sake; native reads are ready
+/// at once).
+pub fn wait<T>(read: impl std::future::Future<Output = daecf_core::Result<T>>) -> anyhow::Result<T> {
+    Ok(pollster::block_on(read)?)
+}
+
 /// A tensor's values as f32, read back from its device.
 pub fn tensor_values<const D: usize>(x: Tensor<D>) -> anyhow::Result<Vec<f32>> {
-    x.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading a result back from the device failed ({e:?}); try --backend cpu"))
+    wait(daecf_core::pipeline::read_values(x))
+}
+
+/// The rows of a [N, D] tensor as a matrix.
+pub fn tensor_rows(z: Tensor<2>) -> anyhow::Result<ndarray::Array2<f32>> {
+    wait(daecf_core::pipeline::read_rows(z))
 }
 
 /// A [B, C, H, W] tensor in the model's `range` as an array in [0, 1].

@@ -8,11 +8,11 @@ use std::cell::Cell;
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::latent::{CeRequest, Head};
 use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::{CeJob, CeSteps};
+use daecf_core::pipeline::{CeJob, CeSteps, explanation_reports};
 use daecf_core::report::{ImageReport, difference_overlay, gif_bytes};
 use daecf_models::Bundle;
 use image::RgbImage;
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
 
 use crate::browser::{next_tick, now_ms};
 use crate::picture::{read_pictures, read_values};
@@ -199,14 +199,12 @@ pub async fn explain(
     timing.render_steps = job.total() - settings.encode;
     timing.render_ms = now_ms() - phase_start;
     let finish_start = now_ms();
-    let item = job.items()[0].clone();
     let result = job.finish().map_err(|e| e.to_string())?;
-    let reencoded = read_values(model.encode(result.counterfactuals.clone())).await?;
-    let reencoded = Array2::from_shape_vec((request.len(), head.dim()), reencoded).map_err(|e| e.to_string())?;
-    let reencoded = head.distances(reencoded.view()).map_err(|e| e.to_string())?;
-    let report =
-        ImageReport::new(id.to_string(), head, &item, &request, (settings.encode, settings.render), &reencoded)
-            .map_err(|e| e.to_string())?;
+    let steps = (settings.encode, settings.render);
+    let report = explanation_reports(model, head, &result, &request, steps, vec![id.to_string()])
+        .await
+        .map_err(|e| e.to_string())?
+        .remove(0);
     let original = read_pictures(x, range).await?.remove(0);
     let reconstruction = read_pictures(result.reconstructions, range).await?.remove(0);
     let mut counterfactuals = read_pictures(result.counterfactuals, range).await?;

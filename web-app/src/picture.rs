@@ -16,8 +16,7 @@ pub async fn read_pictures(x: Tensor<4>, range: InputRange) -> Result<Vec<RgbIma
 
 /// Reads any tensor's values back from the device as f32.
 pub async fn read_values<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>, String> {
-    let data = x.into_data_async().await.map_err(|e| format!("reading a result back from the device: {e:?}"))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
+    daecf_core::pipeline::read_values(x).await.map_err(|e| e.to_string())
 }
 
 /// A `data:` URL of `bytes` with `mime` type.

@@ -7,13 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::images::prepare_bytes;
 use daecf_core::data::{ImageSet, ImageSpec};
 use daecf_core::latent::{CeDirection, CeMove, CeRequest, Head, HeadFile};
 use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::{CeSteps, explain};
+use daecf_core::pipeline::{CeSteps, explain, explanation_reports};
 use daecf_core::report::{ImageReport, difference_overlay, enlarge, gif_bytes};
 use image::RgbImage;
 use ndarray::{Array4, Axis, stack};
@@ -22,7 +22,7 @@ use crate::backend::Backend;
 use crate::data_source::batch_tensor;
 use crate::files;
 use crate::model_source::ModelArgs;
-use crate::preview::to_images;
+use crate::preview::{to_images, wait};
 use crate::report::figures::{captioned, strip};
 
 /// Side in pixels of the enlarged images in strips and GIFs.
@@ -192,23 +192,22 @@ pub fn explain_images(
         std::ops::ControlFlow::Continue(())
     };
     let result = explain(model, head, x.clone(), &plan, ce.steps(), &mut observer)?;
-    let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
+    let folders = folder_names(indices.iter().map(|&i| set.ids[i].as_str()));
+    let steps = (ce.t_encode, ce.t_render);
+    let reports = wait(explanation_reports(model, head, &result, &request, steps, folders))?;
     let originals = to_images(x, range)?;
     let recs = to_images(result.reconstructions, range)?;
     let mut ces = to_images(result.counterfactuals, range)?.into_iter();
     let k = request.len();
     let mut out_items = Vec::new();
-    let folders = folder_names(indices.iter().map(|&i| set.ids[i].as_str()));
-    for ((b, item), id) in result.items.iter().enumerate().zip(folders) {
-        let dir = out.join(&id);
+    for (b, mut report) in reports.into_iter().enumerate() {
+        let dir = out.join(&report.image);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let pictures = ImagePictures {
             original: originals[b].clone(),
             reconstruction: recs[b].clone(),
             counterfactuals: ces.by_ref().take(k).collect(),
         };
-        let mut report =
-            ImageReport::new(id, head, item, &request, (ce.t_encode, ce.t_render), &reencoded[b * k..(b + 1) * k])?;
         let mut files = vec!["original.png".to_string(), "reconstruction.png".to_string()];
         let save = |picture: &RgbImage, file: &str| files::save_picture(picture, &dir.join(file));
         save(&pictures.original, "original.png")?;
@@ -244,12 +243,6 @@ pub fn explain_images(
         out_items.push((report, pictures));
     }
     Ok(out_items)
-}
-
-/// The rows of a [N, D] tensor as an ndarray matrix.
-pub fn tensor_rows(z: Tensor<2>) -> anyhow::Result<ndarray::Array2<f32>> {
-    let [n, d] = z.dims();
-    Ok(ndarray::Array2::from_shape_vec((n, d), crate::preview::tensor_values(z)?)?)
 }
 
 /// A file-system-safe folder name for an image id.

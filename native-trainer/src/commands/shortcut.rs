@@ -31,9 +31,10 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::commands::evaluate_ce::semantic_latents;
-use crate::commands::explain::{CeMoveArgs, tensor_rows};
+use crate::commands::explain::CeMoveArgs;
 use crate::data_source::batch_tensor;
 use crate::files;
+use crate::preview::tensor_rows;
 use crate::preview::{to_images, to_unit_array};
 use crate::report::html::Page;
 

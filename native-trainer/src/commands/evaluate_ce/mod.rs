@@ -20,17 +20,17 @@ use burn::tensor::Device;
 use clap::Args;
 use daecf_core::data::ImageSet;
 use daecf_core::data::phantom::{Oracle, PhantomKind};
-use daecf_core::latent::{CeDirection, CeMove, CeTarget, Head};
+use daecf_core::latent::{CeDirection, CeMove, CeTarget, CounterfactualPlan, Head};
 use daecf_core::metrics::image::{l1, mse, psnr, ssim};
 use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::{CeSteps, explain};
+use daecf_core::pipeline::{CeSteps, Explanations, explain, reencoded_distances};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
-use crate::commands::explain::{Explainer, select_head, tensor_rows};
+use crate::commands::explain::{Explainer, select_head};
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::model_source::ModelArgs;
-use crate::preview::to_unit_array;
+use crate::preview::{tensor_rows, to_unit_array, wait};
 
 mod report;
 mod summary;
@@ -147,9 +147,52 @@ pub fn evaluate(
     on_step: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<Vec<MoveResult>> {
     let Explainer { model, head, device } = with;
-    let CeImages { set, indices, head_only, oracle } = *images;
     anyhow::ensure!(!moves.is_empty(), "no counterfactual moves to evaluate");
-    let range = model.config.input_range;
+    let (labels, head_labels) = checked_labels(head, images)?;
+    let plan = planner(head, moves);
+    let per_image = 2 * moves.len();
+    let mut rows: Vec<Vec<CeRow>> = vec![Vec::new(); moves.len()];
+    let mut latents = Vec::new();
+    let batch = steps.max_batch.max(1);
+    let calls: Vec<&[usize]> = images.indices.chunks(batch * 4).collect();
+    // The DDIM steps `explain` takes for n images: encoding, then the reconstruction and CEs.
+    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + ((1 + per_image) * n).div_ceil(batch) * steps.render;
+    let total: usize = calls.iter().map(|c| steps_of(c.len())).sum();
+    let mut base = 0;
+    for chunk in calls {
+        let x = batch_tensor(images.set, chunk, model.config.input_range, device);
+        let mut progress = |done: usize, _: usize| {
+            on_step(base + done, total);
+            std::ops::ControlFlow::Continue(())
+        };
+        let result = explain(model, head, x, &plan, steps, &mut progress)?;
+        base += steps_of(chunk.len());
+        let chunk_labels = &labels[rows[0].len()..rows[0].len() + chunk.len()];
+        for (m, measured) in measure(with, images, chunk, chunk_labels, &result, moves.len())?.into_iter().enumerate() {
+            rows[m].extend(measured);
+        }
+        latents.extend(result.items.iter().flat_map(|item| item.z_sem.iter().copied()));
+    }
+    latents.extend(images.head_only.0.iter());
+    let latents = ndarray::Array2::from_shape_vec((head_labels.len(), head.dim()), latents)?;
+    let evaluation = head.evaluate(latents.view(), &head_labels)?;
+    Ok(moves
+        .iter()
+        .zip(rows)
+        .map(|(&how, rows)| {
+            let summary = CeSummary {
+                head_images: head_labels.len(),
+                ..summarise(head, &rows, evaluation.clone(), &steps, how, images.oracle.is_some())
+            };
+            (summary, rows)
+        })
+        .collect())
+}
+
+/// The labels of the images with CEs, and of those and the head-only images together; an error
+/// when an image has none or the head cannot be measured on them (one class only).
+fn checked_labels(head: &Head, images: &CeImages) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
+    let CeImages { set, indices, head_only, .. } = *images;
     let labels = indices
         .iter()
         .map(|&i| {
@@ -168,10 +211,18 @@ pub fn evaluate(
         negative,
         head.task.name
     );
+    Ok((labels, head_labels))
+}
+
+/// The CEs of each image: for each move its binary CE, then its grade CE, towards one target
+/// grade per image (the head's grades other than the image's own, taken in turn).
+fn planner<'a>(
+    head: &Head,
+    moves: &'a [CeMove],
+) -> impl Fn(&Head, ArrayView1<f32>) -> daecf_core::Result<Vec<CounterfactualPlan>> + 'a {
     let (lo, hi) = head.calibration.grade_range;
     let turn = Cell::new(0usize);
-    // Per image: for each move its binary CE, then its grade CE (one target grade per image).
-    let plan = |h: &Head, w: ArrayView1<f32>| {
+    move |h: &Head, w: ArrayView1<f32>| {
         let own = h.calibration.grade(h.distance(w)? as f64);
         let others: Vec<i64> = (lo..=hi).filter(|&g| g != own).collect();
         let target = others[turn.get() % others.len().max(1)];
@@ -182,96 +233,81 @@ pub fn evaluate(
             plans.push(h.plan_move(w, CeTarget::Grade(target as f64), how)?);
         }
         Ok(plans)
-    };
-    let per_image = 2 * moves.len();
-    let mut rows: Vec<Vec<CeRow>> = vec![Vec::new(); moves.len()];
-    let mut latents = Vec::new();
-    let batch = steps.max_batch.max(1);
-    let calls: Vec<&[usize]> = indices.chunks(batch * 4).collect();
-    // The DDIM steps `explain` takes for n images: encoding, then the reconstruction and CEs.
-    let steps_of = |n: usize| n.div_ceil(batch) * steps.encode + ((1 + per_image) * n).div_ceil(batch) * steps.render;
-    let total: usize = calls.iter().map(|c| steps_of(c.len())).sum();
-    let mut base = 0;
-    for chunk in calls {
-        let x = batch_tensor(set, chunk, range, device);
-        let mut progress = |done: usize, _: usize| {
-            on_step(base + done, total);
-            std::ops::ControlFlow::Continue(())
-        };
-        let result = explain(model, head, x, &plan, steps, &mut progress)?;
-        base += steps_of(chunk.len());
-        let reencoded = head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?;
-        let recon_reencoded = head.distances(tensor_rows(model.encode(result.reconstructions.clone()))?.view())?;
-        let recs = to_unit_array(result.reconstructions, range)?;
-        let ces = to_unit_array(result.counterfactuals, range)?;
-        let pairs: Vec<_> = (0..chunk.len())
-            .flat_map(|b| (0..moves.len()).map(move |m| (b, m)))
-            .map(|(b, m)| (set.images.index_axis(Axis(0), chunk[b]), ces.index_axis(Axis(0), per_image * b + 2 * m)))
-            .collect();
-        let couts = transition::couts(with, &pairs, 4 * batch)?;
-        for (b, item) in result.items.iter().enumerate() {
-            let i = chunk[b];
-            let original = set.images.index_axis(Axis(0), i);
-            let rec = recs.index_axis(Axis(0), b);
-            // An image the oracle cannot measure (a CE that lost the bone, say) counts as a
-            // failure of every oracle check it enters.
-            let input_oracle = oracle.and_then(|o| o.read(original).ok());
-            let rec_oracle = oracle.and_then(|o| o.read(rec).ok());
-            let figures = |k: usize| -> CeFigures {
-                let ce = ces.index_axis(Axis(0), per_image * b + k);
-                let p = &item.plans[k];
-                let d = reencoded[per_image * b + k];
-                let oracle = match (oracle, rec_oracle) {
-                    (Some(o), Some(r)) => o.read(ce).ok().map(|m| (r.severity, m.severity, m.grade)),
-                    _ => None,
-                };
-                CeFigures {
-                    distance: p.distance,
-                    latent_distance: p.latent_distance,
-                    reencoded: d,
-                    reencoded_grade: head.calibration.grade(d as f64),
-                    l1: l1(ce, rec),
-                    ssim: ssim(ce, rec),
-                    step: p.step_size,
-                    oracle,
-                    cout: k.is_multiple_of(2).then(|| couts[moves.len() * b + k / 2]),
-                }
+    }
+}
+
+/// The figures of the explained images `chunk` (labelled `labels`), for each of `moves` moves
+/// in turn: validity, proximity, COUT and, on phantoms, the oracle's readings.
+fn measure(
+    with: Explainer,
+    images: &CeImages,
+    chunk: &[usize],
+    labels: &[i64],
+    result: &Explanations,
+    moves: usize,
+) -> anyhow::Result<Vec<Vec<CeRow>>> {
+    let Explainer { model, head, .. } = with;
+    let CeImages { set, oracle, .. } = *images;
+    let range = model.config.input_range;
+    let per_image = 2 * moves;
+    let reencoded = wait(reencoded_distances(model, head, result.counterfactuals.clone()))?;
+    let recon_reencoded = wait(reencoded_distances(model, head, result.reconstructions.clone()))?;
+    let recs = to_unit_array(result.reconstructions.clone(), range)?;
+    let ces = to_unit_array(result.counterfactuals.clone(), range)?;
+    let pairs: Vec<_> = (0..chunk.len())
+        .flat_map(|b| (0..moves).map(move |m| (b, m)))
+        .map(|(b, m)| (set.images.index_axis(Axis(0), chunk[b]), ces.index_axis(Axis(0), per_image * b + 2 * m)))
+        .collect();
+    let couts = transition::couts(with, &pairs)?;
+    let mut rows: Vec<Vec<CeRow>> = vec![Vec::with_capacity(chunk.len()); moves];
+    for (b, item) in result.items.iter().enumerate() {
+        let i = chunk[b];
+        let original = set.images.index_axis(Axis(0), i);
+        let rec = recs.index_axis(Axis(0), b);
+        // An image the oracle cannot measure (a CE that lost the bone, say) counts as a
+        // failure of every oracle check it enters.
+        let input_oracle = oracle.and_then(|o| o.read(original).ok());
+        let rec_oracle = oracle.and_then(|o| o.read(rec).ok());
+        let figures = |k: usize| -> CeFigures {
+            let ce = ces.index_axis(Axis(0), per_image * b + k);
+            let p = &item.plans[k];
+            let d = reencoded[per_image * b + k];
+            let oracle = match (oracle, rec_oracle) {
+                (Some(o), Some(r)) => o.read(ce).ok().map(|m| (r.severity, m.severity, m.grade)),
+                _ => None,
             };
-            let target_grade = match item.plans[1].target {
-                CeTarget::Grade(g) => g as i64,
-                _ => unreachable!("the plan puts a grade CE second"),
-            };
-            for (m, move_rows) in rows.iter_mut().enumerate() {
-                move_rows.push(CeRow {
-                    id: set.ids[i].clone(),
-                    label: labels[move_rows.len()], // rows follow `indices` in order
-                    distance: item.distance,
-                    recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
-                    recon_reencoded: recon_reencoded[b],
-                    binary: figures(2 * m),
-                    grade: figures(2 * m + 1),
-                    target_grade,
-                    input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
-                    recon_oracle_grade: rec_oracle.map(|r| r.grade),
-                });
+            CeFigures {
+                distance: p.distance,
+                latent_distance: p.latent_distance,
+                reencoded: d,
+                reencoded_grade: head.calibration.grade(d as f64),
+                l1: l1(ce, rec),
+                ssim: ssim(ce, rec),
+                step: p.step_size,
+                oracle,
+                cout: k.is_multiple_of(2).then(|| couts[moves * b + k / 2]),
             }
-            latents.extend_from_slice(&item.z_sem);
+        };
+        let target_grade = match item.plans[1].target {
+            CeTarget::Grade(g) => g as i64,
+            _ => unreachable!("the plan puts a grade CE second"),
+        };
+        for (m, move_rows) in rows.iter_mut().enumerate() {
+            move_rows.push(CeRow {
+                id: set.ids[i].clone(),
+                label: labels[b],
+                distance: item.distance,
+                recon: [psnr(original, rec), ssim(original, rec), mse(original, rec)],
+                recon_reencoded: recon_reencoded[b],
+                binary: figures(2 * m),
+                grade: figures(2 * m + 1),
+                target_grade,
+                input_oracle: input_oracle.map(|r| (r.severity, r.grade)),
+                recon_oracle_grade: rec_oracle.map(|r| r.grade),
+            });
         }
     }
-    latents.extend(head_only.0.iter());
-    let latents = ndarray::Array2::from_shape_vec((head_labels.len(), head.dim()), latents)?;
-    let evaluation = head.evaluate(latents.view(), &head_labels)?;
-    Ok(moves
-        .iter()
-        .zip(rows)
-        .map(|(&how, rows)| {
-            let summary = CeSummary {
-                head_images: head_labels.len(),
-                ..summarise(head, &rows, evaluation.clone(), &steps, how, oracle.is_some())
-            };
-            (summary, rows)
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// The semantic latents (z_sem) of images `indices` of `set`, `batch` at a time; `on_batch` is

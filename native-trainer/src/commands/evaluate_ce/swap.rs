@@ -9,15 +9,15 @@
 use std::cell::Cell;
 
 use daecf_core::latent::{CeTarget, CounterfactualPlan, Head};
-use daecf_core::pipeline::{CeSteps, explain};
+use daecf_core::pipeline::{CeSteps, explain, reencoded_distances};
 use ndarray::ArrayView1;
 use serde::Serialize;
 
 use super::summary::median;
 use super::{CeImages, semantic_latents};
-use crate::commands::explain::{Explainer, tensor_rows};
+use crate::commands::explain::Explainer;
 use crate::data_source::batch_tensor;
-use crate::preview::to_unit_array;
+use crate::preview::{to_unit_array, wait};
 
 /// What the swap test measured.
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +95,7 @@ pub fn swap_test(
         };
         let result = explain(model, head, x, &plan, steps, &mut progress)?;
         done += steps.encode + 2 * steps.render;
-        rendered.extend(head.distances(tensor_rows(model.encode(result.counterfactuals.clone()))?.view())?);
+        rendered.extend(wait(reencoded_distances(model, head, result.counterfactuals.clone()))?);
         let read = |images: ndarray::Array4<f32>| -> Vec<Option<f32>> {
             images.outer_iter().map(|im| oracle.and_then(|o| o.read(im).ok()).map(|r| r.severity)).collect()
         };

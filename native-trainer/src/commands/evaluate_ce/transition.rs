@@ -6,17 +6,21 @@ use burn::tensor::{Tensor, TensorData};
 use daecf_core::metrics::cout::{COUT_STEPS, cout, insertion_path};
 use ndarray::{ArrayView3, Axis};
 
-use crate::commands::explain::{Explainer, tensor_rows};
+use crate::commands::explain::Explainer;
+use crate::preview::tensor_rows;
 
-/// The COUT of each (image, CE) pair, images in [0, 1]; `batch` images are encoded at a time.
-pub fn couts(with: Explainer, pairs: &[(ArrayView3<f32>, ArrayView3<f32>)], batch: usize) -> anyhow::Result<Vec<f64>> {
+/// Images of a path encoded at a time.
+const ENCODE_BATCH: usize = 32;
+
+/// The COUT of each (image, CE) pair, images in [0, 1].
+pub fn couts(with: Explainer, pairs: &[(ArrayView3<f32>, ArrayView3<f32>)]) -> anyhow::Result<Vec<f64>> {
     let Explainer { model, head, device } = with;
     let range = model.config.input_range;
     let mut scores = Vec::with_capacity(pairs.len());
     for (image, ce) in pairs {
         let (path, fractions) = insertion_path(*image, *ce, COUT_STEPS);
         let mut logits = Vec::with_capacity(fractions.len());
-        for part in path.axis_chunks_iter(Axis(0), batch.max(1)) {
+        for part in path.axis_chunks_iter(Axis(0), ENCODE_BATCH) {
             let (b, c, h, w) = part.dim();
             let values: Vec<f32> = part.iter().map(|&v| range.from_unit(v)).collect();
             let x = Tensor::<4>::from_data(TensorData::new(values, [b, c, h, w]), device);
