@@ -11,14 +11,14 @@ use anyhow::Context;
 use clap::Args;
 use daecf_core::data::phantom::{Oracle, REPORT_SEED, VertebraConfig, split_seed, vertebra};
 use daecf_core::data::{LatentSet, LatentSplit};
-use daecf_core::latent::CeMove;
 use daecf_models::{Bundle, DEMO_BUNDLE};
 
 use crate::backend::Backend;
 use crate::commands::evaluate_ce::{
     CeImages, TrustCheck, evaluate, report_moves, semantic_latents, swap_test, write_report,
 };
-use crate::commands::explain::{CeArgs, CeMoveArgs, Explainer, explain_images};
+use crate::commands::explain::{CeArgs, CeMoveArgs, DdimArgs, Explainer, explain_images};
+use crate::report::demo_page;
 use crate::report::html::Page;
 use crate::report::plots::head_plots;
 
@@ -83,9 +83,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         grades: None,
         frames: 7,
         extent: None,
-        t_encode: args.t_encode,
-        t_render: args.t_render,
-        batch: 16,
+        steps: DdimArgs { t_encode: args.t_encode, t_render: args.t_render, batch: 16 },
         how: args.how,
     };
     let head = ce.head(&heads, &name)?;
@@ -145,24 +143,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let mut page = Page::default();
     page.heading(1, "daecf demo: counterfactual explanations of a vertebral fracture grader");
-    page.paragraph(&format!(
-        "{} Diffusion Autoencoder ({}x{} px, trained on vertebra phantoms) with its '{}' head, on {} held-out \
-         phantoms whose Genant grade is known. Counterfactuals use {} DDIM encoding and {} rendering steps (the paper: 250 / 100){}. \
-         Generated in {:.0} s.",
-        described,
-        model.config.image_size,
-        model.config.image_size,
-        head.task.name,
-        set.len(),
-        args.t_encode,
-        args.t_render,
-        if how == CeMove::PAPER {
-            String::new()
-        } else {
-            format!(" at strength {}, along the {} direction (the paper's: 1, the normal)", how.strength, how.direction)
-        },
-        started.elapsed().as_secs_f64()
-    ));
+    page.paragraph(&demo_page::introduction(&demo_page::Setting {
+        described: &described,
+        image_size: model.config.image_size,
+        task: &head.task.name,
+        phantoms: set.len(),
+        steps: ce.steps(),
+        how,
+        seconds: started.elapsed().as_secs_f64(),
+    }));
     page.heading(2, "The head on held-out phantoms");
     page.table(&[
         ("images".into(), evaluation.n.to_string()),
@@ -175,9 +164,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     page.figures(&plot_items.iter().map(|(p, c)| (p.as_path(), c.clone())).collect::<Vec<_>>())?;
     page.heading(2, format!("Counterfactuals measured on {n_ce} phantoms").as_str());
     if results.len() > 1 {
-        page.paragraph(
-            "Each move measured, the paper's length (strength 1) first; the figures below are the last one's.",
-        );
+        page.paragraph(demo_page::MOVES);
         page.table(
             &results
                 .iter()
@@ -189,30 +176,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     page.heading(2, "Can these counterfactuals be trusted?");
     let checks = summary.trust_checks();
     let failed = checks.iter().filter(|c| !c.met()).count();
-    page.paragraph(&if failed == 0 {
-        "Every check passes: the counterfactuals land where they are asked to, and the phantoms' measured finding moves with them.".to_string()
-    } else {
-        format!(
-            "Not yet: a failed check means the pictures below cannot be read as what drives the head's grade (a counterfactual that \
-             does not cross the boundary, or does not change the measured finding, explains nothing). Encoded again, the rendered \
-             binary CEs keep a median {:.0} % of their latent move; the move asked is {:.3} in distance (median), \
-             while encoding the unedited reconstruction again already shifts it by {:.3}. A move along the directions the \
-             training latents vary in (--direction covariance) is what the decoder renders best; a longer-trained model \
-             and a CE strength of about 1 / the share kept (--strength) are the other fixes: see shared-models/demo/README.md.",
-            100.0 * summary.binary_realised,
-            summary.binary_move,
-            summary.recon_drift
-        )
-    });
+    page.paragraph(&demo_page::verdict(summary, failed));
     page.table(&TrustCheck::rows(&checks));
     if let Some(swap) = &swap {
         page.heading(2, "How much of a picture z_sem controls");
-        page.paragraph(
-            "The swap test renders each phantom's stochastic code x_T with another phantom's semantic latent z_sem, \
-             the partner far from it along the head. 100 % means the rendering lands where the partner is (z_sem \
-             decides what the head and the oracle see); 0 % means it stays where the phantom was (x_T decides, and \
-             no move of z_sem can show in the picture).",
-        );
+        page.paragraph(demo_page::SWAP);
         page.table(&swap.rows());
     }
     page.heading(2, "Examples: one phantom of each true grade");

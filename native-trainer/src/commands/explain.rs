@@ -68,18 +68,33 @@ pub struct CeArgs {
     /// least the image's own distance).
     #[arg(long)]
     pub extent: Option<f32>,
+    /// DDIM steps and batch.
+    #[command(flatten)]
+    pub steps: DdimArgs,
+    /// How far and along which path the CEs move.
+    #[command(flatten)]
+    pub how: CeMoveArgs,
+}
+
+/// How counterfactuals are rendered: DDIM steps and batch; shared by explain and evaluate-ce.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct DdimArgs {
     /// DDIM steps of the stochastic encoding x0 -> x_T (the paper: 250).
     #[arg(long, default_value_t = CeSteps::PAPER.encode)]
     pub t_encode: usize,
     /// DDIM steps of each render (the paper: 100).
     #[arg(long, default_value_t = CeSteps::PAPER.render)]
     pub t_render: usize,
-    /// Most images rendered in one batch.
+    /// Most images encoded or rendered in one batch.
     #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
     pub batch: usize,
-    /// How far and along which path the CEs move.
-    #[command(flatten)]
-    pub how: CeMoveArgs,
+}
+
+impl DdimArgs {
+    /// The steps.
+    pub fn steps(self) -> CeSteps {
+        CeSteps { encode: self.t_encode, render: self.t_render, max_batch: self.batch }
+    }
 }
 
 /// How far and along which path counterfactuals move: shared by explain, evaluate-ce and demo.
@@ -148,7 +163,7 @@ impl CeArgs {
 
     /// DDIM steps.
     pub fn steps(&self) -> CeSteps {
-        CeSteps { encode: self.t_encode, render: self.t_render, max_batch: self.batch }
+        self.steps.steps()
     }
 }
 
@@ -193,7 +208,7 @@ pub fn explain_images(
     };
     let result = explain(model, head, x.clone(), &plan, ce.steps(), &mut observer)?;
     let folders = folder_names(indices.iter().map(|&i| set.ids[i].as_str()));
-    let steps = (ce.t_encode, ce.t_render);
+    let steps = (ce.steps.t_encode, ce.steps.t_render);
     let reports = wait(explanation_reports(model, head, &result, &request, steps, folders))?;
     let originals = to_images(x, range)?;
     let recs = to_images(result.reconstructions, range)?;

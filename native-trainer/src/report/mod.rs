@@ -1,6 +1,7 @@
 //! The report of `daecf fit`: report.json (every figure), report.md (tables and the plots),
 //! and PNG plots (ROC curves, distance vs grade, confusion matrix, t-SNE of the latents).
 
+pub mod demo_page;
 pub mod figures;
 pub mod html;
 pub mod plots;

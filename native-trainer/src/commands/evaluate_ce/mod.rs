@@ -27,7 +27,7 @@ use daecf_core::pipeline::{CeSteps, Explanations, explain, reencoded_distances};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::backend::Backend;
-use crate::commands::explain::{Explainer, select_head};
+use crate::commands::explain::{DdimArgs, Explainer, select_head};
 use crate::data_source::{DataArgs, batch_tensor};
 use crate::model_source::ModelArgs;
 use crate::preview::{tensor_rows, to_unit_array, wait};
@@ -71,15 +71,9 @@ pub struct EvaluateCeArgs {
     /// Oracle that measures the graded finding (default: the phantom's, for --data phantom:NAME).
     #[arg(long, value_enum)]
     oracle: Option<OracleArg>,
-    /// DDIM steps of the stochastic encoding (the paper: 250).
-    #[arg(long, default_value_t = CeSteps::PAPER.encode)]
-    t_encode: usize,
-    /// DDIM steps of each render (the paper: 100).
-    #[arg(long, default_value_t = CeSteps::PAPER.render)]
-    t_render: usize,
-    /// Images encoded or rendered per batch.
-    #[arg(long, default_value_t = CeSteps::PAPER.max_batch)]
-    batch: usize,
+    /// DDIM steps and batch.
+    #[command(flatten)]
+    ddim: DdimArgs,
     /// Strengths of the binary and grade CEs (see `daecf explain --help`), comma-separated for a
     /// grid; every report measures strength 1 first (the paper's length). Default: the head's.
     #[arg(long = "strength", value_name = "S[,S...]", value_delimiter = ',',
@@ -349,10 +343,10 @@ pub fn run(args: EvaluateCeArgs) -> anyhow::Result<()> {
     let (bar, mut on_step) = crate::progress::ddim_steps("evaluating CEs");
     let head_only = &labelled[with_ces.len()..];
     let head_only_labels: Vec<i64> = head_only.iter().filter_map(|&i| set.labels[i]).collect();
-    let head_only_latents = semantic_latents(&model, &set, head_only, args.batch, &device, &mut |_| {})?;
+    let head_only_latents = semantic_latents(&model, &set, head_only, args.ddim.batch, &device, &mut |_| {})?;
     let head_only = (head_only_latents.view(), head_only_labels.as_slice());
     let (moves, chosen) = grid(head, &args.strengths, &args.directions);
-    let steps = CeSteps { encode: args.t_encode, render: args.t_render, max_batch: args.batch };
+    let steps = args.ddim.steps();
     let with = Explainer { model: &model, head, device: &device };
     let images = CeImages { set: &set, indices: with_ces, head_only, oracle };
     let results = evaluate(with, &images, steps, &moves, &mut on_step)?;
