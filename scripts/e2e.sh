@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The browser app's end-to-end test and benchmark: explains a sample with the native CLI, then
-# runs web-app/e2e/e2e.mjs (Playwright + Debian's chromium) against web-app/dist on the CPU
+# runs tests/browser/e2e.mjs (Playwright + Debian's chromium) against web-app/dist on the CPU
 # (wasm) path and on WebGPU, comparing with the native output. Build the app first
 # (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
 set -euo pipefail
@@ -22,4 +22,4 @@ start=$(date +%s%N)
     --t-encode "${STEPS%,*}" --t-render "${STEPS#*,}" --out "$out/native"
 native_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" STEPS="$STEPS" \
-    node web-app/e2e/e2e.mjs
+    node tests/browser/e2e.mjs

@@ -20,7 +20,7 @@ fi
 
 scripts/apt-install.sh chromium chromium-driver
 
-if [ ! -d web-app/e2e/node_modules/playwright-core ]; then
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
     echo "setup-web: installing playwright-core (no browser download)" >&2
-    (cd web-app/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

@@ -1,7 +1,7 @@
 //! End-to-end: `daecf phantom` writes a folder with its truth and a MedMNIST archive;
 //! `daecf explain`, `daecf evaluate-ce` and `daecf demo` run the shipped demo model on phantoms
 //! and write what they promise (few DDIM steps here: these tests check the plumbing, the
-//! quality figures of the demo model are in demo_model.rs).
+//! quality figures of the demo model are in the top-level tests/demo_model.rs).
 
 mod common;
 

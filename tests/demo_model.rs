@@ -5,16 +5,12 @@
 //! trust checks': head AUC >= 0.9, binary validity >= 80 %, oracle direction >= 80 %, grade
 //! within one >= 70 %.
 
-mod common;
-
-use std::path::Path;
-
-use common::{daecf_ok, temp_dir};
+use daecf_e2e::{daecf_ok, repository, temp_dir};
 
 /// Runs evaluate-ce on the first `limit` held-out phantoms and checks the trust checks; the
 /// head's AUC always on 200 (`--head-limit`: the semantic encoder alone past `limit`).
 fn check_demo_bundle(limit: usize) {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let bundle = repository().join("shared-models/demo/demo.daecf");
     let tmp = temp_dir("demo-quality");
     let out = tmp.path();
     let run = daecf_ok(&[
