@@ -31,9 +31,9 @@ fn check(classifier: ClassifierKind, solver: Solver, want: [f64; 7]) {
     let set = latents();
     let (train, val) = (set.split("train").unwrap(), set.split("val").unwrap());
     let config = HeadConfig { classifier, solver, ..HeadConfig::default() };
-    let head = fit_head(&TaskSpec::new("dr"), train.view(), train.require_labels().unwrap(), &config, &Device::flex())
+    let head = fit_head(&TaskSpec::new("dr"), train.view(), train.labels.as_deref().unwrap(), &config, &Device::flex())
         .unwrap();
-    let got = figures(&head.evaluate(val.view(), val.require_labels().unwrap()).unwrap());
+    let got = figures(&head.evaluate(val.view(), val.labels.as_deref().unwrap()).unwrap());
     let names = ["auc_hard", "auc", "f1", "accuracy", "mae", "macro_f1", "macro_f1_unclipped"];
     println!("{classifier:?} {solver:?}:");
     for ((name, g), w) in names.iter().zip(got).zip(want) {
@@ -68,7 +68,7 @@ fn logreg_with_burn_reproduces_table_4() {
 fn the_split_sizes_are_the_papers() {
     let set = latents();
     let count = |split: &str, grade: i64| {
-        set.split(split).unwrap().require_labels().unwrap().iter().filter(|&&g| g == grade).count()
+        set.split(split).unwrap().labels.as_deref().unwrap().iter().filter(|&&g| g == grade).count()
     };
     assert_eq!((0..5).map(|g| count("train", g)).collect::<Vec<_>>(), vec![486, 128, 206, 194, 66]);
     assert_eq!((0..5).map(|g| count("val", g)).collect::<Vec<_>>(), vec![54, 12, 28, 20, 6]);
@@ -84,8 +84,8 @@ fn squared_hinge_gives_linearsvc_figures() {
     let (train, val) = (set.split("train").unwrap(), set.split("val").unwrap());
     let burn = BurnSolverConfig { svm_loss: SvmLoss::SquaredHinge, ..BurnSolverConfig::default() };
     let config = HeadConfig { solver: Solver::Burn, burn, ..HeadConfig::default() };
-    let head = fit_head(&TaskSpec::new("dr"), train.view(), train.require_labels().unwrap(), &config, &Device::flex())
+    let head = fit_head(&TaskSpec::new("dr"), train.view(), train.labels.as_deref().unwrap(), &config, &Device::flex())
         .unwrap();
-    let e = head.evaluate(val.view(), val.require_labels().unwrap()).unwrap();
+    let e = head.evaluate(val.view(), val.labels.as_deref().unwrap()).unwrap();
     assert!((e.auc - 0.870).abs() <= 0.01 && (e.auc_hard - 0.812).abs() <= 0.01, "{e:?}");
 }

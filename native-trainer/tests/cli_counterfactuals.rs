@@ -618,3 +618,75 @@ fn shortcut_compares_a_clean_and_a_confounded_head() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("must lie in [0, 1]"), "{err}");
 }
+
+/// A folder labelled in part: `encode` keeps every image with a mask of the labelled ones, and
+/// `fit` fits on those, holding out a stratified validation share since there is no val split.
+#[test]
+fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
+    let tmp = temp_dir("partial");
+    let dir = tmp.path();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let images = dir.join("images");
+    daecf_ok(&["phantom", "vertebra", "--count", "60", "--size", "32", "--out", images.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(images.join("labels.csv")).unwrap();
+    // Every third image's label cell left empty, as a spreadsheet marks an unlabelled row.
+    let blanked: Vec<String> = csv
+        .lines()
+        .enumerate()
+        .map(|(k, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            if k > 0 && k % 3 == 0 {
+                cells[1] = "";
+            }
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(images.join("labels.csv"), blanked.join("\n")).unwrap();
+    let latents = dir.join("latents.npz");
+    let encoded = daecf_ok(&[
+        "encode",
+        "--model",
+        bundle.to_str().unwrap(),
+        "--data",
+        images.to_str().unwrap(),
+        "--out",
+        latents.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&encoded.stderr);
+    assert!(said.contains("40 of 60 images labelled"), "{said}");
+    let set = daecf_core::data::LatentSet::read(&latents).unwrap();
+    let train = &set.splits[0];
+    assert_eq!((train.latents.nrows(), train.labelled_rows().unwrap().rows.len()), (60, 40));
+
+    let fit = dir.join("fit");
+    let fitted = daecf_ok(&[
+        "fit",
+        "--latents",
+        latents.to_str().unwrap(),
+        "--task",
+        "fracture:positive=2,3:exclude=1",
+        "--no-plots",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
+    let report = json(&fit.join("report").join("report.json"));
+    let held = report["held_out"]["rows"].as_u64().unwrap();
+    assert!((6..=10).contains(&held), "about 20 % of 40 held out: {held}");
+    let said = String::from_utf8_lossy(&fitted.stderr);
+    assert!(said.contains(&format!("{held} of the labelled training latents (20 %, stratified")), "{said}");
+    assert!(said.contains(&format!("fitting on the {} labelled of {}", 40 - held, 60 - held)), "{said}");
+    // The head is measured on the held-out rows it was not fitted on (grade 1 left out by the task).
+    let val_n = report["tasks"][0]["splits"]["val"]["n"].as_u64().unwrap();
+    assert!(val_n > 0 && val_n <= held, "val n {val_n} of {held}");
+    let untouched = daecf_ok(&[
+        "fit",
+        "--latents",
+        latents.to_str().unwrap(),
+        "--val-fraction",
+        "0",
+        "--no-plots",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&untouched.stderr).contains("training figures, not a measure"));
+}

@@ -212,7 +212,7 @@ fn a_c_search_keeps_the_best_val_auc_and_writes_every_candidate() {
         let candidate = std::fs::read_to_string(out.join("c-search").join(format!("head-c{c}.json"))).unwrap();
         assert!(candidate.contains("\"c\":") && candidate.contains("daecf-heads"));
     }
-    // A file without a val split cannot choose.
+    // A file without a val split, none held out: nothing to choose by.
     let train_only = tmp.path().join("train.npz");
     let x = |n: &mut NpzWriter<std::fs::File>, name: &str| {
         n.add_array(name, &Array2::from_shape_fn((12, 4), |(i, j)| ((i * 4 + j) % 7) as f32 / 10.0)).unwrap()
@@ -221,7 +221,17 @@ fn a_c_search_keeps_the_best_val_auc_and_writes_every_candidate() {
         n.add_array(name, &Array1::from_iter((0..12).map(|i| (i % 2) as i64))).unwrap()
     };
     write_npz(&train_only, &[("train_latents", &x), ("train_labels", &y)]);
-    let refused = daecf(&["fit", "--latents", train_only.to_str().unwrap(), "--c", "auto", "--out", out_s]);
+    let refused = daecf(&[
+        "fit",
+        "--latents",
+        train_only.to_str().unwrap(),
+        "--c",
+        "auto",
+        "--val-fraction",
+        "0",
+        "--out",
+        out_s,
+    ]);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && err.contains("no labelled val split"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! The latents file: z_sem of a data set's images with their labels, per split, in the layout
 //! of the paper's published RetinaMNIST latents (`train_latents` (N x 512 float32),
-//! `train_labels` (N int64), `val_*`, `test_*`; labels optional).
+//! `train_labels` (N int64), `val_*`, `test_*`; labels optional). A split labelled only in part
+//! also has `<split>_labelled` (N uint8, 1 where the row has a label); its unlabelled rows hold
+//! the label -1 (numpy: `labels[labelled.astype(bool)]`).
 
 use std::path::Path;
 
@@ -17,20 +19,78 @@ pub struct LatentSplit {
     pub name: String,
     /// One z_sem per row.
     pub latents: Array2<f32>,
-    /// One label per row, when the file has `<name>_labels`.
+    /// One label per row, when the file has `<name>_labels` ([`UNLABELLED`] where `labelled`
+    /// says a row has none).
     pub labels: Option<Vec<i64>>,
+    /// Which rows are labelled, when only some are (`<name>_labelled`); `None`: all of them.
+    pub labelled: Option<Vec<bool>>,
     /// One id per row (file name or index in the source), when the file has `<name>_ids`.
     pub ids: Option<Vec<String>>,
     /// The stochastic codes x_T [N, C, H, W], when the file has `<name>_xT`.
     pub x_t: Option<Array4<f32>>,
 }
 
+/// The label a latents file gives an unlabelled row.
+pub const UNLABELLED: i64 = -1;
+
+/// The labelled rows of a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledRows {
+    /// Their indices in the split.
+    pub rows: Vec<usize>,
+    /// Their latents.
+    pub latents: Array2<f32>,
+    /// Their labels.
+    pub labels: Vec<i64>,
+}
+
 impl LatentSplit {
-    /// The labels, or an error naming the split when it has none.
-    pub fn require_labels(&self) -> Result<&[i64]> {
-        self.labels.as_deref().ok_or_else(|| {
-            DaecfError::Data(format!("split '{}' has no labels ({}_labels is missing)", self.name, self.name))
-        })
+    /// A split of `latents` with a label, or none, per row (`labels` empty: no labels at all).
+    pub fn new(name: String, latents: Array2<f32>, labels: &[Option<i64>], ids: Option<Vec<String>>) -> Self {
+        let all = labels.iter().all(Option::is_some);
+        Self {
+            name,
+            latents,
+            labels: (!labels.is_empty() && labels.iter().any(Option::is_some))
+                .then(|| labels.iter().map(|l| l.unwrap_or(UNLABELLED)).collect()),
+            labelled: (!all && labels.iter().any(Option::is_some))
+                .then(|| labels.iter().map(Option::is_some).collect()),
+            ids,
+            x_t: None,
+        }
+    }
+
+    /// The label of row `i`, if it has one.
+    pub fn label(&self, i: usize) -> Option<i64> {
+        let labelled = self.labelled.as_ref().is_none_or(|m| m[i]);
+        self.labels.as_ref().filter(|_| labelled).map(|l| l[i])
+    }
+
+    /// The split of rows `rows` of this one, named `name`.
+    pub fn subset(&self, name: &str, rows: &[usize]) -> LatentSplit {
+        let axis = ndarray::Axis(0);
+        LatentSplit {
+            name: name.into(),
+            latents: self.latents.select(axis, rows),
+            labels: self.labels.as_ref().map(|l| rows.iter().map(|&i| l[i]).collect()),
+            labelled: self.labelled.as_ref().map(|m| rows.iter().map(|&i| m[i]).collect()),
+            ids: self.ids.as_ref().map(|ids| rows.iter().map(|&i| ids[i].clone()).collect()),
+            x_t: self.x_t.as_ref().map(|x| x.select(axis, rows)),
+        }
+    }
+
+    /// The labelled rows (all when the split is fully labelled), or an error naming the split
+    /// when none is.
+    pub fn labelled_rows(&self) -> Result<LabelledRows> {
+        let rows: Vec<usize> = (0..self.latents.nrows()).filter(|&i| self.label(i).is_some()).collect();
+        if rows.is_empty() {
+            return Err(DaecfError::Data(format!(
+                "split '{}' has no labelled rows ({}_labels is missing or every row is unlabelled)",
+                self.name, self.name
+            )));
+        }
+        let labels = rows.iter().filter_map(|&i| self.label(i)).collect();
+        Ok(LabelledRows { latents: self.latents.select(ndarray::Axis(0), &rows), labels, rows })
     }
 
     /// The latents as a view.
@@ -71,6 +131,12 @@ impl LatentSet {
             let latents = npz.matrix_f32(&format!("{name}_latents"))?;
             let label_key = format!("{name}_labels");
             let labels = if npz.has(&label_key) { Some(npz.labels(&label_key)?) } else { None };
+            let mask_key = format!("{name}_labelled");
+            let labelled = if npz.has(&mask_key) {
+                Some(npz.u8_array(&mask_key)?.iter().map(|&b| b != 0).collect::<Vec<bool>>())
+            } else {
+                None
+            };
             let ids_key = format!("{name}_ids");
             let ids =
                 if npz.has(&ids_key) { Some(decode_ids(&npz.u8_array(&ids_key)?, &shown, &ids_key)?) } else { None };
@@ -85,7 +151,7 @@ impl LatentSet {
             } else {
                 None
             };
-            splits.push(LatentSplit { name, latents, labels, ids, x_t });
+            splits.push(LatentSplit { name, latents, labels, labelled, ids, x_t });
         }
         let set = Self { splits };
         set.check().map_err(|reason| DaecfError::Format { path: shown, reason })?;
@@ -113,6 +179,16 @@ impl LatentSet {
                     s.name,
                     s.name,
                     labels.len()
+                ));
+            }
+            if let Some(mask) = &s.labelled
+                && (mask.len() != n || s.labels.is_none())
+            {
+                return Err(format!(
+                    "{}_labelled has {} rows for {n} latents{}",
+                    s.name,
+                    mask.len(),
+                    if s.labels.is_none() { ", and no labels" } else { "" }
                 ));
             }
             if let Some(ids) = &s.ids
@@ -165,6 +241,10 @@ impl LatentSet {
             if let Some(labels) = &s.labels {
                 npz.add_array(format!("{}_labels", s.name), &ndarray::Array1::from(labels.clone()))
                     .map_err(npz_error)?;
+            }
+            if let Some(mask) = &s.labelled {
+                let bytes: ndarray::Array1<u8> = mask.iter().map(|&b| u8::from(b)).collect();
+                npz.add_array(format!("{}_labelled", s.name), &bytes).map_err(npz_error)?;
             }
             if let Some(ids) = &s.ids {
                 npz.add_array(format!("{}_ids", s.name), &encode_ids(ids)).map_err(npz_error)?;
@@ -227,6 +307,7 @@ mod tests {
             name: name.into(),
             latents: Array2::from_shape_fn((rows, 3), |(i, j)| (i * 3 + j) as f32),
             labels,
+            labelled: None,
             ids: None,
             x_t: None,
         }
@@ -250,8 +331,30 @@ mod tests {
         set.write(&path).unwrap();
         let back = LatentSet::read(&path).unwrap();
         assert_eq!(back, set);
-        assert_eq!(back.split("val").unwrap().require_labels().unwrap(), &[1, 0]);
-        assert!(back.split("test").unwrap().require_labels().unwrap_err().to_string().contains("test_labels"));
+        assert_eq!(back.split("val").unwrap().labelled_rows().unwrap().labels, vec![1, 0]);
+        assert!(back.split("test").unwrap().labelled_rows().unwrap_err().to_string().contains("test_labels"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "no file system in the browser")]
+    fn a_partly_labelled_split_keeps_every_row_and_says_which_are_labelled() {
+        let latents = Array2::from_shape_fn((4, 2), |(i, j)| (i * 2 + j) as f32);
+        let partial = LatentSplit::new("train".into(), latents.clone(), &[Some(2), None, Some(0), None], None);
+        assert_eq!(partial.labels, Some(vec![2, UNLABELLED, 0, UNLABELLED]));
+        assert_eq!((partial.label(0), partial.label(1)), (Some(2), None));
+        let rows = partial.labelled_rows().unwrap();
+        assert_eq!((rows.rows.clone(), rows.labels.clone()), (vec![0, 2], vec![2, 0]));
+        assert_eq!(rows.latents.row(1).to_vec(), vec![4.0, 5.0]);
+        let dir = temp_dir("partial");
+        let path = dir.join("partial.npz");
+        LatentSet { splits: vec![partial.clone()] }.write(&path).unwrap();
+        assert_eq!(LatentSet::read(&path).unwrap().splits[0], partial);
+        // Fully labelled: no mask; unlabelled: no labels.
+        let full = LatentSplit::new("val".into(), latents.clone(), &[Some(1); 4], None);
+        assert_eq!((full.labels.is_some(), full.labelled.is_none()), (true, true));
+        let none = LatentSplit::new("test".into(), latents, &[None; 4], None);
+        assert!(none.labels.is_none() && none.labelled_rows().is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -285,6 +388,12 @@ mod tests {
             n.add_array("val_latents", &Array2::<f32>::zeros((3, 5))).unwrap();
         });
         assert!(dims.contains("5 dimensions"), "{dims}");
+        let mask = write("mask.npz", &|n| {
+            n.add_array("train_latents", &x).unwrap();
+            n.add_array("train_labels", &Array1::<i64>::zeros(3)).unwrap();
+            n.add_array("train_labelled", &Array1::<u8>::ones(2)).unwrap();
+        });
+        assert!(mask.contains("train_labelled has 2 rows for 3 latents"), "{mask}");
         let uint8 = dir.join("u8.npz");
         let mut npz = NpzWriter::new(std::fs::File::create(&uint8).unwrap());
         npz.add_array("train_latents", &x).unwrap();

@@ -8,8 +8,9 @@ pub mod latents;
 pub mod medmnist;
 mod npz;
 pub mod phantom;
+pub mod split;
 
 pub use folder::{Rejected, read_folder};
 pub use images::{ImageSet, ImageSpec};
-pub use latents::{LatentSet, LatentSplit};
+pub use latents::{LabelledRows, LatentSet, LatentSplit, UNLABELLED};
 pub use medmnist::{read_medmnist, write_medmnist};

@@ -104,6 +104,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             name: "test".into(),
             latents,
             labels: Some(labels.clone()),
+            labelled: None,
             ids: Some(set.ids.clone()),
             x_t: None,
         }],

@@ -63,13 +63,14 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         }
         let (_, c, h, w) = set.images.dim();
         let x_t = sampler.is_some().then(|| Array4::from_shape_vec((set.len(), c, h, w), codes)).transpose()?;
-        let labels = set.labels.iter().all(Option::is_some).then(|| set.labels.iter().flatten().copied().collect());
-        if labels.is_none() && set.labels.iter().any(Option::is_some) {
-            eprintln!("note: split '{}' is only partly labelled; its labels are not written", set.name);
-        }
         let name = if set.name == "images" { "train".to_string() } else { set.name.clone() };
         let latents = Array2::from_shape_vec((set.len(), config.latent_dim), latents)?;
-        splits.push(LatentSplit { name, latents, labels, ids: Some(set.ids.clone()), x_t });
+        let split = LatentSplit { x_t, ..LatentSplit::new(name, latents, &set.labels, Some(set.ids.clone())) };
+        if let Some(mask) = &split.labelled {
+            let n = mask.iter().filter(|&&b| b).count();
+            eprintln!("split '{}': {n} of {} images labelled (<split>_labelled marks them)", split.name, mask.len());
+        }
+        splits.push(split);
     }
     bar.finish();
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {

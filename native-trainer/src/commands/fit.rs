@@ -7,11 +7,12 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use daecf_core::data::LatentSet;
+use daecf_core::data::split::stratified_holdout;
 use daecf_core::latent::fit::{HeadConfig, Solver, fit_head};
 use daecf_core::latent::{CalibrationKind, ClassifierKind, Evaluation, HeadFile, TaskSpec};
 
 use crate::backend::Backend;
-use crate::report::{CScore, FitReport, TaskReport};
+use crate::report::{CScore, FitReport, HeldOut, TaskReport};
 
 /// Options of `daecf fit`.
 #[derive(Debug, Args)]
@@ -54,6 +55,14 @@ pub struct FitArgs {
     /// distances) or poly:K.
     #[arg(long, value_name = "KIND", default_value = "linear", value_parser = parse_calibration)]
     calibration: CalibrationKind,
+    /// Without a labelled val split in the latents file: the fraction of the labelled training
+    /// latents held out to measure the heads on (stratified by label); 0 fits on all of them and
+    /// reports training figures only.
+    #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
+    val_fraction: f64,
+    /// Seed of the held-out rows' draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Standardise the latents before fitting (the statistics are stored in the head).
     #[arg(long)]
     standardize: bool,
@@ -112,6 +121,33 @@ fn parse_c_grid(s: &str) -> Result<CGrid, String> {
     Ok(CGrid(values))
 }
 
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a fraction in [0, 1)")),
+    }
+}
+
+/// `set` with a labelled val split: its own, or `fraction` of train's labelled rows held out
+/// (stratified by label, seeded); the hold-out's description when one was made.
+fn with_validation(mut set: LatentSet, fraction: f64, seed: u64) -> anyhow::Result<(LatentSet, Option<HeldOut>)> {
+    if set.split("val").is_some_and(|s| s.labelled_rows().is_ok()) || fraction == 0.0 {
+        return Ok((set, None));
+    }
+    let i = set.splits.iter().position(|s| s.name == "train").context("no train split")?;
+    let train = &set.splits[i];
+    let labelled = train.labelled_rows()?;
+    let (_, held) = stratified_holdout(&labelled.labels, fraction, seed);
+    let mut out = vec![false; train.latents.nrows()];
+    held.iter().for_each(|&k| out[labelled.rows[k]] = true);
+    let (kept, held): (Vec<usize>, Vec<usize>) = (0..out.len()).partition(|&r| !out[r]);
+    let (train, val) = (train.subset("train", &kept), train.subset("val", &held));
+    set.splits.retain(|s| s.name != "val");
+    set.splits[i] = train;
+    set.splits.insert(i + 1, val);
+    Ok((set, Some(HeldOut { fraction, seed, rows: held.len() })))
+}
+
 fn parse_task(s: &str) -> Result<TaskSpec, String> {
     TaskSpec::parse(s).map_err(|e| e.to_string())
 }
@@ -123,9 +159,30 @@ fn parse_calibration(s: &str) -> Result<CalibrationKind, String> {
 /// Runs `daecf fit`.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let set = LatentSet::read(&args.latents)?;
-    let train =
-        set.split("train").with_context(|| format!("{} has no train_latents to fit on", args.latents.display()))?;
-    let train_labels = train.require_labels()?;
+    anyhow::ensure!(set.split("train").is_some(), "{} has no train_latents to fit on", args.latents.display());
+    let (set, held_out) = with_validation(set, args.val_fraction, args.seed)?;
+    let train = set.split("train").context("no train split")?;
+    let labelled = train.labelled_rows()?;
+    let train_labels = &labelled.labels;
+    match &held_out {
+        Some(h) => eprintln!(
+            "{} has no labelled val split: {} of the labelled training latents ({:.0} %, stratified, seed {}) are held \
+             out to measure the heads",
+            args.latents.display(),
+            h.rows,
+            100.0 * h.fraction,
+            h.seed
+        ),
+        None if set.split("val").is_none_or(|s| s.labelled_rows().is_err()) => eprintln!(
+            "warning: nothing is held out (--val-fraction 0) and {} has no labelled val split: the figures are \
+             training figures, not a measure of the heads",
+            args.latents.display()
+        ),
+        None => {}
+    }
+    if labelled.rows.len() < train.latents.nrows() {
+        eprintln!("fitting on the {} labelled of {} training latents", labelled.rows.len(), train.latents.nrows());
+    }
     let tasks = if args.tasks.is_empty() {
         vec![TaskSpec { name: "task".into(), positive: args.positive.clone(), exclude: args.exclude.clone() }]
     } else {
@@ -149,10 +206,10 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let grid = &args.c.0;
     let val = match grid.len() {
         1 => None,
-        _ => Some(set.split("val").filter(|s| s.labels.is_some()).with_context(|| {
+        _ => Some(set.split("val").and_then(|s| s.labelled_rows().ok()).with_context(|| {
             format!(
                 "--c with several values keeps the head with the best val ROC-AUC, and {} has no labelled val \
-                 split (val_latents and val_labels); give one C",
+                 split (val_latents and val_labels) while --val-fraction is 0; give one C or hold some out",
                 args.latents.display()
             )
         })?),
@@ -165,7 +222,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         let mut heads = Vec::with_capacity(tasks.len());
         for task in &tasks {
             let start = Instant::now();
-            let head = fit_head(task, train.view(), train_labels, &config, &device)
+            let head = fit_head(task, labelled.latents.view(), train_labels, &config, &device)
                 .with_context(|| format!("fitting task '{}' with C = {c}", task.name))?;
             heads.push((head, start.elapsed().as_secs_f64()));
         }
@@ -174,21 +231,19 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let mut heads = Vec::new();
     let mut reports = Vec::new();
     for (t, task) in tasks.iter().enumerate() {
-        let c_search = match val {
-            Some(val) => {
-                search_c(grid, |k| candidates[k][t].0.evaluate(val.view(), val.labels.as_deref().unwrap_or(&[])))
-                    .with_context(|| format!("choosing C for task '{}' on the val split", task.name))?
-            }
+        let c_search = match &val {
+            Some(val) => search_c(grid, |k| candidates[k][t].0.evaluate(val.latents.view(), &val.labels))
+                .with_context(|| format!("choosing C for task '{}' on the val split", task.name))?,
             None => Vec::new(),
         };
         let best = c_search.iter().position(|s| s.chosen).unwrap_or(0);
         let (head, fit_seconds) = candidates[best][t].clone();
         let mut splits = BTreeMap::new();
         for split in &set.splits {
-            if let Some(labels) = &split.labels {
+            if let Ok(rows) = split.labelled_rows() {
                 // A split the task cannot be measured on (one class only, say) is left out of
                 // the report; the head is still written.
-                match head.evaluate(split.view(), labels) {
+                match head.evaluate(rows.latents.view(), &rows.labels) {
                     Ok(figures) => _ = splits.insert(split.name.clone(), figures),
                     Err(e) => eprintln!("warning: task '{}' not evaluated on the {} split: {e}", task.name, split.name),
                 }
@@ -219,6 +274,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         latents: args.latents.display().to_string(),
         head: head_path.display().to_string(),
         tasks: reports,
+        held_out,
     };
     let report_dir = args.out.join("report");
     report.write(&report_dir, &set, &file, !args.no_plots, !args.no_plots && !args.no_tsne)?;

@@ -61,7 +61,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<()> {
                 rows.push(Row {
                     split: &split.name,
                     index: i,
-                    label: split.labels.as_ref().map(|l| l[i]),
+                    label: split.label(i),
                     task: &head.task.name,
                     distance: pred.distance[i],
                     positive: pred.positive[i],

@@ -26,6 +26,20 @@ pub struct FitReport {
     pub head: String,
     /// One entry per task.
     pub tasks: Vec<TaskReport>,
+    /// The val split held out of train, when the latents file had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<HeldOut>,
+}
+
+/// A val split held out of the training latents.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOut {
+    /// The fraction of each label's training latents held out.
+    pub fraction: f64,
+    /// The seed of the draw.
+    pub seed: u64,
+    /// Latents held out.
+    pub rows: usize,
 }
 
 /// One task's fit and figures.
@@ -110,8 +124,19 @@ impl FitReport {
         md.push_str(
             "AUC is on the signed distances; AUC (hard) on the 0/1 predictions, as the paper reported. \
              MAE is of the continuous calibrated grade; macro-F1 of the rounded grades clipped to the \
-             grade range (unclipped in brackets).\n\n",
+             grade range (unclipped in brackets). Figures on `train` are training figures: the head was \
+             fitted there.\n\n",
         );
+        if let Some(h) = &self.held_out {
+            let _ = writeln!(
+                md,
+                "The latents file has no labelled val split: `val` is {} of the labelled training latents ({:.0} % \
+                 of each label, seed {}), held out of the fit.\n",
+                h.rows,
+                100.0 * h.fraction,
+                h.seed
+            );
+        }
         for t in &self.tasks {
             let _ = writeln!(md, "## Task `{}`\n\nSolver: {:?}, fitted in {:.2} s.\n", t.task, t.solver, t.fit_seconds);
             md.push_str("| split | n | positive | AUC | AUC (hard) | F1 | accuracy | MAE | macro-F1 |\n");
@@ -165,8 +190,8 @@ impl FitReport {
             let train = set.split("train").context("no train split")?;
             match tsne::embed(train.view()) {
                 Ok(embedding) => {
-                    let labels =
-                        train.labels.as_ref().map(|l| embedding.rows.iter().map(|&i| l[i]).collect::<Vec<_>>());
+                    // Coloured by label when every embedded row has one.
+                    let labels = embedding.rows.iter().map(|&i| train.label(i)).collect::<Option<Vec<i64>>>();
                     let name = "tsne.png".to_string();
                     plots::tsne(&dir.join(&name), &embedding.coords, labels.as_deref(), train.latents.nrows())?;
                     files.push((String::new(), vec![name]));

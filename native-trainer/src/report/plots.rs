@@ -102,12 +102,14 @@ fn colour(i: usize) -> RGBColor {
 /// The plots of one head: ROC curves, distance vs grade, confusion matrix. Returns the file names.
 pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Vec<String>> {
     let (name, stem) = (&head.task.name, crate::files::safe_name(&head.task.name));
-    let labelled: Vec<_> = set.splits.iter().filter_map(|s| s.labels.as_ref().map(|l| (s, l))).collect();
+    // Each split's labelled rows.
+    let labelled: Vec<_> = set.splits.iter().filter_map(|s| s.labelled_rows().ok().map(|r| (s, r))).collect();
     let mut files = Vec::new();
 
     let mut curves = Vec::new();
-    for (split, labels) in &labelled {
-        let pred = head.predict(split.view())?;
+    for (split, rows) in &labelled {
+        let labels = &rows.labels;
+        let pred = head.predict(rows.latents.view())?;
         let kept: Vec<usize> = (0..labels.len()).filter(|&i| head.task.trains_on(labels[i])).collect();
         let scores: Vec<f32> = kept.iter().map(|&i| pred.distance[i]).collect();
         let truth: Vec<bool> = kept.iter().map(|&i| head.task.is_positive(labels[i])).collect();
@@ -120,9 +122,10 @@ pub fn head_plots(dir: &Path, set: &LatentSet, head: &Head) -> anyhow::Result<Ve
     files.push(file);
 
     // Distance vs grade and the confusion matrix on the first evaluated split (train if none).
-    let (split, labels) =
+    let (split, rows) =
         labelled.iter().find(|(s, _)| s.name != "train").or(labelled.first()).context("no labelled split to plot")?;
-    let pred = head.predict(split.view())?;
+    let labels = &rows.labels;
+    let pred = head.predict(rows.latents.view())?;
     let file = format!("distance_grade_{stem}.png");
     distance_grade(
         &dir.join(&file),
