@@ -659,16 +659,13 @@ fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
     assert_eq!((train.latents.nrows(), train.labelled_rows().unwrap().rows.len()), (60, 40));
 
     let fit = dir.join("fit");
-    let fitted = daecf_ok(&[
-        "fit",
-        "--latents",
-        latents.to_str().unwrap(),
-        "--task",
-        "fracture:positive=2,3:exclude=1",
-        "--no-plots",
-        "--out",
-        fit.to_str().unwrap(),
-    ]);
+    let fit_with = |extra: &[&str]| {
+        let mut args =
+            vec!["fit", "--latents", latents.to_str().unwrap(), "--no-plots", "--out", fit.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        daecf_ok(&args)
+    };
+    let fitted = fit_with(&["--task", "fracture:positive=2,3:exclude=1"]);
     let report = json(&fit.join("report").join("report.json"));
     let held = report["held_out"]["rows"].as_u64().unwrap();
     assert!((6..=10).contains(&held), "about 20 % of 40 held out: {held}");
@@ -678,15 +675,6 @@ fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
     // The head is measured on the held-out rows it was not fitted on (grade 1 left out by the task).
     let val_n = report["tasks"][0]["splits"]["val"]["n"].as_u64().unwrap();
     assert!(val_n > 0 && val_n <= held, "val n {val_n} of {held}");
-    let untouched = daecf_ok(&[
-        "fit",
-        "--latents",
-        latents.to_str().unwrap(),
-        "--val-fraction",
-        "0",
-        "--no-plots",
-        "--out",
-        fit.to_str().unwrap(),
-    ]);
+    let untouched = fit_with(&["--val-fraction", "0"]);
     assert!(String::from_utf8_lossy(&untouched.stderr).contains("training figures, not a measure"));
 }
