@@ -1,5 +1,6 @@
-//! The `--data` option shared by the commands that read images: a folder of PNG/JPEG (with an
-//! optional labels CSV), a MedMNIST .npz, or a generated phantom set.
+//! The `--data` option shared by the commands that read images: a folder of PNG/JPEG images,
+//! NIfTI volumes and DICOM series (with an optional labels CSV) or one volume file, a MedMNIST
+//! .npz, or a generated phantom set.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,34 +8,98 @@ use std::str::FromStr;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::data::phantom::{PhantomKind, phantom_splits};
-use daecf_core::data::{ImageSet, ImageSpec, read_folder, read_medmnist};
+use daecf_core::data::volume::{SliceAxis, Slicing, Window};
+use daecf_core::data::{FolderOptions, ImageSet, ImageSpec, read_folder, read_medmnist};
 use daecf_core::model::InputRange;
 use daecf_core::named::Named;
 
 /// Where images come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
-    /// Images: a folder of PNG/JPEG (8/16-bit, grey or RGB; labels from --labels or
-    /// DIR/labels.csv), a MedMNIST .npz (train_images, val_images, test_images), or
-    /// phantom:NAME[:N][:seed=S] (vertebra or retina; N training images, default 2000, plus
-    /// N/10 validation and N/5 test images, labelled with their grade; seed S, default 0: the
-    /// demo model trained on seed 0, its CE settings were chosen on seed 1 and are reported on
-    /// seed 2).
-    #[arg(long, value_name = "DIR|FILE.npz|phantom:NAME[:N][:seed=S]")]
+    /// Images: a folder of PNG/JPEG (8/16-bit, grey or RGB), NIfTI volumes (.nii, .nii.gz) and
+    /// DICOM files or series (one series per folder), cut into 2D slices (see --window and
+    /// --slice-*), with labels from --labels or DIR/labels.csv; one NIfTI or DICOM file; a
+    /// MedMNIST .npz (train_images, val_images, test_images); or phantom:NAME[:N][:seed=S]
+    /// (vertebra or retina; N training images, default 2000, plus N/10 validation and N/5 test
+    /// images, labelled with their grade; seed S, default 0: the demo model trained on seed 0,
+    /// its CE settings were chosen on seed 1 and are reported on seed 2).
+    #[arg(long, value_name = "DIR|FILE.nii.gz|FILE.dcm|FILE.npz|phantom:NAME[:N][:seed=S]")]
     pub data: DataSource,
-    /// CSV of labels for a folder: file,label per line (header optional).
+    /// CSV of labels for a folder: file,label per line, header optional. The file is an image's
+    /// path in the folder, a volume's (NIfTI file or DICOM series folder: all its slices), or a
+    /// slice's id (VOLUME#z=INDEX); an empty label or NA marks an unlabelled image.
     #[arg(long, value_name = "FILE.csv")]
     pub labels: Option<PathBuf>,
-    /// Stop at the first unreadable image instead of skipping it.
+    /// The labels CSV's column of groups (patient or study ids), by its header (default: a
+    /// column headed `group`, when there is one). Every split daecf makes keeps a group on one
+    /// side; a volume's slices are grouped by their volume unless the CSV says otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub group_column: Option<String>,
+    /// Stop at the first unreadable image or volume instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// How volumes are cut into slices.
+    #[command(flatten)]
+    pub slicing: SliceArgs,
+}
+
+/// How NIfTI volumes and DICOM series become 2D images.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SliceArgs {
+    /// Intensity window: auto (the DICOM file's stored window, else the 1st to 99th percentile
+    /// of each volume), ct-bone (1800,400), ct-brain (80,40), ct-soft (400,40), ct-lung
+    /// (1500,-600), WIDTH,LEVEL in the volume's units (Hounsfield units for CT), or
+    /// percentile[:LOW,HIGH] of each volume (for MR).
+    #[arg(long, value_name = "WINDOW", default_value = "auto", value_parser = parse_window)]
+    pub window: Window,
+    /// The voxel axis slices are cut across: z (axial for the usual acquisitions), y or x.
+    #[arg(long, value_name = "AXIS", default_value = "z", value_parser = crate::options::named::<SliceAxis>())]
+    pub slice_axis: SliceAxis,
+    /// Every k-th slice.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub slice_every: u64,
+    /// Only slices START..END (indices along the axis, END excluded).
+    #[arg(long, value_name = "START..END", value_parser = parse_slice_range)]
+    pub slice_range: Option<(usize, usize)>,
+    /// Leave out slices that are background after windowing (fewer than 1 % of pixels above 5 %
+    /// grey).
+    #[arg(long)]
+    pub skip_empty_slices: bool,
+}
+
+impl SliceArgs {
+    /// The slicing these options ask for.
+    pub fn slicing(&self) -> Slicing {
+        Slicing {
+            axis: self.slice_axis,
+            window: self.window,
+            every: self.slice_every as usize,
+            range: self.slice_range,
+            skip_empty: self.skip_empty_slices,
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<Window, String> {
+    text.parse().map_err(|e: daecf_core::DaecfError| e.to_string())
+}
+
+fn parse_slice_range(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{text}' is not a slice range; give START..END, e.g. 20..80");
+    let (start, end) = text.split_once("..").ok_or_else(bad)?;
+    let (start, end): (usize, usize) =
+        (start.trim().parse().map_err(|_| bad())?, end.trim().parse().map_err(|_| bad())?);
+    if start >= end {
+        return Err(format!("slice range {text}: START must be below END"));
+    }
+    Ok((start, end))
 }
 
 /// A source of images, as `--data` names it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {
-    /// A folder of PNG/JPEG images.
-    Folder(PathBuf),
+    /// A folder of images and volumes, or one NIfTI or DICOM file.
+    Files(PathBuf),
     /// A MedMNIST .npz archive.
     MedMnist(PathBuf),
     /// A generated phantom set.
@@ -66,7 +131,7 @@ impl FromStr for DataSource {
         Ok(if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
             Self::MedMnist(path)
         } else {
-            Self::Folder(path)
+            Self::Files(path)
         })
     }
 }
@@ -74,7 +139,7 @@ impl FromStr for DataSource {
 impl fmt::Display for DataSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Folder(path) | Self::MedMnist(path) => write!(f, "{}", path.display()),
+            Self::Files(path) | Self::MedMnist(path) => write!(f, "{}", path.display()),
             Self::Phantom(p) => write!(f, "phantom:{}:{}:seed={}", p.kind, p.count, p.seed),
         }
     }
@@ -108,8 +173,9 @@ impl DataArgs {
     pub fn read(&self, spec: ImageSpec) -> anyhow::Result<Vec<ImageSet>> {
         let labelled_already = || {
             anyhow::ensure!(
-                self.labels.is_none() && !self.strict,
-                "--labels and --strict apply to a folder of images; {} carries its own labels",
+                self.labels.is_none() && self.group_column.is_none() && !self.strict,
+                "--labels, --group-column and --strict apply to a folder of images or volumes; {} carries its own \
+                 labels",
                 self.data
             );
             Ok(())
@@ -123,20 +189,23 @@ impl DataArgs {
                 labelled_already()?;
                 Ok(read_medmnist(path, spec)?)
             }
-            DataSource::Folder(path) if path.is_dir() => {
-                let (set, rejected) = read_folder(path, self.labels.as_deref(), spec, self.strict)?;
+            DataSource::Files(path) if path.exists() => {
+                let options = FolderOptions {
+                    labels_csv: self.labels.clone(),
+                    group_column: self.group_column.clone(),
+                    strict: self.strict,
+                    slicing: self.slicing.slicing(),
+                };
+                let (set, rejected) = read_folder(path, &options, spec)?;
                 for r in &rejected {
                     eprintln!("skipped {}: {}", r.path.display(), r.reason);
                 }
                 if !rejected.is_empty() {
-                    eprintln!("skipped {} unreadable image(s); --strict stops at the first instead", rejected.len());
+                    eprintln!("skipped {} unreadable file(s); --strict stops at the first instead", rejected.len());
                 }
                 Ok(vec![set])
             }
-            DataSource::Folder(path) if !path.exists() => anyhow::bail!("{}: no such file or folder", path.display()),
-            DataSource::Folder(path) => {
-                anyhow::bail!("{}: --data takes a folder of images or a MedMNIST .npz", path.display())
-            }
+            DataSource::Files(path) => anyhow::bail!("{}: no such file or folder", path.display()),
         }
     }
 
@@ -197,7 +266,15 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> anyhow::Result<Vec<ImageSet>> {
-        DataArgs { data: text.parse()?, labels: None, strict: false }.read(ImageSpec { size: 32, channels: 1 })
+        let slicing = SliceArgs {
+            window: Window::Auto,
+            slice_axis: SliceAxis::Z,
+            slice_every: 1,
+            slice_range: None,
+            skip_empty_slices: false,
+        };
+        DataArgs { data: text.parse()?, labels: None, group_column: None, strict: false, slicing }
+            .read(ImageSpec { size: 32, channels: 1 })
     }
 
     #[test]
@@ -221,7 +298,7 @@ mod tests {
     #[test]
     fn sources_are_told_apart_by_their_text() {
         let parse = |t: &str| t.parse::<DataSource>().unwrap();
-        assert_eq!(parse("scans/"), DataSource::Folder("scans/".into()));
+        assert_eq!(parse("scans/"), DataSource::Files("scans/".into()));
         assert_eq!(parse("retina.NPZ"), DataSource::MedMnist("retina.NPZ".into()));
         let phantom = parse("phantom:retina:30:seed=1");
         assert_eq!(phantom, DataSource::Phantom(PhantomSource { kind: PhantomKind::Retina, count: 30, seed: 1 }));

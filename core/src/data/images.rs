@@ -29,6 +29,9 @@ pub struct ImageSet {
     pub labels: Vec<Option<i64>>,
     /// One id per image (file name, or the index in an archive).
     pub ids: Vec<String>,
+    /// One group per image (patient or study id, or the volume a slice comes from), when the
+    /// source gives them: the splits daecf makes keep a group on one side.
+    pub groups: Option<Vec<String>>,
 }
 
 impl ImageSet {
@@ -148,6 +151,7 @@ mod tests {
             images: Array4::from_elem((2, 1, 2, 2), 0.25),
             labels: vec![None, Some(1)],
             ids: vec!["a".into(), "b".into()],
+            groups: None,
         };
         assert_eq!(set.batch(&[1], InputRange::MinusOneToOne), vec![-0.5; 4]);
         assert_eq!(set.batch(&[0, 1], InputRange::ZeroToOne).len(), 8);

@@ -2,7 +2,8 @@
 //! of the paper's published RetinaMNIST latents (`train_latents` (N x 512 float32),
 //! `train_labels` (N int64), `val_*`, `test_*`; labels optional). A split labelled only in part
 //! also has `<split>_labelled` (N uint8, 1 where the row has a label); its unlabelled rows hold
-//! the label -1 (numpy: `labels[labelled.astype(bool)]`).
+//! the label -1 (numpy: `labels[labelled.astype(bool)]`). `<split>_ids` and `<split>_groups`
+//! hold each row's image id and group (patient or study id) when the images had them.
 
 use std::path::Path;
 
@@ -26,6 +27,9 @@ pub struct LatentSplit {
     pub labelled: Option<Vec<bool>>,
     /// One id per row (file name or index in the source), when the file has `<name>_ids`.
     pub ids: Option<Vec<String>>,
+    /// One group (patient or study id) per row, when the file has `<name>_groups`: the splits
+    /// that daecf makes of these rows keep a group on one side.
+    pub groups: Option<Vec<String>>,
     /// The stochastic codes x_T [N, C, H, W], when the file has `<name>_xT`.
     pub x_t: Option<Array4<f32>>,
 }
@@ -56,6 +60,7 @@ impl LatentSplit {
             labelled: (!all && labels.iter().any(Option::is_some))
                 .then(|| labels.iter().map(Option::is_some).collect()),
             ids,
+            groups: None,
             x_t: None,
         }
     }
@@ -75,6 +80,7 @@ impl LatentSplit {
             labels: self.labels.as_ref().map(|l| rows.iter().map(|&i| l[i]).collect()),
             labelled: self.labelled.as_ref().map(|m| rows.iter().map(|&i| m[i]).collect()),
             ids: self.ids.as_ref().map(|ids| rows.iter().map(|&i| ids[i].clone()).collect()),
+            groups: self.groups.as_ref().map(|groups| rows.iter().map(|&i| groups[i].clone()).collect()),
             x_t: self.x_t.as_ref().map(|x| x.select(axis, rows)),
         }
     }
@@ -137,9 +143,10 @@ impl LatentSet {
             } else {
                 None
             };
-            let ids_key = format!("{name}_ids");
-            let ids =
-                if npz.has(&ids_key) { Some(decode_ids(&npz.u8_array(&ids_key)?, &shown, &ids_key)?) } else { None };
+            let mut texts = |key: String| -> Result<Option<Vec<String>>> {
+                if npz.has(&key) { Ok(Some(decode_ids(&npz.u8_array(&key)?, &shown, &key)?)) } else { Ok(None) }
+            };
+            let (ids, groups) = (texts(format!("{name}_ids"))?, texts(format!("{name}_groups"))?);
             let x_t_key = format!("{name}_xT");
             let x_t = if npz.has(&x_t_key) {
                 let a = npz.array_f32(&x_t_key)?;
@@ -151,7 +158,7 @@ impl LatentSet {
             } else {
                 None
             };
-            splits.push(LatentSplit { name, latents, labels, labelled, ids, x_t });
+            splits.push(LatentSplit { name, latents, labels, labelled, ids, groups, x_t });
         }
         let set = Self { splits };
         set.check().map_err(|reason| DaecfError::Format { path: shown, reason })?;
@@ -191,10 +198,12 @@ impl LatentSet {
                     if s.labels.is_none() { ", and no labels" } else { "" }
                 ));
             }
-            if let Some(ids) = &s.ids
-                && ids.len() != n
-            {
-                return Err(format!("{}_latents has {n} rows but {}_ids has {} ids", s.name, s.name, ids.len()));
+            for (key, texts) in [("ids", &s.ids), ("groups", &s.groups)] {
+                if let Some(texts) = texts
+                    && texts.len() != n
+                {
+                    return Err(format!("{}_latents has {n} rows but {}_{key} has {}", s.name, s.name, texts.len()));
+                }
             }
             if let Some(x_t) = &s.x_t
                 && x_t.len_of(ndarray::Axis(0)) != n
@@ -227,8 +236,8 @@ impl LatentSet {
     }
 
     /// Writes the set in the same layout: `<split>_latents` float32, `<split>_labels` int64,
-    /// `<split>_ids` uint8 (N, L): each id's UTF-8 bytes, zero-padded (in numpy:
-    /// `bytes(row).rstrip(b"\0").decode()`), and `<split>_xT` float32 (N, C, H, W).
+    /// `<split>_ids` and `<split>_groups` uint8 (N, L): each text's UTF-8 bytes, zero-padded (in
+    /// numpy: `bytes(row).rstrip(b"\0").decode()`), and `<split>_xT` float32 (N, C, H, W).
     pub fn write(&self, path: &Path) -> Result<()> {
         let io = |e: std::io::Error| DaecfError::Io { path: path.display().to_string(), source: e };
         let npz_error = |e: ndarray_npy::WriteNpzError| DaecfError::Format {
@@ -246,8 +255,10 @@ impl LatentSet {
                 let bytes: ndarray::Array1<u8> = mask.iter().map(|&b| u8::from(b)).collect();
                 npz.add_array(format!("{}_labelled", s.name), &bytes).map_err(npz_error)?;
             }
-            if let Some(ids) = &s.ids {
-                npz.add_array(format!("{}_ids", s.name), &encode_ids(ids)).map_err(npz_error)?;
+            for (key, texts) in [("ids", &s.ids), ("groups", &s.groups)] {
+                if let Some(texts) = texts {
+                    npz.add_array(format!("{}_{key}", s.name), &encode_ids(texts)).map_err(npz_error)?;
+                }
             }
             if let Some(x_t) = &s.x_t {
                 npz.add_array(format!("{}_xT", s.name), x_t).map_err(npz_error)?;
@@ -309,6 +320,7 @@ mod tests {
             labels,
             labelled: None,
             ids: None,
+            groups: None,
             x_t: None,
         }
     }
@@ -325,6 +337,7 @@ mod tests {
         };
         let mut set = set;
         set.splits[1].ids = Some(vec!["a/b.png".into(), "ü.png".into()]);
+        set.splits[0].groups = Some(["p1", "p1", "p2", "patient 3"].map(String::from).to_vec());
         set.splits[1].x_t = Some(Array4::from_shape_fn((2, 1, 2, 2), |(i, _, y, x)| (i + y * 2 + x) as f32));
         let dir = temp_dir("round-trip");
         let path = dir.join("ok.npz");
@@ -394,6 +407,11 @@ mod tests {
             n.add_array("train_labelled", &Array1::<u8>::ones(2)).unwrap();
         });
         assert!(mask.contains("train_labelled has 2 rows for 3 latents"), "{mask}");
+        let groups = write("groups.npz", &|n| {
+            n.add_array("train_latents", &x).unwrap();
+            n.add_array("train_groups", &Array2::<u8>::ones((4, 2))).unwrap();
+        });
+        assert!(groups.contains("3 rows but train_groups has 4"), "{groups}");
         let uint8 = dir.join("u8.npz");
         let mut npz = NpzWriter::new(std::fs::File::create(&uint8).unwrap());
         npz.add_array("train_latents", &x).unwrap();

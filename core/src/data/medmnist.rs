@@ -63,7 +63,7 @@ pub fn read_medmnist(path: &Path, spec: ImageSpec) -> Result<Vec<ImageSet>> {
             stack(Axis(0), &views).map_err(|e| bad(e.to_string()))?
         };
         let ids = (0..n).map(|i| format!("{name}/{i}")).collect();
-        sets.push(ImageSet { name, images, labels, ids });
+        sets.push(ImageSet { name, images, labels, ids, groups: None });
     }
     Ok(sets)
 }

@@ -106,6 +106,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             labels: Some(labels.clone()),
             labelled: None,
             ids: Some(set.ids.clone()),
+            groups: None,
             x_t: None,
         }],
     };

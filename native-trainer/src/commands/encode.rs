@@ -65,7 +65,11 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         let x_t = sampler.is_some().then(|| Array4::from_shape_vec((set.len(), c, h, w), codes)).transpose()?;
         let name = if set.name == "images" { "train".to_string() } else { set.name.clone() };
         let latents = Array2::from_shape_vec((set.len(), config.latent_dim), latents)?;
-        let split = LatentSplit { x_t, ..LatentSplit::new(name, latents, &set.labels, Some(set.ids.clone())) };
+        let split = LatentSplit {
+            x_t,
+            groups: set.groups.clone(),
+            ..LatentSplit::new(name, latents, &set.labels, Some(set.ids.clone()))
+        };
         if let Some(mask) = &split.labelled {
             let n = mask.iter().filter(|&&b| b).count();
             eprintln!("split '{}': {n} of {} images labelled (<split>_labelled marks them)", split.name, mask.len());

@@ -292,7 +292,7 @@ fn read_images(paths: &[PathBuf], spec: ImageSpec) -> anyhow::Result<ImageSet> {
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views)?;
     let ids = paths.iter().map(|p| p.display().to_string()).collect();
-    Ok(ImageSet { name: "images".into(), images, labels: vec![None; paths.len()], ids })
+    Ok(ImageSet { name: "images".into(), images, labels: vec![None; paths.len()], ids, groups: None })
 }
 
 /// Runs `daecf explain`.

@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use daecf_core::data::LatentSet;
-use daecf_core::data::split::stratified_holdout;
-use daecf_core::latent::fit::{HeadConfig, Solver, fit_head};
-use daecf_core::latent::{CalibrationKind, ClassifierKind, Evaluation, HeadFile, TaskSpec};
+use daecf_core::data::split::holdout;
+use daecf_core::latent::fit::{CrossValidation, HeadConfig, Solver, cross_validate, fit_head};
+use daecf_core::latent::{CalibrationKind, ClassifierKind, HeadFile, TaskSpec};
 
 use crate::backend::Backend;
 use crate::report::{CScore, FitReport, HeldOut, TaskReport};
@@ -21,7 +21,8 @@ use crate::report::{CScore, FitReport, HeldOut, TaskReport};
   daecf fit --latents latents.npz --classifier logreg --json
   daecf fit --latents vcf.npz --task fracture:positive=2,3:exclude=1 --calibration grades:0,3
   daecf fit --latents dr.npz --task referable:positive=2,3,4 --task any:positive=1,2,3,4
-  daecf fit --latents latents.npz --c auto                 # C chosen by the val split's AUC")]
+  daecf fit --latents latents.npz --c auto                 # C chosen by the val split's AUC
+  daecf fit --latents scans.npz --folds 5 --c auto         # 5-fold cross-validation, C chosen by it")]
 pub struct FitArgs {
     /// Latents file (.npz): train_latents and train_labels to fit on; val_* and test_* are evaluated.
     #[arg(long, value_name = "FILE.npz")]
@@ -40,8 +41,9 @@ pub struct FitArgs {
     #[arg(long, value_enum, default_value_t = Classifier::Svm)]
     classifier: Classifier,
     /// Inverse regularisation strength C; a comma-separated list (or `auto`: 0.01 to 1000 by
-    /// decades) fits a head for each and keeps the one with the best ROC-AUC on the val split
-    /// (the smaller C on a tie), writing every candidate to c-search/head-c<C>.json.
+    /// decades) fits a head for each and keeps the one with the best ROC-AUC on the val split,
+    /// or the best mean cross-validated ROC-AUC with --folds (the smaller C on a tie), writing
+    /// every candidate to c-search/head-c<C>.json.
     #[arg(long = "c", value_name = "C[,C...]|auto", default_value = "1", value_parser = parse_c_grid)]
     c: CGrid,
     /// Solver: linfa (scikit-learn's objectives), burn (L-BFGS on the device; smoothed hinge for
@@ -56,11 +58,16 @@ pub struct FitArgs {
     #[arg(long, value_name = "KIND", default_value = "linear", value_parser = parse_calibration)]
     calibration: CalibrationKind,
     /// Without a labelled val split in the latents file: the fraction of the labelled training
-    /// latents held out to measure the heads on (stratified by label); 0 fits on all of them and
-    /// reports training figures only.
+    /// latents held out to measure the heads on (stratified by label; whole groups when the file
+    /// has train_groups); 0 fits on all of them and reports training figures only.
     #[arg(long, value_name = "F", default_value_t = 0.2, value_parser = parse_fraction)]
     val_fraction: f64,
-    /// Seed of the held-out rows' draw.
+    /// Cross-validate each head over K folds of the labelled training latents (stratified by
+    /// label; whole groups when the file has train_groups) instead of holding a val split out;
+    /// the head written is fitted on all of them.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(2..))]
+    folds: Option<u64>,
+    /// Seed of the held-out rows' or the folds' draw.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Standardise the latents before fitting (the statistics are stored in the head).
@@ -129,7 +136,8 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 }
 
 /// `set` with a labelled val split: its own, or `fraction` of train's labelled rows held out
-/// (stratified by label, seeded); the hold-out's description when one was made.
+/// (stratified by label, whole groups when train has groups, seeded); the hold-out's description
+/// when one was made.
 fn with_validation(mut set: LatentSet, fraction: f64, seed: u64) -> anyhow::Result<(LatentSet, Option<HeldOut>)> {
     if set.split("val").is_some_and(|s| s.labelled_rows().is_ok()) || fraction == 0.0 {
         return Ok((set, None));
@@ -137,15 +145,27 @@ fn with_validation(mut set: LatentSet, fraction: f64, seed: u64) -> anyhow::Resu
     let i = set.splits.iter().position(|s| s.name == "train").context("no train split")?;
     let train = &set.splits[i];
     let labelled = train.labelled_rows()?;
-    let (_, held) = stratified_holdout(&labelled.labels, fraction, seed);
+    let groups = labelled_groups(train, &labelled.rows);
+    let split = holdout(&labelled.labels, groups.as_deref(), fraction, seed);
     let mut out = vec![false; train.latents.nrows()];
-    held.iter().for_each(|&k| out[labelled.rows[k]] = true);
+    split.held.iter().for_each(|&k| out[labelled.rows[k]] = true);
+    if let Some(all) = &train.groups {
+        // An unlabelled row of a held-out group is held out with it.
+        let held: std::collections::HashSet<&str> =
+            (0..out.len()).filter(|&r| out[r]).map(|r| all[r].as_str()).collect();
+        (0..out.len()).for_each(|r| out[r] |= held.contains(all[r].as_str()));
+    }
     let (kept, held): (Vec<usize>, Vec<usize>) = (0..out.len()).partition(|&r| !out[r]);
     let (train, val) = (train.subset("train", &kept), train.subset("val", &held));
     set.splits.retain(|s| s.name != "val");
     set.splits[i] = train;
     set.splits.insert(i + 1, val);
-    Ok((set, Some(HeldOut { fraction, seed, rows: held.len() })))
+    Ok((set, Some(HeldOut { fraction, seed, rows: held.len(), groups: split.held_groups })))
+}
+
+/// The groups of a split's `rows`, when it has groups.
+fn labelled_groups(split: &daecf_core::data::LatentSplit, rows: &[usize]) -> Option<Vec<String>> {
+    split.groups.as_ref().map(|g| rows.iter().map(|&r| g[r].clone()).collect())
 }
 
 fn parse_task(s: &str) -> Result<TaskSpec, String> {
@@ -160,25 +180,32 @@ fn parse_calibration(s: &str) -> Result<CalibrationKind, String> {
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let set = LatentSet::read(&args.latents)?;
     anyhow::ensure!(set.split("train").is_some(), "{} has no train_latents to fit on", args.latents.display());
-    let (set, held_out) = with_validation(set, args.val_fraction, args.seed)?;
+    let fraction = if args.folds.is_some() { 0.0 } else { args.val_fraction };
+    let (set, held_out) = with_validation(set, fraction, args.seed)?;
     let train = set.split("train").context("no train split")?;
     let labelled = train.labelled_rows()?;
     let train_labels = &labelled.labels;
-    match &held_out {
-        Some(h) => eprintln!(
-            "{} has no labelled val split: {} of the labelled training latents ({:.0} %, stratified, seed {}) are held \
-             out to measure the heads",
+    let train_groups = labelled_groups(train, &labelled.rows);
+    let grouped = if train_groups.is_some() { ", whole groups (train_groups)" } else { "" };
+    match (&held_out, args.folds) {
+        (_, Some(k)) => eprintln!(
+            "cross-validating each head over {k} folds of the labelled training latents (stratified{grouped}, seed {})",
+            args.seed
+        ),
+        (Some(h), None) => eprintln!(
+            "{} has no labelled val split: {} of the labelled training latents ({:.0} %, stratified{grouped}, seed \
+             {}) are held out to measure the heads",
             args.latents.display(),
             h.rows,
             100.0 * h.fraction,
             h.seed
         ),
-        None if set.split("val").is_none_or(|s| s.labelled_rows().is_err()) => eprintln!(
+        (None, None) if set.split("val").is_none_or(|s| s.labelled_rows().is_err()) => eprintln!(
             "warning: nothing is held out (--val-fraction 0) and {} has no labelled val split: the figures are \
              training figures, not a measure of the heads",
             args.latents.display()
         ),
-        None => {}
+        (None, None) => {}
     }
     if labelled.rows.len() < train.latents.nrows() {
         eprintln!("fitting on the {} labelled of {} training latents", labelled.rows.len(), train.latents.nrows());
@@ -204,12 +231,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     };
     let device = args.backend.device()?;
     let grid = &args.c.0;
-    let val = match grid.len() {
-        1 => None,
+    let val = match (grid.len(), args.folds) {
+        (1, _) | (_, Some(_)) => None,
         _ => Some(set.split("val").and_then(|s| s.labelled_rows().ok()).with_context(|| {
             format!(
                 "--c with several values keeps the head with the best val ROC-AUC, and {} has no labelled val \
-                 split (val_latents and val_labels) while --val-fraction is 0; give one C or hold some out",
+                 split (val_latents and val_labels) while --val-fraction is 0; give one C, hold some out, or \
+                 cross-validate (--folds)",
                 args.latents.display()
             )
         })?),
@@ -228,15 +256,38 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         }
         candidates.push(heads);
     }
+    // With --folds, every task cross-validated at every C: cvs[k][t].
+    let mut cvs: Vec<Vec<CrossValidation>> = Vec::new();
+    if let Some(folds) = args.folds {
+        for &c in grid {
+            let config = HeadConfig { c, ..config.clone() };
+            let at_c = tasks.iter().map(|task| {
+                cross_validate(
+                    task,
+                    labelled.latents.view(),
+                    train_labels,
+                    train_groups.as_deref(),
+                    &config,
+                    folds as usize,
+                    args.seed,
+                    &device,
+                )
+                .with_context(|| format!("cross-validating task '{}' with C = {c}", task.name))
+            });
+            cvs.push(at_c.collect::<anyhow::Result<Vec<_>>>()?);
+        }
+    }
     let mut heads = Vec::new();
     let mut reports = Vec::new();
     for (t, task) in tasks.iter().enumerate() {
         let c_search = match &val {
-            Some(val) => search_c(grid, |k| candidates[k][t].0.evaluate(val.latents.view(), &val.labels))
+            Some(val) => search_c(grid, |k| Ok(candidates[k][t].0.evaluate(val.latents.view(), &val.labels)?.auc))
                 .with_context(|| format!("choosing C for task '{}' on the val split", task.name))?,
+            None if grid.len() > 1 => search_c(grid, |k| Ok(cvs[k][t].auc.mean))?,
             None => Vec::new(),
         };
         let best = c_search.iter().position(|s| s.chosen).unwrap_or(0);
+        let cross_validation = cvs.get(best).map(|at_c| at_c[t].clone());
         let (head, fit_seconds) = candidates[best][t].clone();
         let mut splits = BTreeMap::new();
         for split in &set.splits {
@@ -255,7 +306,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             "fitted '{}' ({:?}, {solver:?} solver, C = {}) in {fit_seconds:.2} s",
             task.name, config.classifier, head.c
         );
-        reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits, c_search });
+        reports.push(TaskReport { task: task.name.clone(), solver, fit_seconds, splits, c_search, cross_validation });
         heads.push(head);
     }
     if grid.len() > 1 {
@@ -288,16 +339,16 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The val ROC-AUC of each C of `grid` (`evaluate(k)` measures the head fitted with `grid[k]`),
-/// the best marked as chosen: the smaller C on a tie.
-fn search_c(grid: &[f64], evaluate: impl Fn(usize) -> daecf_core::Result<Evaluation>) -> anyhow::Result<Vec<CScore>> {
+/// The ROC-AUC of each C of `grid` (`auc(k)` measures the head fitted with `grid[k]`, on the val
+/// split or cross-validated), the best marked as chosen: the smaller C on a tie.
+fn search_c(grid: &[f64], auc: impl Fn(usize) -> daecf_core::Result<f64>) -> anyhow::Result<Vec<CScore>> {
     let mut scores = grid
         .iter()
         .enumerate()
-        .map(|(k, &c)| Ok(CScore { c, val_auc: evaluate(k)?.auc, chosen: false }))
+        .map(|(k, &c)| Ok(CScore { c, auc: auc(k)?, chosen: false }))
         .collect::<anyhow::Result<Vec<CScore>>>()?;
     let best = (0..scores.len())
-        .max_by(|&a, &b| scores[a].val_auc.total_cmp(&scores[b].val_auc).then(scores[b].c.total_cmp(&scores[a].c)))
+        .max_by(|&a, &b| scores[a].auc.total_cmp(&scores[b].auc).then(scores[b].c.total_cmp(&scores[a].c)))
         .context("no C to choose from")?;
     scores[best].chosen = true;
     Ok(scores)

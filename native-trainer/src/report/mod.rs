@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use daecf_core::data::LatentSet;
-use daecf_core::latent::fit::Solver;
+use daecf_core::latent::fit::{CrossValidation, MeanSd, Solver};
 use daecf_core::latent::{Evaluation, HeadFile};
 use serde::Serialize;
 
@@ -40,6 +40,18 @@ pub struct HeldOut {
     pub seed: u64,
     /// Latents held out.
     pub rows: usize,
+    /// Groups held out, when the split kept groups whole (0: not grouped).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub groups: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// `0.912 ± 0.031`.
+fn mean_sd(m: MeanSd) -> String {
+    format!("{:.3} ± {:.3}", m.mean, m.sd)
 }
 
 /// One task's fit and figures.
@@ -53,31 +65,38 @@ pub struct TaskReport {
     pub fit_seconds: f64,
     /// Figures per labelled split (train included).
     pub splits: BTreeMap<String, Evaluation>,
-    /// With `--c` a list: each C's val ROC-AUC, and which was kept.
+    /// With `--c` a list: each C's ROC-AUC (on the val split, or cross-validated), and which was
+    /// kept.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub c_search: Vec<CScore>,
+    /// With `--folds`: the kept C's cross-validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<CrossValidation>,
 }
 
-/// One C of a `--c` search and its head's ROC-AUC on the val split.
+/// One C of a `--c` search and its head's ROC-AUC.
 #[derive(Debug, Clone, Serialize)]
 pub struct CScore {
     /// Inverse regularisation strength.
     pub c: f64,
-    /// The head's ROC-AUC on the val split.
-    pub val_auc: f64,
+    /// The head's ROC-AUC on the val split, or its mean over the cross-validation's folds.
+    pub auc: f64,
     /// Whether this C's head was kept.
     pub chosen: bool,
 }
 
 impl FitReport {
-    /// The `--json` output: the figures of every evaluated split (not train) by split name;
-    /// with several tasks, `{"tasks": {name: {split: figures}}}`.
+    /// The `--json` output: the figures of every evaluated split (not train) by split name, and
+    /// the cross-validation as `cv`; with several tasks, `{"tasks": {name: {split: figures}}}`.
     pub fn summary_json(&self) -> serde_json::Value {
         let evaluated = |t: &TaskReport| -> serde_json::Value {
+            let cv =
+                t.cross_validation.as_ref().map(|cv| ("cv".to_string(), serde_json::to_value(cv).unwrap_or_default()));
             t.splits
                 .iter()
                 .filter(|(name, _)| name.as_str() != "train")
                 .map(|(name, e)| (name.clone(), serde_json::to_value(e).unwrap_or_default()))
+                .chain(cv)
                 .collect::<serde_json::Map<_, _>>()
                 .into()
         };
@@ -96,9 +115,10 @@ impl FitReport {
             let scores: Vec<String> = t
                 .c_search
                 .iter()
-                .map(|s| format!("{} {:.3}{}", s.c, s.val_auc, if s.chosen { " (kept)" } else { "" }))
+                .map(|s| format!("{} {:.3}{}", s.c, s.auc, if s.chosen { " (kept)" } else { "" }))
                 .collect();
-            let _ = writeln!(out, "{}: val ROC-AUC by C: {}", t.task, scores.join(", "));
+            let on = if t.cross_validation.is_some() { "cross-validated" } else { "val" };
+            let _ = writeln!(out, "{}: {on} ROC-AUC by C: {}", t.task, scores.join(", "));
         }
         out += &format!(
             "{:<12} {:<6} {:>5} {:>6} {:>9} {:>6} {:>6} {:>6} {:>9} {:>10}\n",
@@ -115,6 +135,18 @@ impl FitReport {
                     t.task, split, e.n, e.auc, e.auc_hard, e.f1, e.accuracy, mae, mf1, mf1u
                 );
             }
+            if let Some(cv) = &t.cross_validation {
+                let mae = cv.mae.map_or("-".into(), |m| mean_sd(m));
+                let _ = writeln!(
+                    out,
+                    "{:<12} {}-fold cross-validation (mean ± sd): AUC {}, F1 {}, accuracy {}, MAE {mae}",
+                    t.task,
+                    cv.folds,
+                    mean_sd(cv.auc),
+                    mean_sd(cv.f1),
+                    mean_sd(cv.accuracy)
+                );
+            }
         }
         out
     }
@@ -128,10 +160,16 @@ impl FitReport {
              fitted there.\n\n",
         );
         if let Some(h) = &self.held_out {
+            let grouped = match h.groups {
+                0 => String::new(),
+                n => format!(
+                    " The split is grouped: {n} whole groups (`train_groups`) are held out, none on both sides."
+                ),
+            };
             let _ = writeln!(
                 md,
                 "The latents file has no labelled val split: `val` is {} of the labelled training latents ({:.0} % \
-                 of each label, seed {}), held out of the fit.\n",
+                 of each label, seed {}), held out of the fit.{grouped}\n",
                 h.rows,
                 100.0 * h.fraction,
                 h.seed
@@ -151,10 +189,41 @@ impl FitReport {
                     e.n, e.n_positive, e.auc, e.auc_hard, e.f1, e.accuracy
                 );
             }
+            if let Some(cv) = &t.cross_validation {
+                let grouped = if cv.grouped { ", whole groups (`train_groups`) in each fold" } else { "" };
+                let _ = writeln!(
+                    md,
+                    "\n{}-fold cross-validation on the labelled training latents (stratified by label{grouped}, seed \
+                     {}); the head written is fitted on all of them.\n\n| fold | n | AUC | F1 | accuracy | MAE |\n\
+                     |---|---|---|---|---|---|",
+                    cv.folds, cv.seed
+                );
+                for (f, e) in cv.per_fold.iter().enumerate() {
+                    let mae = e.grading.as_ref().map_or("-".into(), |g| format!("{:.3}", g.mae));
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {:.3} | {:.3} | {:.3} | {mae} |",
+                        f + 1,
+                        e.n,
+                        e.auc,
+                        e.f1,
+                        e.accuracy
+                    );
+                }
+                let mae = cv.mae.map_or("-".into(), |m| mean_sd(m));
+                let _ = writeln!(
+                    md,
+                    "| mean ± sd | | {} | {} | {} | {mae} |",
+                    mean_sd(cv.auc),
+                    mean_sd(cv.f1),
+                    mean_sd(cv.accuracy)
+                );
+            }
             if !t.c_search.is_empty() {
-                md.push_str("\nC chosen by the val split's ROC-AUC:\n\n| C | val ROC-AUC | kept |\n|---|---|---|\n");
+                let on = if t.cross_validation.is_some() { "mean cross-validated" } else { "val split's" };
+                let _ = writeln!(md, "\nC chosen by the {on} ROC-AUC:\n\n| C | ROC-AUC | kept |\n|---|---|---|");
                 for s in &t.c_search {
-                    let _ = writeln!(md, "| {} | {:.3} | {} |", s.c, s.val_auc, if s.chosen { "yes" } else { "" });
+                    let _ = writeln!(md, "| {} | {:.3} | {} |", s.c, s.auc, if s.chosen { "yes" } else { "" });
                 }
             }
             for (task, files) in plots {

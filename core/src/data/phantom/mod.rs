@@ -104,7 +104,7 @@ fn image_set(name: &str, images: Vec<Array3<f32>>, labels: Vec<i64>) -> Result<I
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views).map_err(|e| DaecfError::Data(format!("phantom images: {e}")))?;
     let ids = (0..labels.len()).map(|i| format!("{name}-{i:05}")).collect();
-    Ok(ImageSet { name: name.into(), images, labels: labels.into_iter().map(Some).collect(), ids })
+    Ok(ImageSet { name: name.into(), images, labels: labels.into_iter().map(Some).collect(), ids, groups: None })
 }
 
 /// The phantom seeds of an honest protocol, as the demo model follows it: the DAE and its heads

@@ -4,6 +4,7 @@
 
 pub mod burn_solver;
 pub mod calibrate;
+pub mod cross_validate;
 pub mod linfa_solver;
 
 use burn::tensor::Device;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use burn_solver::{BurnSolverConfig, SvmLoss};
 pub use calibrate::fit_calibration;
+pub use cross_validate::{CrossValidation, MeanSd, cross_validate};
 
 use super::{CalibrationKind, CeDirection, ClassifierKind, FittedDirections, Head, Hyperplane, Standardizer, TaskSpec};
 use crate::{DaecfError, Result};
