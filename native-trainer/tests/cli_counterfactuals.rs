@@ -622,22 +622,24 @@ fn shortcut_compares_a_clean_and_a_confounded_head() {
 /// A folder labelled in part: `encode` keeps every image with a mask of the labelled ones, and
 /// `fit` fits on those, holding out a stratified validation share since there is no val split.
 #[test]
-fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
+fn a_partly_labelled_grouped_folder_is_encoded_whole_and_fitted_on_its_labels_by_patient() {
     let tmp = temp_dir("partial");
     let dir = tmp.path();
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
     let images = dir.join("images");
     daecf_ok(&["phantom", "vertebra", "--count", "60", "--size", "32", "--out", images.to_str().unwrap()]);
     let csv = std::fs::read_to_string(images.join("labels.csv")).unwrap();
-    // Every third image's label cell left empty, as a spreadsheet marks an unlabelled row.
+    // Every third image's label cell left empty, as a spreadsheet marks an unlabelled row; three
+    // images per patient, in a group column.
     let blanked: Vec<String> = csv
         .lines()
         .enumerate()
         .map(|(k, line)| {
-            let mut cells: Vec<&str> = line.split(',').collect();
+            let mut cells: Vec<String> = line.split(',').map(String::from).collect();
             if k > 0 && k % 3 == 0 {
-                cells[1] = "";
+                cells[1] = String::new();
             }
+            cells.push(if k == 0 { "group".into() } else { format!("patient-{}", (k - 1) / 3) });
             cells.join(",")
         })
         .collect();
@@ -657,6 +659,8 @@ fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
     let set = daecf_core::data::LatentSet::read(&latents).unwrap();
     let train = &set.splits[0];
     assert_eq!((train.latents.nrows(), train.labelled_rows().unwrap().rows.len()), (60, 40));
+    let groups = train.groups.as_ref().expect("train_groups written");
+    assert_eq!((groups[0].as_str(), groups[59].as_str()), ("patient-0", "patient-19"));
 
     let fit = dir.join("fit");
     let fit_with = |extra: &[&str]| {
@@ -667,14 +671,79 @@ fn a_partly_labelled_folder_is_encoded_whole_and_fitted_on_its_labels() {
     };
     let fitted = fit_with(&["--task", "fracture:positive=2,3:exclude=1"]);
     let report = json(&fit.join("report").join("report.json"));
+    // Whole patients (three images each, labelled or not) are held out, about 20 % of 20.
     let held = report["held_out"]["rows"].as_u64().unwrap();
-    assert!((6..=10).contains(&held), "about 20 % of 40 held out: {held}");
+    let held_groups = report["held_out"]["groups"].as_u64().unwrap();
+    assert_eq!(held, 3 * held_groups, "whole patients held out");
+    assert!((3..=5).contains(&held_groups), "about 20 % of 20 patients: {held_groups}");
     let said = String::from_utf8_lossy(&fitted.stderr);
-    assert!(said.contains(&format!("{held} of the labelled training latents (20 %, stratified")), "{said}");
-    assert!(said.contains(&format!("fitting on the {} labelled of {}", 40 - held, 60 - held)), "{said}");
+    assert!(said.contains("of the labelled training latents (20 %, stratified, whole groups (train_groups)"), "{said}");
+    let md = std::fs::read_to_string(fit.join("report").join("report.md")).unwrap();
+    assert!(md.contains(&format!("{held_groups} whole groups (`train_groups`) are held out")), "{md}");
     // The head is measured on the held-out rows it was not fitted on (grade 1 left out by the task).
     let val_n = report["tasks"][0]["splits"]["val"]["n"].as_u64().unwrap();
     assert!(val_n > 0 && val_n <= held, "val n {val_n} of {held}");
     let untouched = fit_with(&["--val-fraction", "0"]);
     assert!(String::from_utf8_lossy(&untouched.stderr).contains("training figures, not a measure"));
+    // Cross-validation over whole patients, C chosen by it.
+    let folded = fit_with(&["--folds", "4", "--c", "0.1,10", "--json", "--task", "fracture:positive=2,3"]);
+    let summary: serde_json::Value = serde_json::from_slice(&folded.stdout).unwrap();
+    let cv = &summary["cv"];
+    assert_eq!((cv["folds"].as_u64(), cv["grouped"].as_bool()), (Some(4), Some(true)), "{summary}");
+    let per_fold = cv["per_fold"].as_array().unwrap();
+    assert_eq!(per_fold.iter().map(|e| e["n"].as_u64().unwrap()).sum::<u64>(), 40, "every labelled latent once");
+    assert!(cv["auc"]["mean"].as_f64().unwrap() > 0.5, "{cv}");
+    let report = json(&fit.join("report").join("report.json"));
+    assert!(report["held_out"].is_null(), "no hold-out beside the folds");
+    assert_eq!(report["tasks"][0]["c_search"].as_array().unwrap().len(), 2);
+    let too_many = daecf(&["fit", "--latents", latents.to_str().unwrap(), "--folds", "30", "--no-plots"]);
+    let said = String::from_utf8_lossy(&too_many.stderr);
+    assert!(!too_many.status.success() && said.contains("2 to 20 folds (at most one per group)"), "{said}");
+}
+
+#[test]
+fn real_nifti_volumes_are_encoded_slice_by_slice_with_their_volume_as_group() {
+    let data = common::real_test_data().join("nibabel");
+    let tmp = temp_dir("nifti");
+    let dir = tmp.path();
+    let csv = dir.join("labels.csv");
+    std::fs::write(&csv, "file,label\nanatomical.nii,1\nstandard.nii.gz,0\n").unwrap();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let latents = dir.join("latents.npz");
+    let encoded = daecf_ok(&[
+        "encode",
+        "--model",
+        bundle.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--labels",
+        csv.to_str().unwrap(),
+        "--window",
+        "percentile",
+        "--slice-every",
+        "5",
+        "--out",
+        latents.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&encoded.stderr);
+    assert!(said.contains("example4d.nii.gz: a 4D volume") && said.contains("skipped 2 unreadable"), "{said}");
+    let set = daecf_core::data::LatentSet::read(&latents).unwrap();
+    let train = &set.splits[0];
+    let ids = train.ids.as_ref().unwrap();
+    assert_eq!(
+        &ids[..5],
+        [
+            "anatomical.nii#z=0",
+            "anatomical.nii#z=5",
+            "anatomical.nii#z=10",
+            "anatomical.nii#z=15",
+            "anatomical.nii#z=20"
+        ]
+    );
+    let groups = train.groups.as_ref().unwrap();
+    for (k, id) in ids.iter().enumerate() {
+        let volume = id.split_once('#').unwrap().0;
+        assert_eq!(groups[k], volume, "a slice's group is its volume");
+        assert_eq!(train.label(k), Some(i64::from(volume == "anatomical.nii")), "labelled per volume");
+    }
 }

@@ -23,3 +23,17 @@ pub fn daecf_ok(args: &[&str]) -> Output {
     assert!(out.status.success(), "daecf {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
+
+/// nibabel's and pydicom's test files, fetched by scripts/fetch-test-data.sh (which
+/// scripts/test.sh runs) into `DAECF_TEST_DATA` or ~/.cache/daecf/test-data.
+pub fn real_test_data() -> std::path::PathBuf {
+    let dir = std::env::var_os("DAECF_TEST_DATA").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/daecf/test-data")
+    });
+    assert!(
+        dir.join("complete").is_file(),
+        "{} lacks the real test files: run scripts/fetch-test-data.sh",
+        dir.display()
+    );
+    dir
+}

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use dicom_core::{DataElement, PrimitiveValue, VR, dicom_value};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use nifti::writer::WriterOptions;
 
 use super::*;
+use crate::data::volume::nifti::write_test_nifti;
 use crate::data::volume::{SliceAxis, Window};
 
 const SPEC: ImageSpec = ImageSpec { size: 8, channels: 1 };
@@ -23,11 +23,11 @@ fn temp_dir(test: &str) -> PathBuf {
 /// A 16 x 12 x `depth` CT-like volume: air (-1000 HU) around a block of bone (700 HU) in slices
 /// 2 and up.
 fn write_ct(path: &Path, depth: usize) {
-    let data = ndarray_017::Array3::from_shape_fn((16, 12, depth), |(x, y, z)| {
-        if z >= 2 && (4..12).contains(&x) && (3..9).contains(&y) { 700i16 } else { -1000 }
-    });
-    let header = nifti::NiftiHeader { pixdim: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], ..Default::default() };
-    WriterOptions::new(path).reference_header(&header).write_nifti(&data).unwrap();
+    let values: Vec<i16> = (0..16 * 12 * depth)
+        .map(|i| (i % 16, (i / 16) % 12, i / (16 * 12)))
+        .map(|(x, y, z)| if z >= 2 && (4..12).contains(&x) && (3..9).contains(&y) { 700 } else { -1000 })
+        .collect();
+    write_test_nifti(path, &[16, 12, depth], [1.0; 3], (1.0, 0.0), &values);
 }
 
 fn options(csv: Option<&Path>) -> FolderOptions {
@@ -42,44 +42,39 @@ fn options(csv: Option<&Path>) -> FolderOptions {
 fn nifti_volumes_become_labelled_grouped_slices() {
     let dir = temp_dir("nifti");
     std::fs::create_dir_all(dir.join("p1")).unwrap();
-    write_ct(&dir.join("p1/a.nii.gz"), 5);
+    write_ct(&dir.join("p1/a.nii"), 5);
     write_ct(&dir.join("p1/b.nii"), 4);
-    write_ct(&dir.join("c.nii.gz"), 3);
-    let four_d = ndarray_017::Array4::<f32>::zeros((4, 4, 4, 2));
-    WriterOptions::new(dir.join("series.nii.gz")).write_nifti(&four_d).unwrap();
+    write_ct(&dir.join("c.nii"), 3);
+    write_test_nifti(&dir.join("series.nii"), &[4, 4, 4, 2], [1.0; 3], (1.0, 0.0), &[0; 128]);
     // Labels per volume, one slice's own label, groups by patient.
     let csv = dir.join("labels.csv");
-    std::fs::write(&csv, "file,label,group\np1/a.nii.gz,1,patient-1\np1/b.nii,0,patient-1\np1/a.nii.gz#z=3,NA,\n")
-        .unwrap();
+    std::fs::write(&csv, "file,label,group\np1/a.nii,1,patient-1\np1/b.nii,0,patient-1\np1/a.nii#z=3,NA,\n").unwrap();
     let (set, rejected) = read_folder(&dir, &options(None), SPEC).unwrap();
     let ids: Vec<&str> = set.ids.iter().map(String::as_str).collect();
     assert_eq!(
         ids,
-        ["c.nii.gz#z=2", "p1/a.nii.gz#z=2", "p1/a.nii.gz#z=3", "p1/a.nii.gz#z=4", "p1/b.nii#z=2", "p1/b.nii#z=3"],
+        ["c.nii#z=2", "p1/a.nii#z=2", "p1/a.nii#z=3", "p1/a.nii#z=4", "p1/b.nii#z=2", "p1/b.nii#z=3"],
         "air slices 0 and 1 are skipped"
     );
     assert_eq!(set.labels, [None, Some(1), None, Some(1), Some(0), Some(0)]);
     let groups = set.groups.as_deref().unwrap();
-    assert_eq!(groups, ["c.nii.gz", "patient-1", "patient-1", "patient-1", "patient-1", "patient-1"]);
+    assert_eq!(groups, ["c.nii", "patient-1", "patient-1", "patient-1", "patient-1", "patient-1"]);
     assert_eq!(set.images.dim(), (6, 1, 8, 8));
     // Bone at 700 HU in the bone window (400 +- 900): (700 + 500) / 1800 of white.
     let centre = set.images[[1, 0, 4, 4]];
     assert!((centre - 1200.0 / 1800.0).abs() < 0.02, "{centre}");
     assert_eq!(rejected.len(), 1);
-    assert!(rejected[0].path.ends_with("series.nii.gz") && rejected[0].reason.contains("4D"), "{rejected:?}");
+    assert!(rejected[0].path.ends_with("series.nii") && rejected[0].reason.contains("4D"), "{rejected:?}");
     let strict = read_folder(&dir, &FolderOptions { strict: true, ..options(None) }, SPEC).unwrap_err().to_string();
-    assert!(strict.contains("series.nii.gz") && strict.contains("--strict"), "{strict}");
+    assert!(strict.contains("series.nii") && strict.contains("--strict"), "{strict}");
     // One file, every second slice across y, without a CSV.
     let one = FolderOptions {
         slicing: Slicing { axis: SliceAxis::Y, every: 2, window: Window::Auto, ..Slicing::default() },
         ..FolderOptions::default()
     };
-    let (set, _) = read_folder(&dir.join("c.nii.gz"), &one, SPEC).unwrap();
-    assert_eq!(
-        set.ids,
-        ["c.nii.gz#y=0", "c.nii.gz#y=2", "c.nii.gz#y=4", "c.nii.gz#y=6", "c.nii.gz#y=8", "c.nii.gz#y=10"]
-    );
-    assert_eq!(set.groups.as_deref().unwrap()[0], "c.nii.gz");
+    let (set, _) = read_folder(&dir.join("c.nii"), &one, SPEC).unwrap();
+    assert_eq!(set.ids, ["c.nii#y=0", "c.nii#y=2", "c.nii#y=4", "c.nii#y=6", "c.nii#y=8", "c.nii#y=10"]);
+    assert_eq!(set.groups.as_deref().unwrap()[0], "c.nii");
     let named = FolderOptions { group_column: Some("patient".into()), ..options(Some(&csv)) };
     let err = read_folder(&dir, &named, SPEC).unwrap_err().to_string();
     assert!(err.contains("no column 'patient'"), "{err}");

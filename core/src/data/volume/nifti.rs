@@ -60,29 +60,42 @@ pub fn read_nifti(path: &Path, id: &str) -> Result<Volume> {
     Ok(Volume { id: id.into(), voxels, spacing, stored_window: None })
 }
 
+/// A NIfTI-1 file for tests: `values` (int16, x fastest) of `dims` voxels sized `pixdim`, scaled
+/// by `scale` (`scl_slope`, `scl_inter`). Written field by field (NIfTI-1's 348-byte header, an
+/// empty extension flag, the voxels): the nifti crate's writer takes ndarray 0.17 arrays, and
+/// enabling it in tests alone changes burn's ndarray features and rebuilds burn for them.
+#[cfg(test)]
+pub(crate) fn write_test_nifti(path: &Path, dims: &[usize], pixdim: [f32; 3], scale: (f32, f32), values: &[i16]) {
+    let mut header = vec![0u8; 352];
+    let mut put = |at: usize, bytes: &[u8]| header[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0, &348i32.to_le_bytes());
+    let mut dim = [1i16; 8];
+    dim[0] = dims.len() as i16;
+    dims.iter().enumerate().for_each(|(k, &d)| dim[k + 1] = d as i16);
+    dim.iter().enumerate().for_each(|(k, d)| put(40 + 2 * k, &d.to_le_bytes()));
+    put(70, &4i16.to_le_bytes()); // datatype: int16
+    put(72, &16i16.to_le_bytes()); // bitpix
+    let pix = [1.0, pixdim[0], pixdim[1], pixdim[2], 1.0, 1.0, 1.0, 1.0];
+    pix.iter().enumerate().for_each(|(k, p): (usize, &f32)| put(76 + 4 * k, &p.to_le_bytes()));
+    put(108, &352f32.to_le_bytes()); // vox_offset
+    put(112, &scale.0.to_le_bytes());
+    put(116, &scale.1.to_le_bytes());
+    put(344, b"n+1\0");
+    header.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, header).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nifti::writer::WriterOptions;
-
-    fn temp_dir(test: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("daecf-nifti-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     #[test]
-    fn a_written_volume_reads_back_with_its_spacing() {
-        let dir = temp_dir("round-trip");
+    fn a_written_volume_reads_back_scaled_with_its_spacing() {
+        let dir = std::env::temp_dir().join(format!("daecf-nifti-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("scan.nii");
-        let data = ndarray_017::Array3::from_shape_fn((5, 4, 3), |(x, y, z)| (x + 10 * y + 100 * z) as i16 - 1000);
-        let header = nifti::NiftiHeader { pixdim: [1.0, 0.8, 0.8, 2.5, 1.0, 1.0, 1.0, 1.0], ..Default::default() };
-        WriterOptions::new(&path).reference_header(&header).write_nifti(&data).unwrap();
-        // The writer stores raw values; scl_slope and scl_inter (bytes 112 to 119) scale them.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[112..116].copy_from_slice(&2.0f32.to_le_bytes());
-        bytes[116..120].copy_from_slice(&(-24.0f32).to_le_bytes());
-        std::fs::write(&path, bytes).unwrap();
+        let values: Vec<i16> = (0..60).map(|i| (i % 5 + 10 * ((i / 5) % 4) + 100 * (i / 20)) as i16 - 1000).collect();
+        write_test_nifti(&path, &[5, 4, 3], [0.8, 0.8, 2.5], (2.0, -24.0), &values);
         let volume = read_nifti(&path, "scan.nii").unwrap();
         assert_eq!(volume.voxels.dim(), (5, 4, 3));
         assert_eq!(volume.voxels[[4, 3, 2]], 2.0 * (4 + 30 + 200 - 1000) as f32 - 24.0, "scaled");
