@@ -202,8 +202,7 @@ fn a_c_search_keeps_the_best_val_auc_and_writes_every_candidate() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report").join("report.json")).unwrap()).unwrap();
     let search = report["tasks"][0]["c_search"].as_array().unwrap();
     assert_eq!(search.len(), 2);
-    let best =
-        search.iter().max_by(|a, b| a["auc"].as_f64().unwrap().total_cmp(&b["auc"].as_f64().unwrap())).unwrap();
+    let best = search.iter().max_by(|a, b| a["auc"].as_f64().unwrap().total_cmp(&b["auc"].as_f64().unwrap())).unwrap();
     assert_eq!(best["chosen"], true);
     let kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("head.json")).unwrap()).unwrap();

@@ -98,13 +98,20 @@ pub fn read_folder(path: &Path, options: &FolderOptions, spec: ImageSpec) -> Res
     read.finish(path)
 }
 
+/// One image of a folder, prepared for the model.
+struct FolderImage {
+    pixels: Array3<f32>,
+    id: String,
+    label: Option<i64>,
+    group: Option<String>,
+}
+
 /// A folder being read: the images so far and the files rejected.
 struct FolderRead<'a> {
     options: &'a FolderOptions,
     spec: ImageSpec,
     table: &'a LabelTable,
-    /// Per image: the pixels, its id, its label and its group.
-    items: Vec<(Array3<f32>, String, Option<i64>, Option<String>)>,
+    items: Vec<FolderImage>,
     rejected: Vec<Rejected>,
 }
 
@@ -118,14 +125,14 @@ impl FolderRead<'_> {
         volume: Option<&str>,
         file: &Path,
     ) -> Result<()> {
-        let image = match prepared {
-            Ok(image) => image,
+        let pixels = match prepared {
+            Ok(pixels) => pixels,
             Err(reason) => return self.reject(file.to_path_buf(), reason),
         };
         let keys = [Some(id.as_str()), name.as_deref(), volume];
         let label = keys.iter().flatten().find_map(|k| self.table.labels.get(*k)).copied().flatten();
         let group = keys.iter().flatten().find_map(|k| self.table.groups.get(*k)).cloned().or(volume.map(String::from));
-        self.items.push((image, id, label, group));
+        self.items.push(FolderImage { pixels, id, label, group });
         Ok(())
     }
 
@@ -202,13 +209,14 @@ impl FolderRead<'_> {
                 path.display()
             )));
         }
-        let grouped = self.items.iter().any(|item| item.3.is_some());
-        let views: Vec<_> = self.items.iter().map(|item| item.0.view()).collect();
+        let grouped = self.items.iter().any(|item| item.group.is_some());
+        let views: Vec<_> = self.items.iter().map(|item| item.pixels.view()).collect();
         let images: Array4<f32> = stack(Axis(0), &views).map_err(|e| DaecfError::Data(e.to_string()))?;
-        let labels = self.items.iter().map(|item| item.2).collect();
-        let groups =
-            grouped.then(|| self.items.iter().map(|item| item.3.clone().unwrap_or_else(|| item.1.clone())).collect());
-        let ids = self.items.into_iter().map(|item| item.1).collect();
+        let labels = self.items.iter().map(|item| item.label).collect();
+        // An image without a group is a group of its own.
+        let groups = grouped
+            .then(|| self.items.iter().map(|item| item.group.clone().unwrap_or_else(|| item.id.clone())).collect());
+        let ids = self.items.into_iter().map(|item| item.id).collect();
         Ok((ImageSet { name: "images".into(), images, labels, ids, groups }, self.rejected))
     }
 }

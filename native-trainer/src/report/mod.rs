@@ -136,7 +136,7 @@ impl FitReport {
                 );
             }
             if let Some(cv) = &t.cross_validation {
-                let mae = cv.mae.map_or("-".into(), |m| mean_sd(m));
+                let mae = cv.mae.map_or("-".into(), mean_sd);
                 let _ = writeln!(
                     out,
                     "{:<12} {}-fold cross-validation (mean ± sd): AUC {}, F1 {}, accuracy {}, MAE {mae}",
@@ -210,7 +210,7 @@ impl FitReport {
                         e.accuracy
                     );
                 }
-                let mae = cv.mae.map_or("-".into(), |m| mean_sd(m));
+                let mae = cv.mae.map_or("-".into(), mean_sd);
                 let _ = writeln!(
                     md,
                     "| mean ± sd | | {} | {} | {} | {mae} |",
