@@ -746,4 +746,13 @@ fn real_nifti_volumes_are_encoded_slice_by_slice_with_their_volume_as_group() {
         assert_eq!(groups[k], volume, "a slice's group is its volume");
         assert_eq!(train.label(k), Some(i64::from(volume == "anatomical.nii")), "labelled per volume");
     }
+    // One slice of a volume explained, in a folder named after the volume and the slice.
+    let volume = data.join("anatomical.nii");
+    let out = dir.join("explain");
+    let (volume, out) = (volume.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["explain", volume, "--slice-range", "10..11", "--window", "percentile", "--bundle"];
+    let mut args = args.to_vec();
+    args.extend([bundle.to_str().unwrap(), "--t-encode", "3", "--t-render", "2", "--out", out]);
+    daecf_ok(&args);
+    assert!(dir.join("explain/anatomical_z10/explanation.json").is_file());
 }

@@ -232,6 +232,12 @@ fn volume_reason(e: DaecfError) -> String {
 #[cfg(not(feature = "volumes"))]
 const NO_VOLUMES: &str = "this build of daecf reads no NIfTI or DICOM files (it lacks the `volumes` feature)";
 
+/// Whether `path` names a NIfTI or DICOM file (by its name, or the DICOM mark of a file without
+/// an extension).
+pub fn is_volume_file(path: &Path) -> bool {
+    matches!(file_kind(path), Some(FileKind::Nifti | FileKind::Dicom))
+}
+
 fn file_kind(path: &Path) -> Option<FileKind> {
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();

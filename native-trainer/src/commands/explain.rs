@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burn::tensor::Device;
 use clap::Args;
+use daecf_core::data::folder::is_volume_file;
 use daecf_core::data::images::prepare_bytes;
-use daecf_core::data::{ImageSet, ImageSpec};
+use daecf_core::data::{FolderOptions, ImageSet, ImageSpec, read_folder};
 use daecf_core::latent::{CeDirection, CeMove, CeRequest, Head, HeadFile};
 use daecf_core::model::DiffusionAutoencoder;
 use daecf_core::pipeline::{CeSteps, explain, explanation_reports};
@@ -19,7 +20,7 @@ use image::RgbImage;
 use ndarray::{Array4, Axis, stack};
 
 use crate::backend::Backend;
-use crate::data_source::batch_tensor;
+use crate::data_source::{SliceArgs, batch_tensor};
 use crate::files;
 use crate::model_source::ModelArgs;
 use crate::preview::{to_images, wait};
@@ -34,11 +35,16 @@ const DISPLAY: u32 = 192;
   daecf explain scan.png --model out/train/model.safetensors --head out/fit/head.json
   daecf explain scan.png --bundle shared-models/demo/demo.daecf
   daecf explain a.png b.png --model m.safetensors --head head.json --task fracture --grades 0,3 --frames 9
-  daecf explain scan.png --model m.safetensors --head head.json --t-encode 50 --t-render 20   # fast preview")]
+  daecf explain scan.png --model m.safetensors --head head.json --t-encode 50 --t-render 20   # fast preview
+  daecf explain ct.nii.gz --window ct-bone --slice-range 40..41 --model m.safetensors --head head.json")]
 pub struct ExplainArgs {
-    /// Images to explain (PNG/JPEG, any size; converted to the model's channels and size).
+    /// Images to explain (PNG/JPEG, any size; converted to the model's channels and size), or
+    /// NIfTI/DICOM files: each of their slices (see --window and --slice-*).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<PathBuf>,
+    /// How volumes are cut into slices.
+    #[command(flatten)]
+    slicing: SliceArgs,
     #[command(flatten)]
     source: ModelArgs,
     #[command(flatten)]
@@ -260,10 +266,13 @@ pub fn explain_images(
     Ok(out_items)
 }
 
-/// A file-system-safe folder name for an image id.
+/// A file-system-safe folder name for an image id: the file's stem, and a volume slice's axis
+/// and index (`ct.nii.gz#z=40`: `ct_z40`).
 fn safe_id(id: &str) -> String {
-    let stem = Path::new(id).file_stem().map_or_else(|| id.to_string(), |s| s.to_string_lossy().to_string());
-    files::safe_name(&stem)
+    let (file, slice) = id.split_once('#').map_or((id, None), |(f, s)| (f, Some(s.replace('=', ""))));
+    let stem = Path::new(file).file_stem().map_or_else(|| file.to_string(), |s| s.to_string_lossy().to_string());
+    let stem = stem.strip_suffix(".nii").unwrap_or(&stem);
+    files::safe_name(&slice.map_or_else(|| stem.to_string(), |slice| format!("{stem}_{slice}")))
 }
 
 /// Safe folder names for image ids, made unique (`scan`, `scan-2`, ...) where images from
@@ -280,19 +289,28 @@ fn folder_names<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     .collect()
 }
 
-/// Reads the images given on the command line as one set.
-fn read_images(paths: &[PathBuf], spec: ImageSpec) -> anyhow::Result<ImageSet> {
-    let mut images = Vec::new();
+/// Reads the images given on the command line as one set: a volume file gives its slices.
+fn read_images(paths: &[PathBuf], slicing: &SliceArgs, spec: ImageSpec) -> anyhow::Result<ImageSet> {
+    let (mut images, mut ids) = (Vec::new(), Vec::new());
     for p in paths {
+        if is_volume_file(p) {
+            let options = FolderOptions { strict: true, slicing: slicing.slicing(), ..FolderOptions::default() };
+            let (slices, _) = read_folder(p, &options, spec)?;
+            let folder = p.parent().map(|d| d.join("")).unwrap_or_default().display().to_string();
+            images.extend(slices.images.axis_iter(Axis(0)).map(|s| s.to_owned()));
+            ids.extend(slices.ids.into_iter().map(|id| format!("{folder}{id}")));
+            continue;
+        }
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
         images.push(
-            prepare_bytes(&bytes, spec).with_context(|| format!("{}: not a usable PNG/JPEG image", p.display()))?,
+            prepare_bytes(&bytes, spec)
+                .with_context(|| format!("{}: not a usable PNG/JPEG image, NIfTI or DICOM file", p.display()))?,
         );
+        ids.push(p.display().to_string());
     }
     let views: Vec<_> = images.iter().map(|a| a.view()).collect();
     let images: Array4<f32> = stack(Axis(0), &views)?;
-    let ids = paths.iter().map(|p| p.display().to_string()).collect();
-    Ok(ImageSet { name: "images".into(), images, labels: vec![None; paths.len()], ids, groups: None })
+    Ok(ImageSet { name: "images".into(), images, labels: vec![None; ids.len()], ids, groups: None })
 }
 
 /// Runs `daecf explain`.
@@ -300,8 +318,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let device = args.backend.device()?;
     let (model, file, name) = args.source.load(&device)?;
     let head = args.ce.head(&file, &name)?;
-    let set =
-        read_images(&args.images, ImageSpec { size: model.config.image_size, channels: model.config.in_channels })?;
+    let spec = ImageSpec { size: model.config.image_size, channels: model.config.in_channels };
+    let set = read_images(&args.images, &args.slicing, spec)?;
     let (bar, mut on_step) = crate::progress::ddim_steps("explaining");
     let indices: Vec<usize> = (0..set.len()).collect();
     let with = Explainer { model: &model, head, device: &device };
@@ -334,5 +352,7 @@ mod tests {
     fn images_sharing_a_file_name_get_their_own_folders() {
         let ids = ["a/scan.png", "b/scan.png", "scan 1.jpg", "b/scan-2.png"];
         assert_eq!(folder_names(ids.into_iter()), vec!["scan", "scan-2", "scan_1", "scan-2-2"]);
+        let slices = ["ct/a.nii.gz#z=4", "ct/a.nii.gz#z=5", "CT_small.dcm#x=0"];
+        assert_eq!(folder_names(slices.into_iter()), vec!["a_z4", "a_z5", "CT_small_x0"]);
     }
 }
