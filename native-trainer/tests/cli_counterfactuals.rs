@@ -313,7 +313,10 @@ fn strength_scales_the_counterfactual_moves() {
     let labels =
         daecf(&["evaluate-ce", "--bundle", &bundle, "--data", "phantom:vertebra:30", "--labels", "grades.csv"]);
     let err = String::from_utf8_lossy(&labels.stderr);
-    assert!(!labels.status.success() && err.contains("--labels and --strict apply to a folder of images"), "{err}");
+    assert!(
+        !labels.status.success() && err.contains("--labels, --group-column and --strict apply to a folder of images"),
+        "{err}"
+    );
 }
 
 /// The demo model's phantom latents through `encode` and `fit` with every figure (the t-SNE of
