@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The browser app's end-to-end test and benchmark: explains a sample with the native CLI, then
 # runs tests/browser/e2e.mjs (Playwright + Debian's chromium) against web-app/dist on the CPU
-# (wasm) path and on WebGPU, comparing with the native output. Build the app first
+# (wasm) path and on WebGPU, comparing with the native output, and drives the page's bad-input,
+# privacy and accessibility checks (a tiny32 bundle is trained for two steps for the switch
+# between models of different sizes). Build the app first
 # (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +23,12 @@ start=$(date +%s%N)
 "$target_dir/debug/daecf" explain "$sample" --bundle shared-models/demo/demo.daecf \
     --t-encode "${STEPS%,*}" --t-render "${STEPS#*,}" --out "$out/native"
 native_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# A bundle of another image size (tiny32, two training steps: its quality does not matter), for
+# the page's switch between models.
+daecf="$target_dir/debug/daecf"
+"$daecf" train --data phantom:vertebra:64 --preset tiny32 --steps 2 --batch 8 --out "$out/tiny"
+"$daecf" encode --model "$out/tiny/model.safetensors" --data phantom:vertebra:64 --out "$out/tiny/latents.npz"
+"$daecf" fit --latents "$out/tiny/latents.npz" --no-plots --out "$out/tiny/fit"
+"$daecf" export --model "$out/tiny/model.safetensors" --head "$out/tiny/fit/head.json" --preset tiny32 --out "$out/tiny32.daecf"
 DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" STEPS="$STEPS" \
-    node tests/browser/e2e.mjs
+    OTHER_BUNDLE="$out/tiny32.daecf" node tests/browser/e2e.mjs

@@ -2,8 +2,8 @@
 # Installs, idempotently, what building and testing the browser app needs, without any tool
 # that downloads its own binaries: the wasm32 target, wasm-bindgen-cli of exactly the
 # wasm-bindgen version in Cargo.lock (it also brings wasm-bindgen-test-runner), Debian's
-# chromium and chromedriver, and playwright-core from npm (it drives /usr/bin/chromium and
-# downloads no browser).
+# chromium and chromedriver, and playwright-core (it drives /usr/bin/chromium and downloads no
+# browser) and axe-core (accessibility checks) from npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,7 @@ fi
 
 scripts/apt-install.sh chromium chromium-driver
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-    echo "setup-web: installing playwright-core (no browser download)" >&2
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+    echo "setup-web: installing playwright-core (no browser download) and axe-core" >&2
     (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

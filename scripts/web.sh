@@ -22,11 +22,11 @@ mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
     --out-dir "$dist" --out-name daecf-web \
     "$target_dir/wasm32-unknown-unknown/$built_dir/daecf-web.wasm"
-cp -r web-app/assets/samples web-app/assets/style.css web-app/assets/sw.js \
+cp -r web-app/assets/samples web-app/assets/style.css web-app/assets/sw.js web-app/assets/boot.js \
     web-app/assets/manifest.webmanifest web-app/assets/icon.svg "$dist/"
 cp shared-models/demo/demo.daecf "$dist/"
-# index.html without trunk: load the bound module where trunk would inject it.
-sed -e 's|<link data-trunk rel="rust"[^>]*>|<script type="module">import init from "./daecf-web.js"; init();</script>|' \
+# index.html without trunk: boot.js checks for WebAssembly SIMD and loads the bound module.
+sed -e 's|<link data-trunk rel="rust"[^>]*>|<script type="module" src="boot.js"></script>|' \
     -e '/<link data-trunk /d' web-app/index.html > "$dist/index.html"
 
 echo "what a browser downloads on the first visit (web-app/dist):"

@@ -4,17 +4,26 @@
 // Chromium), and checks against the native `daecf explain` output for the same bundle and image:
 //   - distance, class and grade, and the binary CE's planned distance, to 1e-3;
 //   - the binary CE image, within the tolerances below (8-bit pixels);
-//   - that no request left the app's own origin;
+//   - that every request of the page, its workers and its service worker is a GET to the app's
+//     own origin, and that the Content-Security-Policy blocks a cross-origin fetch;
+//   - that file names stay out of the report and download names unless the user asks;
+//   - bad input: a corrupt bundle, a bundle of another image size (the image is prepared again
+//     for it), a file that is not an image, an image over the pixel limit;
+//   - accessibility: axe-core finds no serious or critical violation;
 //   - that after the first visit the app loads with the network off (service worker).
 // It saves screenshots and a benchmark (browser vs native time) under OUT.
 //
 // Environment: DIST (built app), NATIVE_DIR (daecf explain's folder for the sample), NATIVE_MS
 // (its wall time), SAMPLE (sample button index), STEPS (encode,render), BACKENDS (cpu,webgpu),
-// OUT (results folder).
+// OTHER_BUNDLE (a bundle of another image size), OUT (results folder).
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const DIST = path.resolve(process.env.DIST ?? "web-app/dist");
 const NATIVE_DIR = path.resolve(process.env.NATIVE_DIR ?? "out/e2e/native/vertebra_g2");
@@ -38,6 +47,34 @@ const MIME = {
   ".png": "image/png", ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json",
   ".daecf": "application/octet-stream",
 };
+
+// A grey PNG of width x height black pixels: small on disk, large once decoded.
+function blankPng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth; colour type 0 (grey), compression, filter, interlace 0
+  const rows = zlib.deflateSync(Buffer.alloc((width + 1) * height), { level: 9 });
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", header), chunk("IDAT", rows), chunk("IEND", Buffer.alloc(0))]);
+}
 
 function serve() {
   const server = http.createServer((req, res) => {
@@ -91,10 +128,12 @@ async function compareImages(page, a, b) {
 async function runPath(browser, origin, backend, native, nativeCe) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 1800 } });
   const page = await context.newPage();
+  // Every request of the browser context: the page's, its workers' and its service worker's.
   const foreign = [];
-  page.on("request", (r) => {
+  context.on("request", (r) => {
     const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith("data:") && !u.startsWith("blob:")) foreign.push(u);
+    const local = u.startsWith(`${origin}/`) || u.startsWith("data:") || u.startsWith("blob:");
+    if (!local || r.method() !== "GET") foreign.push(`${r.method()} ${u}`);
   });
   page.on("console", (m) => { if (m.type() === "error") console.log(`  [${backend} console] ${m.text()}`); });
   await page.goto(`${origin}/index.html`);
@@ -136,7 +175,7 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   const tol = TOLERANCE[backend];
   check(diff.sameSize && diff.mean <= tol.mean && diff.max <= tol.max,
     `${backend}: binary CE vs native: mean |diff| ${diff.mean?.toFixed(3)}, max ${diff.max} (of 255; allowed ${tol.mean}, ${tol.max})`);
-  check(foreign.length === 0, `${backend}: no request left ${origin} (${foreign.length} did: ${foreign.slice(0, 3).join(", ")})`);
+  check(foreign.length === 0, `${backend}: every request is a GET to ${origin} (${foreign.length} are not: ${foreign.slice(0, 3).join(", ")})`);
 
   let offline = null;
   if (backend === "cpu") {
@@ -159,6 +198,45 @@ async function runPath(browser, origin, backend, native, nativeCe) {
     const jsonHref = await page.getAttribute("#download-json", "href");
     check(gifHref.startsWith("data:image/gif;base64,R0lG") && jsonHref.startsWith("data:application/json;base64,"),
       "cpu: the GIF and JSON downloads are there");
+    const names = [await page.getAttribute("#download-gif", "download"), await page.getAttribute("#download-json", "download")];
+    check(report.image === "image" && names.every((n) => n.startsWith("image_")),
+      `cpu: the file name stays out of the report and downloads (${report.image}; ${names.join(", ")})`);
+    // Accessibility of the page with its results.
+    const axe = await page.evaluate(`${AXE}\n;axe.run(document, { resultTypes: ["violations"] })`);
+    const serious = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    check(serious.length === 0, `cpu: axe-core finds no serious or critical violation (${serious.map((v) => `${v.id}: ${v.nodes.length}`).join(", ") || "none"}; ${axe.violations.length} minor)`);
+    // The Content-Security-Policy blocks a request to another origin.
+    const blocked = await page.evaluate(() => new Promise((resolve) => {
+      document.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), { once: true });
+      fetch("https://example.org/upload", { method: "POST", body: "x" }).catch(() => {});
+      setTimeout(() => resolve("not blocked"), 5000);
+    }));
+    check(blocked === "connect-src", `cpu: the CSP blocks a cross-origin fetch (${blocked})`);
+    // Bad input: a file that is not an image, an image over the pixel limit.
+    await page.setInputFiles("#image-file", { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image") });
+    const notImage = await page.waitForSelector("#status.failed", { timeout: 30_000 }).then((e) => e.textContent(), () => "");
+    check(notImage.includes("give a PNG or JPEG image"), `cpu: a file that is not an image is refused: "${notImage}"`);
+    await page.click(`#sample-${SAMPLE}`);
+    await page.waitForSelector("#preview");
+    await page.setInputFiles("#image-file", { name: "huge.png", mimeType: "image/png", buffer: blankPng(12000, 9000) });
+    const huge = await page.waitForFunction(() => document.querySelector("#status.failed")?.textContent.includes("megapixels"), null, { timeout: 60_000 })
+      .then(() => page.textContent("#status"), () => page.textContent("#status"));
+    check(huge.includes("12000 x 9000") && huge.includes("100 megapixels"), `cpu: an image over the pixel limit is refused before decoding: "${huge}"`);
+    // A bundle of another image size: the image on the page is prepared again for it, and
+    // Explain runs.
+    if (process.env.OTHER_BUNDLE) {
+      await page.click(`#sample-${SAMPLE}`);
+      await page.waitForSelector("#preview");
+      await page.setInputFiles("#bundle-file", path.resolve(process.env.OTHER_BUNDLE));
+      const name = path.basename(process.env.OTHER_BUNDLE);
+      await page.waitForFunction((n) => document.querySelector("#status.ready")?.textContent.includes(n), name, { timeout: 120_000 });
+      const size = await page.$eval("#preview", (img) => img.naturalWidth);
+      await page.click("#explain");
+      const other = await page.waitForSelector("#report-json", { state: "attached", timeout: RUN_TIMEOUT_MS })
+        .then(async () => JSON.parse(await page.textContent("#report-json")), () => null);
+      check(size === 32 && other !== null && Number.isFinite(other.distance),
+        `cpu: after loading ${name}, the image is prepared at ${size} px and explained (distance ${other?.distance})`);
+    }
     // A long run can be cancelled.
     await page.selectOption("#preset", "quality");
     await page.click("#explain");

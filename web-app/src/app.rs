@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 use ndarray::Array3;
 
 use crate::browser::{fetch_asset, file_bytes, has_webgpu, register_service_worker};
-use crate::engine::{Backend, Devices, Loaded, Settings, explain};
+use crate::engine::{Backend, Devices, LoadError, Loaded, Settings, explain};
 use crate::picture::{png_url, upload_url};
 use crate::views::{Results, Shown};
 
@@ -25,11 +25,21 @@ const SAMPLES: [(&str, &str); 4] = [
     ("grade 3", "samples/vertebra_g3.png"),
 ];
 
+/// The largest bundle file the page reads (the paper's largest model in f32 is far below).
+const MAX_BUNDLE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The largest image file the page reads.
+const MAX_IMAGE_BYTES: f64 = 100.0 * 1024.0 * 1024.0;
+
 /// The image to explain.
 #[derive(Debug, Clone, PartialEq)]
 struct Input {
-    /// Its name (file stem).
+    /// Its name in the report and downloads: `image`, or the file's stem when the user asks.
     id: String,
+    /// The file's stem.
+    file_stem: String,
+    /// The file's bytes, to prepare it again for another model.
+    bytes: Rc<[u8]>,
     /// The file as the user gave it.
     original: String,
     /// At the model's size and channels, in [0, 1].
@@ -61,6 +71,9 @@ struct State {
     progress: RwSignal<Option<(usize, usize)>>,
     cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
     shown: RwSignal<Option<Shown>>,
+    /// Whether file names go into the report and download names (off: hospitals' file names
+    /// often carry patient ids).
+    keep_names: RwSignal<bool>,
 }
 
 impl State {
@@ -80,7 +93,9 @@ impl State {
         let mut devices = std::mem::take(&mut *self.devices.get_value().borrow_mut());
         let mut note = String::new();
         let mut loaded = Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices).await;
-        if let (Err(e), Backend::WebGpu) = (&loaded, wanted) {
+        // Only a device that will not start sends the model to the CPU; a bad bundle fails on
+        // every backend.
+        if let (Err(LoadError::Device(e)), Backend::WebGpu) = (&loaded, wanted) {
             note = format!(" ({e}; using the CPU instead)");
             self.backend.set(Backend::Cpu);
             loaded = Loaded::new(bundle, name.clone(), Backend::Cpu, &mut devices).await;
@@ -94,27 +109,34 @@ impl State {
                 self.model_version.update(|v| *v += 1);
                 self.shown.set(None);
                 self.status.set(Status::Ready(format!("{name} loaded on {}{note}", backend.label())));
+                // The image on the page is prepared again for this model's size and channels.
+                if let Some(input) = self.input.get_untracked() {
+                    self.set_image(input.file_stem, input.bytes);
+                }
             }
-            Err(e) => self.fail(e),
+            Err(e) => self.fail(e.to_string()),
         }
     }
 
     /// Prepares an image file for the loaded model.
-    fn set_image(&self, id: String, bytes: &[u8]) {
+    fn set_image(&self, file_stem: String, bytes: Rc<[u8]>) {
         let Some(loaded) = self.loaded() else { return self.fail("load a model first".into()) };
         let c = &loaded.model.config;
-        match prepare_bytes(bytes, ImageSpec { size: c.image_size, channels: c.in_channels }) {
-            Ok(prepared) => {
-                let preview = daecf_core::data::images::to_picture(prepared.view()).map(|p| png_url(&p.to_rgb8()));
-                match preview {
-                    Ok(preview) => {
-                        self.input.set(Some(Input { id, original: upload_url(bytes), prepared, preview }));
-                        self.shown.set(None);
-                    }
-                    Err(e) => self.fail(e.to_string()),
-                }
+        self.input.set(None);
+        self.shown.set(None);
+        let prepared = prepare_bytes(&bytes, ImageSpec { size: c.image_size, channels: c.in_channels })
+            .map_err(|e| format!("{file_stem}: {e}; give a PNG or JPEG image"))
+            .and_then(|prepared| {
+                let preview = daecf_core::data::images::to_picture(prepared.view()).map_err(|e| e.to_string())?;
+                Ok((prepared, png_url(&preview.to_rgb8())))
+            });
+        match prepared {
+            Ok((prepared, preview)) => {
+                let id = if self.keep_names.get_untracked() { file_stem.clone() } else { "image".into() };
+                let original = upload_url(&bytes);
+                self.input.set(Some(Input { id, file_stem, bytes, original, prepared, preview }));
             }
-            Err(e) => self.fail(format!("{id}: {e}; give a PNG or JPEG image")),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -155,6 +177,12 @@ fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
     files.and_then(|f| f.get(0))
 }
 
+/// The message for a file over the size the page reads.
+fn too_big(file: &web_sys::File, limit: f64, what: &str) -> String {
+    let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+    format!("{} is {:.0} MiB; the page reads {what} up to {:.0} MiB", file.name(), mib(file.size()), mib(limit))
+}
+
 fn stem(name: &str) -> String {
     name.rsplit_once('.').map_or(name, |(s, _)| s).to_string()
 }
@@ -175,6 +203,7 @@ pub fn App() -> impl IntoView {
         progress: RwSignal::new(None),
         cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
         shown: RwSignal::new(None),
+        keep_names: RwSignal::new(false),
     };
     spawn_local(async move {
         match fetch_asset("demo.daecf").await.and_then(|b| Bundle::from_bytes(&b).map_err(|e| e.to_string())) {
@@ -186,16 +215,19 @@ pub fn App() -> impl IntoView {
     let load_sample = move |path: &'static str| {
         spawn_local(async move {
             match fetch_asset(path).await {
-                Ok(bytes) => state.set_image(stem(path.rsplit('/').next().unwrap_or(path)), &bytes),
+                Ok(bytes) => state.set_image(stem(path.rsplit('/').next().unwrap_or(path)), bytes.into()),
                 Err(e) => state.fail(e),
             }
         })
     };
     let take_image = move |file: Option<web_sys::File>| {
         if let Some(file) = file {
+            if file.size() > MAX_IMAGE_BYTES {
+                return state.fail(too_big(&file, MAX_IMAGE_BYTES, "images"));
+            }
             spawn_local(async move {
                 match file_bytes(&file).await {
-                    Ok(bytes) => state.set_image(stem(&file.name()), &bytes),
+                    Ok(bytes) => state.set_image(stem(&file.name()), bytes.into()),
                     Err(e) => state.fail(e),
                 }
             })
@@ -203,6 +235,9 @@ pub fn App() -> impl IntoView {
     };
     let take_bundle = move |file: Option<web_sys::File>| {
         if let Some(file) = file {
+            if file.size() > MAX_BUNDLE_BYTES {
+                return state.fail(too_big(&file, MAX_BUNDLE_BYTES, "bundles"));
+            }
             spawn_local(async move {
                 let bundle = file_bytes(&file)
                     .await
@@ -230,14 +265,15 @@ pub fn App() -> impl IntoView {
             <p>"Counterfactual explanations of an image grader with a Diffusion Autoencoder, computed in this browser. "
                <b>"Your image never leaves this page"</b>": nothing is uploaded or stored."</p>
         </header>
-        <p id="status" class=move || match state.status.get() { Status::Busy(_) => "busy", Status::Ready(_) => "ready", Status::Failed(_) => "failed" }>
+        <main>
+        <p id="status" role="status" aria-live="polite" class=move || match state.status.get() { Status::Busy(_) => "busy", Status::Ready(_) => "ready", Status::Failed(_) => "failed" }>
             {move || match state.status.get() { Status::Busy(m) => format!("{m} ..."), Status::Ready(m) | Status::Failed(m) => m }}
         </p>
         <section class="panel">
             <h2>"Model"</h2>
             <p>
                 "Runs on: " <b id="backend-name">{move || state.backend.get().label()}</b> " "
-                <select id="backend-select" disabled=busy on:change=move |ev| switch_backend(event_target_value(&ev)) prop:value=move || if state.backend.get() == Backend::WebGpu { "webgpu" } else { "cpu" }>
+                <select id="backend-select" aria-label="backend" disabled=busy on:change=move |ev| switch_backend(event_target_value(&ev)) prop:value=move || if state.backend.get() == Backend::WebGpu { "webgpu" } else { "cpu" }>
                     <option value="webgpu">"WebGPU"</option>
                     <option value="cpu">"CPU (wasm)"</option>
                 </select>
@@ -253,10 +289,11 @@ pub fn App() -> impl IntoView {
             }}</p>
             <p>
                 "Task: "
-                <select id="head-select" on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))>
+                <select id="head-select" aria-label="task" on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))>
                     {move || { state.model_version.get(); state.loaded().map(|l| l.heads().iter().enumerate().map(|(i, h)| view! { <option value=i.to_string()>{h.task.name.clone()}</option> }).collect_view()) }}
                 </select>
-                " · your own bundle (.daecf): "
+                " · "
+                <label for="bundle-file">"your own bundle (.daecf): "</label>
                 <input type="file" id="bundle-file" accept=".daecf" disabled=busy on:change=move |ev| take_bundle(first_file(event_target::<web_sys::HtmlInputElement>(&ev).files())) />
             </p>
         </section>
@@ -271,8 +308,16 @@ pub fn App() -> impl IntoView {
             <div class="drop" on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
                 on:drop=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); take_image(first_file(ev.data_transfer().and_then(|d| d.files()))) }>
                 "Drop a PNG or JPEG here (grey or RGB, any size), or "
+                <label for="image-file">"choose one: "</label>
                 <input type="file" id="image-file" accept="image/png,image/jpeg" on:change=move |ev| take_image(first_file(event_target::<web_sys::HtmlInputElement>(&ev).files())) />
             </div>
+            <p>
+                <label>
+                    <input type="checkbox" id="keep-names" prop:checked=move || state.keep_names.get()
+                        on:change=move |_| state.keep_names.update(|v| *v = !*v) />
+                    " use the file's name in the report and download names (off: they say \"image\"; file names often carry patient ids)"
+                </label>
+            </p>
             {move || state.input.get().map(|input| view! {
                 <div class="row">
                     <figure><img class="upload" src=input.original alt="your image" /><figcaption>"as given"</figcaption></figure>
@@ -284,15 +329,15 @@ pub fn App() -> impl IntoView {
             <h2>"Explain"</h2>
             <p>
                 "DDIM steps: "
-                <select id="preset" on:change=move |ev| state.settings.set(if event_target_value(&ev) == "quality" { Settings::QUALITY } else { Settings::FAST })>
+                <select id="preset" aria-label="DDIM steps" on:change=move |ev| state.settings.set(if event_target_value(&ev) == "quality" { Settings::QUALITY } else { Settings::FAST })>
                     <option value="fast">"fast (50 encode / 20 render)"</option>
                     <option value="quality">"quality, as the paper (250 / 100)"</option>
                 </select>
                 " encode "
-                <input type="number" id="t-encode" min="1" max="1000" prop:value=move || state.settings.get().encode.to_string()
+                <input type="number" id="t-encode" aria-label="encoding steps" min="1" max="1000" prop:value=move || state.settings.get().encode.to_string()
                     on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { state.settings.update(|s| s.encode = v.clamp(1, 1000)) } } />
                 " render "
-                <input type="number" id="t-render" min="1" max="1000" prop:value=move || state.settings.get().render.to_string()
+                <input type="number" id="t-render" aria-label="rendering steps" min="1" max="1000" prop:value=move || state.settings.get().render.to_string()
                     on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { state.settings.update(|s| s.render = v.clamp(1, 1000)) } } />
             </p>
             <p>
@@ -301,11 +346,12 @@ pub fn App() -> impl IntoView {
                 <button id="cancel" disabled=move || state.progress.get().is_none() on:click=move |_| state.cancel.get_value().set(true)>"Cancel"</button>
                 " "
                 {move || state.progress.get().map(|(done, total)| view! {
-                    <progress id="progress" max=total.to_string() value=done.to_string()></progress>
+                    <progress id="progress" aria-label="DDIM steps done" max=total.to_string() value=done.to_string()></progress>
                     {format!(" {done} / {total} DDIM steps")}
                 })}
             </p>
         </section>
         {move || state.shown.get().map(|shown| view! { <Results shown=shown /> })}
+        </main>
     }
 }

@@ -67,3 +67,20 @@ pub fn register_service_worker() {
         }
     }
 }
+
+/// Replaces the status line with the message of a crash and a button that reloads the page:
+/// after a panic the app's state cannot be trusted, and the page must not look busy forever.
+pub fn show_crash(message: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(status) = document.get_element_by_id("status") else { return };
+    status.set_class_name("failed");
+    status.set_text_content(Some(&format!(
+        "daecf stopped on an internal error ({message}). Reload the page to start again; nothing was sent anywhere. "
+    )));
+    if let Ok(button) = document.create_element("button") {
+        button.set_id("reload");
+        button.set_text_content(Some("Reload"));
+        let _ = button.set_attribute("onclick", "location.reload()");
+        let _ = status.append_child(&button);
+    }
+}

@@ -63,6 +63,23 @@ impl Devices {
     }
 }
 
+/// Why a bundle did not load: the device (where another backend may do) or the bundle itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadError {
+    /// The device could not start.
+    Device(String),
+    /// The bundle's model could not be built (bad or mismatched weights).
+    Model(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Device(e) | Self::Model(e) => f.write_str(e),
+        }
+    }
+}
+
 /// A bundle whose model is loaded on a device.
 #[derive(Debug)]
 pub struct Loaded {
@@ -80,9 +97,9 @@ pub struct Loaded {
 
 impl Loaded {
     /// Loads the model of `bundle` on the device of `backend`.
-    pub async fn new(bundle: Bundle, name: String, backend: Backend, devices: &mut Devices) -> Result<Self, String> {
-        let device = devices.get(backend).await?;
-        let model = bundle.model(&device).map_err(|e| e.to_string())?;
+    pub async fn new(bundle: Bundle, name: String, backend: Backend, devices: &mut Devices) -> Result<Self, LoadError> {
+        let device = devices.get(backend).await.map_err(LoadError::Device)?;
+        let model = bundle.model(&device).map_err(|e| LoadError::Model(format!("{name}: {e}")))?;
         Ok(Self { bundle, name, model, backend, device })
     }
 
@@ -170,6 +187,15 @@ pub async fn explain(
     let device = loaded.device.clone();
     let range = model.config.input_range;
     let (c, h, w) = image.dim();
+    let config = &model.config;
+    if (c, h, w) != (config.in_channels, config.image_size, config.image_size) {
+        return Err(format!(
+            "the image was prepared as {c} x {h} x {w} but {} takes {} x {size} x {size}; choose the image again",
+            loaded.name,
+            config.in_channels,
+            size = config.image_size
+        ));
+    }
     let values: Vec<f32> = image.iter().map(|&v| range.from_unit(v)).collect();
     let x = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
     let z = model.encode(x.clone());

@@ -24,7 +24,10 @@ mod views;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        browser::show_crash(&info.to_string());
+    }));
     leptos::mount::mount_to_body(app::App);
 }
 

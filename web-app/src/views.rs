@@ -133,6 +133,7 @@ pub fn Results(shown: Shown) -> impl IntoView {
     let grades: Vec<ShownCe> = shown.counterfactuals[1..].to_vec();
     let frames = shown.frames.clone();
     let frames_for_label = frames.clone();
+    let frames_alt_len = frames.len();
     let id = r.image.clone();
     let (report_json, report_file, gif, gif_file) = (
         data_url("application/json", shown.json.as_bytes()),
@@ -175,8 +176,9 @@ pub fn Results(shown: Shown) -> impl IntoView {
             <h3>"Across the boundary"</h3>
             <div class="progression">
                 <img class="scan large" id="progression-frame"
+                    alt=move || format!("progression frame {} of {}", frame.get() + 1, frames_alt_len)
                     src=move || { let f = &frames[frame.get().min(frames.len() - 1)]; if show_diff.get() { f.difference.clone() } else { f.image.clone() } } />
-                <input type="range" id="progression-slider" min="0" max=(shown.frames.len() - 1).to_string()
+                <input type="range" id="progression-slider" aria-label="progression frame" min="0" max=(shown.frames.len() - 1).to_string()
                     prop:value=move || frame.get().to_string()
                     on:input=move |ev| frame.set(event_target_value(&ev).parse().unwrap_or(0)) />
                 <p>{move || frames_for_label[frame.get().min(frames_for_label.len() - 1)].caption.clone()}</p>

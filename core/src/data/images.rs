@@ -79,10 +79,25 @@ pub fn model_pictures(values: Vec<f32>, dims: [usize; 4], range: InputRange) -> 
     unit.axis_iter(Axis(0)).map(|img| Ok(to_picture(img)?.to_rgb8())).collect()
 }
 
-/// Decodes and prepares one image file's bytes.
+/// The most pixels an image may have: decoding takes 12 bytes a pixel before it is resized
+/// (100 megapixels: 1.2 GB), and no scan a 2D model reads comes near it.
+pub const MAX_PIXELS: u64 = 100_000_000;
+
+/// Decodes and prepares one image file's bytes; an image over [`MAX_PIXELS`] is refused from its
+/// header, before it is decoded.
 pub fn prepare_bytes(bytes: &[u8], spec: ImageSpec) -> Result<ndarray::Array3<f32>> {
-    let img = image::load_from_memory(bytes).map_err(|e| DaecfError::Data(format!("cannot decode the image: {e}")))?;
-    prepare(&img, spec)
+    let undecodable = |e: image::ImageError| DaecfError::Data(format!("cannot decode the image: {e}"));
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DaecfError::Data(format!("cannot read the image: {e}")))?;
+    let (w, h) = reader.into_dimensions().map_err(undecodable)?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(DaecfError::Data(format!(
+            "the image is {w} x {h} pixels, over the limit of {} megapixels; downscale it first",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
+    prepare(&image::load_from_memory(bytes).map_err(undecodable)?, spec)
 }
 
 /// Converts `img` to the spec's channels and size: scaled so the shorter side equals the size
@@ -156,5 +171,16 @@ mod tests {
         assert_eq!(set.batch(&[1], InputRange::MinusOneToOne), vec![-0.5; 4]);
         assert_eq!(set.batch(&[0, 1], InputRange::ZeroToOne).len(), 8);
         assert!(prepare_bytes(b"not an image", ImageSpec { size: 4, channels: 1 }).is_err());
+    }
+
+    #[test]
+    fn an_oversized_image_is_refused_before_it_is_decoded() {
+        // A 20000 x 6000 grey PNG (120 megapixels) compresses to a few hundred kilobytes.
+        let mut png = Vec::new();
+        let encoder = image::codecs::png::PngEncoder::new(&mut png);
+        let rows = vec![0u8; 20000 * 6000];
+        image::ImageEncoder::write_image(encoder, &rows, 20000, 6000, image::ExtendedColorType::L8).unwrap();
+        let err = prepare_bytes(&png, ImageSpec { size: 4, channels: 1 }).unwrap_err().to_string();
+        assert!(err.contains("20000 x 6000") && err.contains("100 megapixels"), "{err}");
     }
 }
