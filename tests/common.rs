@@ -6,9 +6,13 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
-/// The repository's root folder.
+/// The repository's root folder: the parent of the folder the tests run in (cargo and nextest
+/// run them in the crate's folder). Not the folder the binary was compiled in: a build cache
+/// shared by clones at different paths (as `.ci/run`'s) may hold a binary compiled in another.
 pub fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let here = std::env::current_dir().expect("the tests' working folder");
+    let crate_dir = if here.join("demo_model.rs").is_file() { here } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")) };
+    crate_dir.join("..")
 }
 
 /// The `daecf` binary of this build (`cargo nextest run --workspace` and `cargo test --workspace`
