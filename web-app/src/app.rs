@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use daecf_core::data::ImageSpec;
 use daecf_core::data::images::prepare_bytes;
@@ -39,7 +40,7 @@ struct Input {
     /// The file's stem.
     file_stem: String,
     /// The file's bytes, to prepare it again for another model.
-    bytes: Rc<[u8]>,
+    bytes: Arc<[u8]>,
     /// The file as the user gave it.
     original: String,
     /// At the model's size and channels, in [0, 1].
@@ -119,13 +120,16 @@ impl State {
     }
 
     /// Prepares an image file for the loaded model.
-    fn set_image(&self, file_stem: String, bytes: Rc<[u8]>) {
+    fn set_image(&self, file_stem: String, bytes: Arc<[u8]>) {
         let Some(loaded) = self.loaded() else { return self.fail("load a model first".into()) };
         let c = &loaded.model.config;
         self.input.set(None);
         self.shown.set(None);
         let prepared = prepare_bytes(&bytes, ImageSpec { size: c.image_size, channels: c.in_channels })
-            .map_err(|e| format!("{file_stem}: {e}; give a PNG or JPEG image"))
+            .map_err(|e| match e {
+                daecf_core::DaecfError::Data(reason) => format!("{file_stem}: {reason}"),
+                e => format!("{file_stem}: {e}"),
+            })
             .and_then(|prepared| {
                 let preview = daecf_core::data::images::to_picture(prepared.view()).map_err(|e| e.to_string())?;
                 Ok((prepared, png_url(&preview.to_rgb8())))

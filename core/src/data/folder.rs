@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array3, Array4, Axis, stack};
 
-use super::images::{ImageSet, ImageSpec, prepare, prepare_bytes};
+use super::images::{ImageSet, ImageSpec, prepare_bytes};
 use super::volume::Slicing;
 use crate::{DaecfError, Result};
 
@@ -83,13 +83,7 @@ pub fn read_folder(path: &Path, options: &FolderOptions, spec: ImageSpec) -> Res
     let mut dicom_files = Vec::new();
     for (file, kind) in files {
         match kind {
-            FileKind::Picture => {
-                let prepared = std::fs::read(&file)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| prepare_bytes(&bytes, spec).map_err(|e| e.to_string()));
-                let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                read.add(prepared, relative(&file), Some(name), None, &file)?;
-            }
+            FileKind::Picture => read.picture(&file, relative(&file))?,
             FileKind::Nifti => read.nifti(&file, relative(&file))?,
             FileKind::Dicom => dicom_files.push(file),
         }
@@ -147,7 +141,17 @@ impl FolderRead<'_> {
         Ok(())
     }
 
+    /// Adds a PNG or JPEG file.
+    fn picture(&mut self, file: &Path, id: String) -> Result<()> {
+        let prepared = std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| prepare_bytes(&bytes, self.spec).map_err(|e| e.to_string()));
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string());
+        self.add(prepared, id, name, None, file)
+    }
+
     /// Adds the slices of a volume.
+    #[cfg(feature = "volumes")]
     fn slices(&mut self, volume: Result<super::volume::Volume>, file: &Path) -> Result<()> {
         let slices = match volume.and_then(|v| v.slices(&self.options.slicing)) {
             Ok(slices) => slices,
@@ -155,7 +159,7 @@ impl FolderRead<'_> {
         };
         let volume_id = slices.first().and_then(|s| s.id.split_once('#')).map(|(v, _)| v.to_string());
         for slice in slices {
-            let prepared = prepare(&slice.picture, self.spec).map_err(|e| e.to_string());
+            let prepared = super::images::prepare(&slice.picture, self.spec).map_err(|e| e.to_string());
             self.add(prepared, slice.id, None, volume_id.as_deref(), file)?;
         }
         Ok(())
@@ -222,6 +226,7 @@ impl FolderRead<'_> {
 }
 
 /// What was wrong with a volume, without repeating its path.
+#[cfg(feature = "volumes")]
 fn volume_reason(e: DaecfError) -> String {
     match e {
         DaecfError::Format { reason, .. } | DaecfError::Data(reason) => reason,

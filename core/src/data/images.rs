@@ -86,7 +86,8 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 /// Decodes and prepares one image file's bytes; an image over [`MAX_PIXELS`] is refused from its
 /// header, before it is decoded.
 pub fn prepare_bytes(bytes: &[u8], spec: ImageSpec) -> Result<ndarray::Array3<f32>> {
-    let undecodable = |e: image::ImageError| DaecfError::Data(format!("cannot decode the image: {e}"));
+    let undecodable =
+        |e: image::ImageError| DaecfError::Data(format!("cannot decode the image ({e}); give a PNG or JPEG file"));
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DaecfError::Data(format!("cannot read the image: {e}")))?;
