@@ -21,8 +21,8 @@ rm -rf "$dist"
 mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
     --out-dir "$dist" --out-name daecf-web \
-    "$target_dir/wasm32-unknown-unknown/$built_dir/daecf-web.wasm"
-cp -r web-app/assets/samples web-app/assets/style.css web-app/assets/sw.js web-app/assets/boot.js \
+    "$target_dir/wasm32-unknown-unknown/$built_dir/daecf_web.wasm"
+cp -r web-app/assets/samples web-app/assets/style.css web-app/assets/sw.js web-app/assets/boot.js web-app/assets/worker.js \
     web-app/assets/manifest.webmanifest web-app/assets/icon.svg "$dist/"
 cp shared-models/demo/demo.daecf "$dist/"
 # index.html without trunk: boot.js checks for WebAssembly SIMD and loads the bound module.

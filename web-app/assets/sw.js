@@ -3,7 +3,7 @@
 // origins are never made by the app and are not touched here.
 const CACHE = "daecf-v1";
 const FILES = [
-  "./", "index.html", "boot.js", "daecf-web.js", "daecf-web_bg.wasm", "demo.daecf", "style.css",
+  "./", "index.html", "boot.js", "worker.js", "daecf-web.js", "daecf-web_bg.wasm", "demo.daecf", "style.css",
   "manifest.webmanifest", "icon.svg",
   "samples/vertebra_g0.png", "samples/vertebra_g1.png", "samples/vertebra_g2.png", "samples/vertebra_g3.png",
 ];

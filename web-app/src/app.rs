@@ -1,21 +1,16 @@
 //! The page: the model (demo bundle or the user's), the backend, the image (a sample or the
 //! user's, with its crop/resize preview), the settings, the run with its progress bar and
-//! cancel button, and the results.
+//! cancel button, and the results. The page only draws: the engine worker ([`crate::worker`])
+//! loads, prepares and explains, and answers with messages ([`crate::protocol`]).
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::sync::Arc;
-
-use daecf_core::data::ImageSpec;
-use daecf_core::data::images::prepare_bytes;
-use daecf_models::Bundle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use ndarray::Array3;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
 
-use crate::browser::{fetch_asset, file_bytes, has_webgpu, register_service_worker};
-use crate::engine::{Backend, Devices, LoadError, Loaded, Settings, explain};
-use crate::picture::{png_url, upload_url};
+use crate::browser::{blob_url, fetch_asset, file_bytes, has_webgpu, register_service_worker, start_worker};
+use crate::engine::{Backend, Settings};
+use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
 use crate::views::{Results, Shown};
 
 /// The sample images shipped with the page (vertebra phantoms, one per Genant grade).
@@ -35,18 +30,12 @@ const MAX_IMAGE_BYTES: f64 = 100.0 * 1024.0 * 1024.0;
 /// The image to explain.
 #[derive(Debug, Clone, PartialEq)]
 struct Input {
-    /// Its name in the report and downloads: `image`, or the file's stem when the user asks.
-    id: String,
     /// The file's stem.
     file_stem: String,
-    /// The file's bytes, to prepare it again for another model.
-    bytes: Arc<[u8]>,
-    /// The file as the user gave it.
+    /// The file as the user gave it, as a `blob:` URL.
     original: String,
-    /// At the model's size and channels, in [0, 1].
-    prepared: Array3<f32>,
-    /// `prepared` as a picture.
-    preview: String,
+    /// The image at the model's size, once the worker has prepared it.
+    preview: Option<String>,
 }
 
 /// Where the page stands.
@@ -60,17 +49,14 @@ enum Status {
 /// State shared by the page's handlers.
 #[derive(Clone, Copy)]
 struct State {
-    devices: StoredValue<Rc<RefCell<Devices>>, LocalStorage>,
-    loaded: StoredValue<Option<Rc<Loaded>>, LocalStorage>,
-    /// Bumped whenever `loaded` changes, so views that read it update.
-    model_version: RwSignal<u32>,
+    worker: StoredValue<Option<web_sys::Worker>, LocalStorage>,
+    model: RwSignal<Option<ModelInfo>>,
     backend: RwSignal<Backend>,
     status: RwSignal<Status>,
     head: RwSignal<usize>,
     input: RwSignal<Option<Input>>,
     settings: RwSignal<Settings>,
     progress: RwSignal<Option<(usize, usize)>>,
-    cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
     shown: RwSignal<Option<Shown>>,
     /// Whether file names go into the report and download names (off: hospitals' file names
     /// often carry patient ids).
@@ -78,107 +64,104 @@ struct State {
 }
 
 impl State {
-    fn loaded(&self) -> Option<Rc<Loaded>> {
-        self.loaded.with_value(|l| l.clone())
-    }
-
     fn fail(&self, e: String) {
+        self.progress.set(None);
         self.status.set(Status::Failed(e));
     }
 
-    /// Loads `bundle` on the chosen backend, falling back to the CPU when WebGPU fails.
-    async fn load(self, bundle: Bundle, name: String) {
-        let wanted = self.backend.get_untracked();
-        self.status.set(Status::Busy(format!("loading {name} on {}", wanted.label())));
-        // Taken out for the awaits, so no RefCell borrow is held across them.
-        let mut devices = std::mem::take(&mut *self.devices.get_value().borrow_mut());
-        let mut note = String::new();
-        let mut loaded = Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices).await;
-        // Only a device that will not start sends the model to the CPU; a bad bundle fails on
-        // every backend.
-        if let (Err(LoadError::Device(e)), Backend::WebGpu) = (&loaded, wanted) {
-            note = format!(" ({e}; using the CPU instead)");
-            self.backend.set(Backend::Cpu);
-            loaded = Loaded::new(bundle, name.clone(), Backend::Cpu, &mut devices).await;
-        }
-        *self.devices.get_value().borrow_mut() = devices;
-        match loaded {
-            Ok(l) => {
-                let backend = l.backend;
-                self.loaded.set_value(Some(Rc::new(l)));
-                self.head.set(0);
-                self.model_version.update(|v| *v += 1);
-                self.shown.set(None);
-                self.status.set(Status::Ready(format!("{name} loaded on {}{note}", backend.label())));
-                // The image on the page is prepared again for this model's size and channels.
-                if let Some(input) = self.input.get_untracked() {
-                    self.set_image(input.file_stem, input.bytes);
-                }
-            }
-            Err(e) => self.fail(e.to_string()),
+    /// Posts `request` (with the file `bytes`, transferred) to the engine worker.
+    fn send(&self, request: &Request, bytes: Option<&[u8]>) {
+        let (message, transfer) = encode(request, bytes);
+        let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post_message_with_transfer(&message, &transfer)));
+        if !matches!(sent, Some(Ok(()))) {
+            self.fail("the engine worker is not running; reload the page".into());
         }
     }
 
-    /// Prepares an image file for the loaded model.
-    fn set_image(&self, file_stem: String, bytes: Arc<[u8]>) {
-        let Some(loaded) = self.loaded() else { return self.fail("load a model first".into()) };
-        let c = &loaded.model.config;
-        self.input.set(None);
+    /// Loads a bundle file in the worker.
+    fn load(&self, name: String, bytes: &[u8]) {
+        let backend = self.backend.get_untracked();
+        self.status.set(Status::Busy(format!("loading {name} on {}", backend.label())));
+        self.send(&Request::Load { name, backend }, Some(bytes));
+    }
+
+    /// Shows an image file and has the worker prepare it for the model.
+    fn set_image(&self, file_stem: String, bytes: &[u8]) {
         self.shown.set(None);
-        let prepared = prepare_bytes(&bytes, ImageSpec { size: c.image_size, channels: c.in_channels })
-            .map_err(|e| match e {
-                daecf_core::DaecfError::Data(reason) => format!("{file_stem}: {reason}"),
-                e => format!("{file_stem}: {e}"),
-            })
-            .and_then(|prepared| {
-                let preview = daecf_core::data::images::to_picture(prepared.view()).map_err(|e| e.to_string())?;
-                Ok((prepared, png_url(&preview.to_rgb8())))
-            });
-        match prepared {
-            Ok((prepared, preview)) => {
-                let id = if self.keep_names.get_untracked() { file_stem.clone() } else { "image".into() };
-                let original = upload_url(&bytes);
-                self.input.set(Some(Input { id, file_stem, bytes, original, prepared, preview }));
+        match blob_url(bytes) {
+            Ok(original) => {
+                self.input.set(Some(Input { file_stem: file_stem.clone(), original, preview: None }));
+                self.send(&Request::Prepare { name: file_stem }, Some(bytes));
             }
             Err(e) => self.fail(e),
         }
     }
 
     /// Explains the current image.
-    async fn run(self) {
-        let (Some(loaded), Some(input)) = (self.loaded(), self.input.get_untracked()) else {
-            return self.fail("choose a model and an image first".into());
-        };
-        let Some(head) = loaded.heads().get(self.head.get_untracked()).cloned() else {
-            return self.fail("the bundle has no heads".into());
-        };
-        let cancel = self.cancel.get_value();
-        cancel.set(false);
+    fn run(&self) {
+        let Some(input) = self.input.get_untracked() else { return self.fail("choose an image first".into()) };
+        let id = if self.keep_names.get_untracked() { input.file_stem.clone() } else { "image".into() };
         self.shown.set(None);
-        self.status.set(Status::Busy(format!("explaining {} on {}", input.id, loaded.backend.label())));
-        let progress = |done: usize, total: usize| self.progress.set(Some((done, total)));
-        let result =
-            explain(&loaded, &head, &input.id, &input.prepared, self.settings.get_untracked(), &cancel, &progress)
-                .await;
-        self.progress.set(None);
-        match result {
-            Ok(outcome) => {
-                let secs = outcome.timing.total_ms / 1e3;
-                self.shown.set(Some(Shown::new(&outcome)));
+        self.progress.set(Some((0, 1)));
+        let backend = self.model.get_untracked().map_or(self.backend.get_untracked(), |m| m.backend);
+        self.status.set(Status::Busy(format!("explaining {} on {}", input.file_stem, backend.label())));
+        self.send(
+            &Request::Explain { head: self.head.get_untracked(), id, settings: self.settings.get_untracked() },
+            None,
+        );
+    }
+
+    /// What the worker says.
+    fn on_reply(&self, reply: Reply) {
+        match reply {
+            Reply::Ready => spawn_local(load_demo(*self)),
+            Reply::Loaded { model } => {
+                let note = if model.note.is_empty() { String::new() } else { format!(" ({})", model.note) };
+                self.status.set(Status::Ready(format!("{} loaded on {}{note}", model.name, model.backend.label())));
+                self.backend.set(model.backend);
+                self.head.set(0);
+                self.shown.set(None);
+                // The worker prepares the image again for this model; until then there is none.
+                self.input.update(|i| {
+                    if let Some(i) = i {
+                        i.preview = None;
+                    }
+                });
+                self.model.set(Some(model));
+            }
+            Reply::Prepared { preview } => self.input.update(|i| {
+                if let Some(i) = i {
+                    i.preview = Some(preview);
+                }
+            }),
+            Reply::Progress { done, total } => self.progress.set(Some((done, total))),
+            Reply::Explained { shown } => {
+                self.progress.set(None);
+                let secs = shown.timing.total_ms / 1e3;
                 self.status.set(Status::Ready(format!(
                     "explained {} in {secs:.1} s on {}",
-                    input.id,
-                    loaded.backend.label()
+                    self.input.get_untracked().map_or_else(String::new, |i| i.file_stem),
+                    shown.backend
                 )));
+                self.shown.set(Some(*shown));
             }
-            Err(e) => self.fail(e),
+            Reply::Failed { message } => {
+                // An image the worker could not prepare is not on the page either.
+                if self.input.get_untracked().is_some_and(|i| i.preview.is_none()) {
+                    self.input.set(None);
+                }
+                self.fail(message);
+            }
         }
     }
 }
 
-/// The file of a change or drop event.
-fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
-    files.and_then(|f| f.get(0))
+/// Fetches the demo bundle and loads it.
+async fn load_demo(state: State) {
+    match fetch_asset("demo.daecf").await {
+        Ok(bytes) => state.load("demo.daecf".into(), &bytes),
+        Err(e) => state.fail(format!("the demo model did not load: {e}")),
+    }
 }
 
 /// The message for a file over the size the page reads.
@@ -187,8 +170,36 @@ fn too_big(file: &web_sys::File, limit: f64, what: &str) -> String {
     format!("{} is {:.0} MiB; the page reads {what} up to {:.0} MiB", file.name(), mib(file.size()), mib(limit))
 }
 
+/// The file of a change or drop event.
+fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
+    files.and_then(|f| f.get(0))
+}
+
 fn stem(name: &str) -> String {
     name.rsplit_once('.').map_or(name, |(s, _)| s).to_string()
+}
+
+/// Starts the engine worker and routes its messages to the state.
+fn connect(state: State) {
+    let worker = match start_worker() {
+        Ok(worker) => worker,
+        Err(e) => return state.fail(e),
+    };
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            match decode::<Reply>(&event.data()) {
+                Ok((reply, _)) => state.on_reply(reply),
+                Err(e) => state.fail(e),
+            }
+        });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        state.fail("the engine worker stopped; reload the page to start again".into())
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    state.worker.set_value(Some(worker));
 }
 
 /// The app.
@@ -196,30 +207,23 @@ fn stem(name: &str) -> String {
 pub fn App() -> impl IntoView {
     register_service_worker();
     let state = State {
-        devices: StoredValue::new_local(Rc::new(RefCell::new(Devices::default()))),
-        loaded: StoredValue::new_local(None),
-        model_version: RwSignal::new(0),
+        worker: StoredValue::new_local(None),
+        model: RwSignal::new(None),
         backend: RwSignal::new(if has_webgpu() { Backend::WebGpu } else { Backend::Cpu }),
         status: RwSignal::new(Status::Busy("loading the demo model".into())),
         head: RwSignal::new(0),
         input: RwSignal::new(None),
         settings: RwSignal::new(Settings::FAST),
         progress: RwSignal::new(None),
-        cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
         shown: RwSignal::new(None),
         keep_names: RwSignal::new(false),
     };
-    spawn_local(async move {
-        match fetch_asset("demo.daecf").await.and_then(|b| Bundle::from_bytes(&b).map_err(|e| e.to_string())) {
-            Ok(bundle) => state.load(bundle, "demo.daecf".into()).await,
-            Err(e) => state.fail(format!("the demo model did not load: {e}")),
-        }
-    });
+    connect(state);
 
     let load_sample = move |path: &'static str| {
         spawn_local(async move {
             match fetch_asset(path).await {
-                Ok(bytes) => state.set_image(stem(path.rsplit('/').next().unwrap_or(path)), bytes.into()),
+                Ok(bytes) => state.set_image(stem(path.rsplit('/').next().unwrap_or(path)), &bytes),
                 Err(e) => state.fail(e),
             }
         })
@@ -231,7 +235,7 @@ pub fn App() -> impl IntoView {
             }
             spawn_local(async move {
                 match file_bytes(&file).await {
-                    Ok(bytes) => state.set_image(stem(&file.name()), bytes.into()),
+                    Ok(bytes) => state.set_image(stem(&file.name()), &bytes),
                     Err(e) => state.fail(e),
                 }
             })
@@ -243,11 +247,8 @@ pub fn App() -> impl IntoView {
                 return state.fail(too_big(&file, MAX_BUNDLE_BYTES, "bundles"));
             }
             spawn_local(async move {
-                let bundle = file_bytes(&file)
-                    .await
-                    .and_then(|b| Bundle::from_bytes(&b).map_err(|e| format!("{}: {e}", file.name())));
-                match bundle {
-                    Ok(b) => state.load(b, file.name()).await,
+                match file_bytes(&file).await {
+                    Ok(bytes) => state.load(file.name(), &bytes),
                     Err(e) => state.fail(e),
                 }
             })
@@ -256,12 +257,14 @@ pub fn App() -> impl IntoView {
     let switch_backend = move |value: String| {
         let backend = if value == "webgpu" { Backend::WebGpu } else { Backend::Cpu };
         state.backend.set(backend);
-        if let Some(l) = state.loaded() {
-            let (bundle, name) = (l.bundle.clone(), l.name.clone());
-            spawn_local(async move { state.load(bundle, name).await });
+        if state.model.get_untracked().is_some() {
+            state.status.set(Status::Busy(format!("loading the model on {}", backend.label())));
+            state.send(&Request::Switch { backend }, None);
         }
     };
+    let cancel = move || state.send(&Request::Cancel, None);
     let busy = move || matches!(state.status.get(), Status::Busy(_)) || state.progress.get().is_some();
+    let prepared = move || state.input.get().is_some_and(|i| i.preview.is_some());
 
     view! {
         <header>
@@ -282,19 +285,11 @@ pub fn App() -> impl IntoView {
                     <option value="cpu">"CPU (wasm)"</option>
                 </select>
             </p>
-            <p id="model-info">{move || {
-                state.model_version.get();
-                state.loaded().map(|l| {
-                    let h = &l.bundle.header;
-                    format!("{}: {} ({}x{}, {} channel(s)), trained on {} for {} steps; daecf {}",
-                        l.name, h.preset.map_or_else(|| "custom".to_string(), |p| p.to_string()), h.model.image_size, h.model.image_size, h.model.in_channels,
-                        h.provenance.training_data, h.provenance.steps.map_or("?".into(), |s| s.to_string()), h.provenance.daecf_version)
-                }).unwrap_or_default()
-            }}</p>
+            <p id="model-info">{move || state.model.get().map(|m| m.summary).unwrap_or_default()}</p>
             <p>
                 "Task: "
                 <select id="head-select" aria-label="task" on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))>
-                    {move || { state.model_version.get(); state.loaded().map(|l| l.heads().iter().enumerate().map(|(i, h)| view! { <option value=i.to_string()>{h.task.name.clone()}</option> }).collect_view()) }}
+                    {move || state.model.get().map(|m| m.heads.into_iter().enumerate().map(|(i, task)| view! { <option value=i.to_string()>{task}</option> }).collect_view())}
                 </select>
                 " · "
                 <label for="bundle-file">"your own bundle (.daecf): "</label>
@@ -325,7 +320,9 @@ pub fn App() -> impl IntoView {
             {move || state.input.get().map(|input| view! {
                 <div class="row">
                     <figure><img class="upload" src=input.original alt="your image" /><figcaption>"as given"</figcaption></figure>
-                    <figure><img class="scan" id="preview" src=input.preview alt="model input" /><figcaption>"resized and centre-cropped to the model's size"</figcaption></figure>
+                    {input.preview.map(|preview| view! {
+                        <figure><img class="scan" id="preview" src=preview alt="model input" /><figcaption>"resized and centre-cropped to the model's size"</figcaption></figure>
+                    })}
                 </div>
             })}
         </section>
@@ -345,9 +342,9 @@ pub fn App() -> impl IntoView {
                     on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse::<usize>() { state.settings.update(|s| s.render = v.clamp(1, 1000)) } } />
             </p>
             <p>
-                <button id="explain" disabled=move || busy() || state.input.get().is_none() on:click=move |_| spawn_local(state.run())>"Explain"</button>
+                <button id="explain" disabled=move || busy() || !prepared() on:click=move |_| state.run()>"Explain"</button>
                 " "
-                <button id="cancel" disabled=move || state.progress.get().is_none() on:click=move |_| state.cancel.get_value().set(true)>"Cancel"</button>
+                <button id="cancel" disabled=move || state.progress.get().is_none() on:click=move |_| cancel()>"Cancel"</button>
                 " "
                 {move || state.progress.get().map(|(done, total)| view! {
                     <progress id="progress" aria-label="DDIM steps done" max=total.to_string() value=done.to_string()></progress>

@@ -1,6 +1,8 @@
-//! What the page asks of the browser: its own static assets, the bytes of a file the user
-//! picked, the event loop's turn between DDIM steps, a clock, WebGPU detection and the
-//! offline service worker. Every request goes to the page's own origin.
+//! What the page and its engine worker ask of the browser: the app's own static assets, the
+//! bytes of a file the user picked, the event loop's turn between DDIM steps, a clock, WebGPU
+//! detection, the engine worker and the offline service worker. Every request goes to the
+//! page's own origin. The clock, the event loop's turn and WebGPU detection work in the page
+//! and in a worker (through the global scope).
 
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -37,24 +39,50 @@ pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// Gives the event loop a turn (a zero-delay timeout), so the page repaints and clicks land.
+/// A function of the global scope (the page's window or the worker's scope), called on it.
+fn call_global(name: &str, args: &js_sys::Array) -> Option<JsValue> {
+    let global = js_sys::global();
+    let function: js_sys::Function = Reflect::get(&global, &name.into()).ok()?.dyn_into().ok()?;
+    function.apply(&global, args).ok()
+}
+
+/// Gives the event loop a turn (a zero-delay timeout), so messages (a Cancel) land and the page
+/// repaints.
 pub async fn next_tick() {
     let promise = Promise::new(&mut |resolve, _| {
-        if let Ok(w) = window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-        }
+        call_global("setTimeout", &js_sys::Array::of2(&resolve, &JsValue::from(0)));
     });
     let _ = JsFuture::from(promise).await;
 }
 
-/// Milliseconds since the page opened.
+/// Milliseconds since the page (or worker) started.
 pub fn now_ms() -> f64 {
-    window().ok().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    let performance = Reflect::get(&js_sys::global(), &"performance".into()).ok();
+    let now = performance.as_ref().and_then(|p| Reflect::get(p, &"now".into()).ok());
+    now.and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(performance.as_ref().unwrap_or(&JsValue::NULL)).ok())
+        .and_then(|t| t.as_f64())
+        .unwrap_or(0.0)
 }
 
-/// Whether the browser exposes WebGPU (`navigator.gpu`); an adapter may still be refused.
+/// Whether the browser exposes WebGPU (`navigator.gpu`) here; an adapter may still be refused.
 pub fn has_webgpu() -> bool {
-    window().is_ok_and(|w| Reflect::has(&w.navigator(), &JsValue::from_str("gpu")).unwrap_or(false))
+    Reflect::get(&js_sys::global(), &"navigator".into())
+        .is_ok_and(|navigator| Reflect::has(&navigator, &JsValue::from_str("gpu")).unwrap_or(false))
+}
+
+/// Starts the engine worker (`worker.js`, a module worker running this app's wasm).
+pub fn start_worker() -> Result<web_sys::Worker, String> {
+    let options = web_sys::WorkerOptions::new();
+    options.set_type(web_sys::WorkerType::Module);
+    web_sys::Worker::new_with_options("worker.js", &options).map_err(|e| js_error("starting the engine worker", e))
+}
+
+/// A `blob:` URL of a file's bytes, for showing it without copying it into the page's text.
+pub fn blob_url(bytes: &[u8]) -> Result<String, String> {
+    let parts = js_sys::Array::of1(&Uint8Array::from(bytes));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|e| js_error("an image blob", e))?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_error("an image URL", e))
 }
 
 /// Registers the service worker that keeps the app working offline (ignored where the browser

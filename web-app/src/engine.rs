@@ -13,12 +13,13 @@ use daecf_core::report::{ImageReport, difference_overlay, gif_bytes};
 use daecf_models::Bundle;
 use image::RgbImage;
 use ndarray::Array3;
+use serde::{Deserialize, Serialize};
 
 use crate::browser::{next_tick, now_ms};
 use crate::picture::{read_pictures, read_values};
 
 /// Where the model runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Backend {
     /// burn-wgpu on the browser's WebGPU.
     WebGpu,
@@ -110,7 +111,7 @@ impl Loaded {
 }
 
 /// DDIM steps and progression frames of a run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Steps of the stochastic encoding.
     pub encode: usize,
@@ -128,7 +129,7 @@ impl Settings {
 }
 
 /// Wall-clock times of a run, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timing {
     /// Computing z_sem and planning.
     pub semantic_ms: f64,

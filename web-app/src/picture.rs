@@ -32,12 +32,3 @@ pub fn png_url(picture: &RgbImage) -> String {
         .expect("PNG encoding into memory does not fail");
     data_url("image/png", &bytes)
 }
-
-/// The `data:` URL of an uploaded image, typed by its first bytes.
-pub fn upload_url(bytes: &[u8]) -> String {
-    let mime = match image::guess_format(bytes) {
-        Ok(image::ImageFormat::Jpeg) => "image/jpeg",
-        _ => "image/png",
-    };
-    data_url(mime, bytes)
-}

@@ -5,12 +5,13 @@
 use daecf_core::report::{CeReport, ImageReport};
 use image::RgbImage;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Outcome, Timing};
 use crate::picture::{data_url, png_url};
 
 /// One counterfactual as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShownCe {
     /// `binary`, `grade 2`, ...
     pub name: String,
@@ -24,8 +25,9 @@ pub struct ShownCe {
     pub file: String,
 }
 
-/// An explained image with every picture as a data URL (cheap to clone into views).
-#[derive(Debug, Clone, PartialEq)]
+/// An explained image with every picture as a data URL (cheap to clone into views); the engine
+/// worker makes it and posts it to the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shown {
     /// The report.
     pub report: ImageReport,
@@ -44,7 +46,7 @@ pub struct Shown {
     /// Timings.
     pub timing: Timing,
     /// Backend label.
-    pub backend: &'static str,
+    pub backend: String,
 }
 
 fn caption(r: &CeReport) -> String {
@@ -89,7 +91,7 @@ impl Shown {
             frames,
             gif: data_url("image/gif", &o.gif),
             timing: o.timing,
-            backend: o.backend.label(),
+            backend: o.backend.label().to_string(),
         }
     }
 }
@@ -98,7 +100,7 @@ impl Shown {
 fn figure(title: String, url: String, caption: String, file: String, id: String) -> impl IntoView {
     view! {
         <figure id=id>
-            <img class="scan" src=url.clone() alt=title.clone() />
+            <img class="scan" decoding="async" src=url.clone() alt=title.clone() />
             <figcaption>
                 <b>{title}</b><br />{caption}<br />
                 <a download=file href=url>"PNG"</a>
@@ -167,7 +169,7 @@ pub fn Results(shown: Shown) -> impl IntoView {
                     let (img, diff) = (g.image.clone(), g.difference.clone());
                     view! {
                         <figure>
-                            <img class="scan" src=move || if show_diff.get() { diff.clone() } else { img.clone() } alt=g.name.clone() />
+                            <img class="scan" decoding="async" src=move || if show_diff.get() { diff.clone() } else { img.clone() } alt=g.name.clone() />
                             <figcaption><b>{g.name.clone()}</b><br />{g.caption.clone()}<br /><a download=g.file.clone() href=g.image.clone()>"PNG"</a></figcaption>
                         </figure>
                     }
@@ -175,7 +177,7 @@ pub fn Results(shown: Shown) -> impl IntoView {
             </div>
             <h3>"Across the boundary"</h3>
             <div class="progression">
-                <img class="scan large" id="progression-frame"
+                <img class="scan large" id="progression-frame" decoding="async"
                     alt=move || format!("progression frame {} of {}", frame.get() + 1, frames_alt_len)
                     src=move || { let f = &frames[frame.get().min(frames.len() - 1)]; if show_diff.get() { f.difference.clone() } else { f.image.clone() } } />
                 <input type="range" id="progression-slider" aria-label="progression frame" min="0" max=(shown.frames.len() - 1).to_string()

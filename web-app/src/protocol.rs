@@ -1,0 +1,120 @@
+//! The messages between the page and the engine worker. The page only draws and posts
+//! [`Request`]s; the worker (module [`crate::worker`]) loads models, decodes images, runs the
+//! DDIM steps and makes the pictures, and posts [`Reply`]s. Each message is a JS object
+//! `{ json, bytes }`: the message as JSON, and the file it carries (a bundle or an image) as a
+//! `Uint8Array` whose buffer is transferred, not copied.
+
+use js_sys::{Object, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+use crate::engine::{Backend, Settings};
+use crate::views::Shown;
+
+/// What the page asks of the worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// Load the bundle in `bytes` on `backend` (WebGPU falls back to the CPU when its device will
+    /// not start).
+    Load {
+        /// The bundle's name on the page.
+        name: String,
+        /// The backend asked for.
+        backend: Backend,
+    },
+    /// Load the current bundle again on `backend`.
+    Switch {
+        /// The backend asked for.
+        backend: Backend,
+    },
+    /// Prepare the image in `bytes` for the loaded model (and again after each load).
+    Prepare {
+        /// The file's stem, for messages.
+        name: String,
+    },
+    /// Explain the prepared image with head `head`.
+    Explain {
+        /// The head's index in the bundle.
+        head: usize,
+        /// The image's id in the report and file names.
+        id: String,
+        /// DDIM steps.
+        settings: Settings,
+    },
+    /// Stop the run at its next step.
+    Cancel,
+}
+
+/// A loaded model, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The bundle's name.
+    pub name: String,
+    /// Where it runs.
+    pub backend: Backend,
+    /// Preset, size, channels and provenance, in a line.
+    pub summary: String,
+    /// Its heads' task names.
+    pub heads: Vec<String>,
+    /// Why it runs on another backend than asked, if it does.
+    pub note: String,
+}
+
+/// What the worker tells the page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// The worker listens.
+    Ready,
+    /// A model is loaded.
+    Loaded {
+        /// The model.
+        model: ModelInfo,
+    },
+    /// The image is prepared for the model.
+    Prepared {
+        /// The image at the model's size, as a PNG data URL.
+        preview: String,
+    },
+    /// DDIM steps done of the run.
+    Progress {
+        /// Steps done.
+        done: usize,
+        /// Steps in all.
+        total: usize,
+    },
+    /// The run's results.
+    Explained {
+        /// Everything the page shows.
+        shown: Box<Shown>,
+    },
+    /// A request failed (or a run was cancelled); the worker is ready for the next.
+    Failed {
+        /// What went wrong, for the status line.
+        message: String,
+    },
+}
+
+/// A message as the JS object that `postMessage` sends, and the buffers to transfer.
+pub fn encode<T: Serialize>(message: &T, bytes: Option<&[u8]>) -> (JsValue, js_sys::Array) {
+    let object = Object::new();
+    let json = serde_json::to_string(message).unwrap_or_default();
+    let _ = Reflect::set(&object, &"json".into(), &json.into());
+    let transfer = js_sys::Array::new();
+    if let Some(bytes) = bytes {
+        let array = Uint8Array::from(bytes);
+        transfer.push(&array.buffer());
+        let _ = Reflect::set(&object, &"bytes".into(), &array);
+    }
+    (object.into(), transfer)
+}
+
+/// A received message and the bytes it carries.
+pub fn decode<T: for<'de> Deserialize<'de>>(data: &JsValue) -> Result<(T, Option<Vec<u8>>), String> {
+    let json = Reflect::get(data, &"json".into()).ok().and_then(|j| j.as_string()).ok_or("a message without json")?;
+    let message = serde_json::from_str(&json).map_err(|e| format!("a message that does not parse: {e}"))?;
+    let bytes =
+        Reflect::get(data, &"bytes".into()).ok().filter(|b| !b.is_undefined()).map(|b| Uint8Array::new(&b).to_vec());
+    Ok((message, bytes))
+}

@@ -1,0 +1,192 @@
+//! The engine worker: a dedicated Web Worker (`worker.js` starts the page's own wasm module in
+//! it) that holds the device and the loaded model, decodes and prepares images, runs the DDIM
+//! steps and makes the pictures, so the page's thread only draws. It answers the page's
+//! [`Request`]s with [`Reply`]s; a Cancel lands between two DDIM steps.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use daecf_core::data::ImageSpec;
+use daecf_core::data::images::{prepare_bytes, to_picture};
+use daecf_models::Bundle;
+use ndarray::Array3;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::engine::{Backend, Devices, LoadError, Loaded, Settings, explain};
+use crate::picture::png_url;
+use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
+use crate::views::Shown;
+
+/// What the worker holds between requests.
+#[derive(Default)]
+struct Engine {
+    devices: Devices,
+    /// The current bundle and its name (to load it again on another backend).
+    bundle: Option<(Bundle, String)>,
+    loaded: Option<Rc<Loaded>>,
+    /// The image's name and file, prepared again after each load.
+    image: Option<(String, Rc<[u8]>)>,
+    prepared: Option<Rc<Array3<f32>>>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Engine> = RefCell::default();
+    static CANCEL: Rc<Cell<bool>> = Rc::new(Cell::new(false));
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(reply: &Reply) {
+    let (message, _) = encode(reply, None);
+    let _ = scope().post_message(&message);
+}
+
+fn fail(message: impl Into<String>) {
+    post(&Reply::Failed { message: message.into() });
+}
+
+/// Tells the page that the worker stopped on a panic (called by the panic hook).
+pub fn report_crash(message: &str) {
+    fail(format!("the engine stopped on an internal error ({message}); reload the page to start again"));
+}
+
+/// Starts the worker: listens to the page and says so.
+#[wasm_bindgen]
+pub fn worker_main() {
+    let on_message =
+        Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| match decode::<Request>(&event.data()) {
+            Ok((Request::Cancel, _)) => CANCEL.with(|c| c.set(true)),
+            Ok((request, bytes)) => spawn_local(handle(request, bytes)),
+            Err(e) => fail(e),
+        });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(&Reply::Ready);
+}
+
+async fn handle(request: Request, bytes: Option<Vec<u8>>) {
+    match request {
+        Request::Load { name, backend } => match Bundle::from_bytes(&bytes.unwrap_or_default()) {
+            Ok(bundle) => load(bundle, name, backend).await,
+            Err(e) => fail(format!("{name}: {e}")),
+        },
+        Request::Switch { backend } => match ENGINE.with(|e| e.borrow().bundle.clone()) {
+            Some((bundle, name)) => load(bundle, name, backend).await,
+            None => fail("load a model first"),
+        },
+        Request::Prepare { name } => {
+            ENGINE.with(|e| e.borrow_mut().image = Some((name, bytes.unwrap_or_default().into())));
+            prepare();
+        }
+        Request::Explain { head, id, settings } => run(head, id, settings).await,
+        Request::Cancel => CANCEL.with(|c| c.set(true)),
+    }
+}
+
+/// Loads `bundle` on `wanted`; only a device that will not start sends it to the CPU.
+async fn load(bundle: Bundle, name: String, wanted: Backend) {
+    // Taken out for the awaits, so no RefCell borrow is held across them.
+    let mut devices = ENGINE.with(|e| std::mem::take(&mut e.borrow_mut().devices));
+    let mut note = String::new();
+    let mut loaded = Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices).await;
+    if let (Err(LoadError::Device(e)), Backend::WebGpu) = (&loaded, wanted) {
+        note = format!("{e}; using the CPU instead");
+        loaded = Loaded::new(bundle.clone(), name.clone(), Backend::Cpu, &mut devices).await;
+    }
+    ENGINE.with(|e| e.borrow_mut().devices = devices);
+    match loaded {
+        Ok(loaded) => {
+            let model = model_info(&loaded, note);
+            ENGINE.with(|e| {
+                let mut e = e.borrow_mut();
+                e.loaded = Some(Rc::new(loaded));
+                e.bundle = Some((bundle, name));
+                e.prepared = None;
+            });
+            post(&Reply::Loaded { model });
+            prepare();
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+fn model_info(loaded: &Loaded, note: String) -> ModelInfo {
+    let h = &loaded.bundle.header;
+    let summary = format!(
+        "{}: {} ({}x{}, {} channel(s)), trained on {} for {} steps; daecf {}",
+        loaded.name,
+        h.preset.map_or_else(|| "custom".to_string(), |p| p.to_string()),
+        h.model.image_size,
+        h.model.image_size,
+        h.model.in_channels,
+        h.provenance.training_data,
+        h.provenance.steps.map_or("?".into(), |s| s.to_string()),
+        h.provenance.daecf_version
+    );
+    ModelInfo {
+        name: loaded.name.clone(),
+        backend: loaded.backend,
+        summary,
+        heads: loaded.heads().iter().map(|h| h.task.name.clone()).collect(),
+        note,
+    }
+}
+
+/// Prepares the image for the loaded model, when there are both.
+fn prepare() {
+    let (loaded, image) = ENGINE.with(|e| {
+        let e = e.borrow();
+        (e.loaded.clone(), e.image.clone())
+    });
+    let (Some(loaded), Some((name, bytes))) = (loaded, image) else { return };
+    let c = &loaded.model.config;
+    let prepared = prepare_bytes(&bytes, ImageSpec { size: c.image_size, channels: c.in_channels })
+        .map_err(|e| match e {
+            daecf_core::DaecfError::Data(reason) => format!("{name}: {reason}"),
+            e => format!("{name}: {e}"),
+        })
+        .and_then(|prepared| {
+            let preview = to_picture(prepared.view()).map_err(|e| e.to_string())?;
+            Ok((prepared, png_url(&preview.to_rgb8())))
+        });
+    match prepared {
+        Ok((prepared, preview)) => {
+            ENGINE.with(|e| e.borrow_mut().prepared = Some(Rc::new(prepared)));
+            post(&Reply::Prepared { preview });
+        }
+        Err(message) => {
+            ENGINE.with(|e| {
+                let mut e = e.borrow_mut();
+                e.image = None;
+                e.prepared = None;
+            });
+            fail(message);
+        }
+    }
+}
+
+/// Explains the prepared image, posting progress after every DDIM step.
+async fn run(head: usize, id: String, settings: Settings) {
+    let (loaded, image) = ENGINE.with(|e| {
+        let e = e.borrow();
+        (e.loaded.clone(), e.prepared.clone())
+    });
+    let (Some(loaded), Some(image)) = (loaded, image) else { return fail("choose a model and an image first") };
+    let Some(head) = loaded.heads().get(head).cloned() else {
+        return fail(format!("{} has no head {head}", loaded.name));
+    };
+    let cancel = CANCEL.with(|c| {
+        c.set(false);
+        Rc::clone(c)
+    });
+    let progress = |done: usize, total: usize| post(&Reply::Progress { done, total });
+    match explain(&loaded, &head, &id, &image, settings, &cancel, &progress).await {
+        Ok(outcome) => post(&Reply::Explained { shown: Box::new(Shown::new(&outcome)) }),
+        Err(message) => fail(message),
+    }
+}
