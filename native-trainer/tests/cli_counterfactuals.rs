@@ -12,9 +12,22 @@ use serde_json::Value;
 
 use common::{daecf, daecf_ok, temp_dir};
 
+/// The shipped demo bundle.
+fn demo_bundle() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf")
+}
+
+/// `daecf encode` of `data` with the demo bundle into `out`, with `extra` options.
+fn encode_with_demo(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let (bundle, data, out) = (demo_bundle(), data.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec!["encode", "--model", bundle.to_str().unwrap(), "--data", data, "--out", out];
+    args.extend_from_slice(extra);
+    daecf_ok(&args)
+}
+
 /// The shipped demo bundle, and a model file (f32) + head file taken from it.
 fn demo_files(dir: &Path) -> (String, String, String) {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let bundle = demo_bundle();
     let b = daecf_models::Bundle::read(&bundle).unwrap();
     let (model, head) = (dir.join("model.safetensors"), dir.join("head.json"));
     b.model(&burn::tensor::Device::flex()).unwrap().save(&model).unwrap();
@@ -400,8 +413,7 @@ fn demo_model_latents_fit_a_head_whose_directions_evaluate_ce_compares() {
     assert!(step(7) > 2.0 * step(1), "random {} vs normal {}", step(7), step(1));
     // A bundle of the shipped model with this head and its covariance direction: the CLI's
     // default afterwards, shown by inspect.
-    let (shipped, moved) =
-        (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf"), dir.join("covariance.daecf"));
+    let (shipped, moved) = (demo_bundle(), dir.join("covariance.daecf"));
     let (shipped, moved) = (shipped.to_str().unwrap(), moved.to_str().unwrap());
     daecf_ok(&[
         "export",
@@ -628,7 +640,6 @@ fn shortcut_compares_a_clean_and_a_confounded_head() {
 fn a_partly_labelled_grouped_folder_is_encoded_whole_and_fitted_on_its_labels_by_patient() {
     let tmp = temp_dir("partial");
     let dir = tmp.path();
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
     let images = dir.join("images");
     daecf_ok(&["phantom", "vertebra", "--count", "60", "--size", "32", "--out", images.to_str().unwrap()]);
     let csv = std::fs::read_to_string(images.join("labels.csv")).unwrap();
@@ -648,15 +659,7 @@ fn a_partly_labelled_grouped_folder_is_encoded_whole_and_fitted_on_its_labels_by
         .collect();
     std::fs::write(images.join("labels.csv"), blanked.join("\n")).unwrap();
     let latents = dir.join("latents.npz");
-    let encoded = daecf_ok(&[
-        "encode",
-        "--model",
-        bundle.to_str().unwrap(),
-        "--data",
-        images.to_str().unwrap(),
-        "--out",
-        latents.to_str().unwrap(),
-    ]);
+    let encoded = encode_with_demo(&images, &latents, &[]);
     let said = String::from_utf8_lossy(&encoded.stderr);
     assert!(said.contains("40 of 60 images labelled"), "{said}");
     let set = daecf_core::data::LatentSet::read(&latents).unwrap();
@@ -711,23 +714,10 @@ fn real_nifti_volumes_are_encoded_slice_by_slice_with_their_volume_as_group() {
     let dir = tmp.path();
     let csv = dir.join("labels.csv");
     std::fs::write(&csv, "file,label\nanatomical.nii,1\nstandard.nii.gz,0\n").unwrap();
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared-models/demo/demo.daecf");
+    let bundle = demo_bundle();
     let latents = dir.join("latents.npz");
-    let encoded = daecf_ok(&[
-        "encode",
-        "--model",
-        bundle.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--labels",
-        csv.to_str().unwrap(),
-        "--window",
-        "percentile",
-        "--slice-every",
-        "5",
-        "--out",
-        latents.to_str().unwrap(),
-    ]);
+    let extra = ["--labels", csv.to_str().unwrap(), "--window", "percentile", "--slice-every", "5"];
+    let encoded = encode_with_demo(&data, &latents, &extra);
     let said = String::from_utf8_lossy(&encoded.stderr);
     assert!(said.contains("example4d.nii.gz: a 4D volume") && said.contains("skipped 2 unreadable"), "{said}");
     let set = daecf_core::data::LatentSet::read(&latents).unwrap();

@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-use crate::browser::{blob_url, fetch_asset, file_bytes, has_webgpu, register_service_worker, start_worker};
+use crate::browser::{blob_url, fetch_asset, file_buffer, has_webgpu, register_service_worker, start_worker};
 use crate::engine::{Backend, Settings};
 use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
 use crate::views::{Results, Shown};
@@ -69,8 +69,8 @@ impl State {
         self.status.set(Status::Failed(e));
     }
 
-    /// Posts `request` (with the file `bytes`, transferred) to the engine worker.
-    fn send(&self, request: &Request, bytes: Option<&[u8]>) {
+    /// Posts `request` (with a file's `bytes`, transferred) to the engine worker.
+    fn send(&self, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) {
         let (message, transfer) = encode(request, bytes);
         let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post_message_with_transfer(&message, &transfer)));
         if !matches!(sent, Some(Ok(()))) {
@@ -79,14 +79,14 @@ impl State {
     }
 
     /// Loads a bundle file in the worker.
-    fn load(&self, name: String, bytes: &[u8]) {
+    fn load(&self, name: String, bytes: &js_sys::ArrayBuffer) {
         let backend = self.backend.get_untracked();
         self.status.set(Status::Busy(format!("loading {name} on {}", backend.label())));
         self.send(&Request::Load { name, backend }, Some(bytes));
     }
 
     /// Shows an image file and has the worker prepare it for the model.
-    fn set_image(&self, file_stem: String, bytes: &[u8]) {
+    fn set_image(&self, file_stem: String, bytes: &js_sys::ArrayBuffer) {
         self.shown.set(None);
         match blob_url(bytes) {
             Ok(original) => {
@@ -234,7 +234,7 @@ pub fn App() -> impl IntoView {
                 return state.fail(too_big(&file, MAX_IMAGE_BYTES, "images"));
             }
             spawn_local(async move {
-                match file_bytes(&file).await {
+                match file_buffer(&file).await {
                     Ok(bytes) => state.set_image(stem(&file.name()), &bytes),
                     Err(e) => state.fail(e),
                 }
@@ -247,7 +247,7 @@ pub fn App() -> impl IntoView {
                 return state.fail(too_big(&file, MAX_BUNDLE_BYTES, "bundles"));
             }
             spawn_local(async move {
-                match file_bytes(&file).await {
+                match file_buffer(&file).await {
                     Ok(bytes) => state.load(file.name(), &bytes),
                     Err(e) => state.fail(e),
                 }

@@ -4,7 +4,7 @@
 //! page's own origin. The clock, the event loop's turn and WebGPU detection work in the page
 //! and in a worker (through the global scope).
 
-use js_sys::{Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -19,8 +19,9 @@ fn js_error(what: &str, e: JsValue) -> String {
     )
 }
 
-/// The bytes of one of the app's own files (a path relative to the page).
-pub async fn fetch_asset(path: &str) -> Result<Vec<u8>, String> {
+/// One of the app's own files (a path relative to the page), as a JS buffer: the page hands it
+/// to the worker without copying it into its own memory.
+pub async fn fetch_asset(path: &str) -> Result<js_sys::ArrayBuffer, String> {
     let response =
         JsFuture::from(window()?.fetch_with_str(path)).await.map_err(|e| js_error(&format!("loading {path}"), e))?;
     let response: web_sys::Response = response.dyn_into().map_err(|e| js_error("fetch", e))?;
@@ -29,14 +30,14 @@ pub async fn fetch_asset(path: &str) -> Result<Vec<u8>, String> {
     }
     let buffer = response.array_buffer().map_err(|e| js_error(path, e))?;
     let buffer = JsFuture::from(buffer).await.map_err(|e| js_error(path, e))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    buffer.dyn_into().map_err(|e| js_error(path, e))
 }
 
-/// The bytes of a file the user picked or dropped (read locally; nothing is uploaded).
-pub async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buffer =
-        JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&format!("reading {}", file.name()), e))?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+/// A file the user picked or dropped, as a JS buffer (read locally; nothing is uploaded).
+pub async fn file_buffer(file: &web_sys::File) -> Result<js_sys::ArrayBuffer, String> {
+    let reading = format!("reading {}", file.name());
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&reading, e))?;
+    buffer.dyn_into().map_err(|e| js_error(&reading, e))
 }
 
 /// A function of the global scope (the page's window or the worker's scope), called on it.
@@ -79,9 +80,9 @@ pub fn start_worker() -> Result<web_sys::Worker, String> {
 }
 
 /// A `blob:` URL of a file's bytes, for showing it without copying it into the page's text.
-pub fn blob_url(bytes: &[u8]) -> Result<String, String> {
-    let parts = js_sys::Array::of1(&Uint8Array::from(bytes));
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(|e| js_error("an image blob", e))?;
+pub fn blob_url(buffer: &js_sys::ArrayBuffer) -> Result<String, String> {
+    let parts = js_sys::Array::of1(buffer);
+    let blob = web_sys::Blob::new_with_buffer_source_sequence(&parts).map_err(|e| js_error("an image blob", e))?;
     web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_error("an image URL", e))
 }
 

@@ -1,8 +1,8 @@
 //! The messages between the page and the engine worker. The page only draws and posts
 //! [`Request`]s; the worker (module [`crate::worker`]) loads models, decodes images, runs the
 //! DDIM steps and makes the pictures, and posts [`Reply`]s. Each message is a JS object
-//! `{ json, bytes }`: the message as JSON, and the file it carries (a bundle or an image) as a
-//! `Uint8Array` whose buffer is transferred, not copied.
+//! `{ json, bytes }`: the message as JSON, and the file the page sends (a bundle or an image)
+//! as a JS buffer that is transferred, not copied.
 
 use js_sys::{Object, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -97,15 +97,14 @@ pub enum Reply {
 }
 
 /// A message as the JS object that `postMessage` sends, and the buffers to transfer.
-pub fn encode<T: Serialize>(message: &T, bytes: Option<&[u8]>) -> (JsValue, js_sys::Array) {
+pub fn encode<T: Serialize>(message: &T, bytes: Option<&js_sys::ArrayBuffer>) -> (JsValue, js_sys::Array) {
     let object = Object::new();
     let json = serde_json::to_string(message).unwrap_or_default();
     let _ = Reflect::set(&object, &"json".into(), &json.into());
     let transfer = js_sys::Array::new();
-    if let Some(bytes) = bytes {
-        let array = Uint8Array::from(bytes);
-        transfer.push(&array.buffer());
-        let _ = Reflect::set(&object, &"bytes".into(), &array);
+    if let Some(buffer) = bytes {
+        transfer.push(buffer);
+        let _ = Reflect::set(&object, &"bytes".into(), buffer);
     }
     (object.into(), transfer)
 }

@@ -59,8 +59,8 @@ pub fn report_crash(message: &str) {
 #[wasm_bindgen]
 pub fn worker_main() {
     let on_message =
+        // A Cancel runs in a microtask of its message, before the running step's next turn.
         Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| match decode::<Request>(&event.data()) {
-            Ok((Request::Cancel, _)) => CANCEL.with(|c| c.set(true)),
             Ok((request, bytes)) => spawn_local(handle(request, bytes)),
             Err(e) => fail(e),
         });

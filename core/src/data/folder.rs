@@ -153,14 +153,14 @@ impl FolderRead<'_> {
     /// Adds the slices of a volume.
     #[cfg(feature = "volumes")]
     fn slices(&mut self, volume: Result<super::volume::Volume>, file: &Path) -> Result<()> {
-        let slices = match volume.and_then(|v| v.slices(&self.options.slicing)) {
-            Ok(slices) => slices,
+        let sliced = volume.and_then(|v| Ok((v.slices(&self.options.slicing)?, v.id)));
+        let (slices, volume_id) = match sliced {
+            Ok(sliced) => sliced,
             Err(e) => return self.reject(file.to_path_buf(), volume_reason(e)),
         };
-        let volume_id = slices.first().and_then(|s| s.id.split_once('#')).map(|(v, _)| v.to_string());
         for slice in slices {
             let prepared = super::images::prepare(&slice.picture, self.spec).map_err(|e| e.to_string());
-            self.add(prepared, slice.id, None, volume_id.as_deref(), file)?;
+            self.add(prepared, slice.id, None, Some(&volume_id), file)?;
         }
         Ok(())
     }

@@ -115,7 +115,11 @@ impl Volume {
                 self.voxels.dim()
             )));
         }
-        let range = slicing.window.range(self.voxels.as_slice_memory_order().unwrap_or(&[]), self.stored_window);
+        let values: std::borrow::Cow<[f32]> = match self.voxels.as_slice_memory_order() {
+            Some(values) => values.into(),
+            None => self.voxels.iter().copied().collect::<Vec<f32>>().into(),
+        };
+        let range = slicing.window.range(&values, self.stored_window);
         let (across, down) = match axis {
             0 => (self.spacing[1], self.spacing[2]),
             1 => (self.spacing[0], self.spacing[2]),
