@@ -3,7 +3,8 @@
 # runs tests/browser/e2e.mjs (Playwright + Debian's chromium) against web-app/dist on the CPU
 # (wasm) path and on WebGPU, comparing with the native output, and drives the page's bad-input,
 # privacy and accessibility checks (a tiny32 bundle is trained for two steps for the switch
-# between models of different sizes). Build the app first
+# between models of different sizes). Then tests/browser/update.mjs checks that a second build
+# reaches a browser that visited the first, and works offline. Build the app first
 # (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,8 @@ daecf="$target_dir/debug/daecf"
 "$daecf" encode --model "$out/tiny/model.safetensors" --data phantom:vertebra:64 --out "$out/tiny/latents.npz"
 "$daecf" fit --latents "$out/tiny/latents.npz" --no-plots --out "$out/tiny/fit"
 "$daecf" export --model "$out/tiny/model.safetensors" --head "$out/tiny/fit/head.json" --preset tiny32 --out "$out/tiny32.daecf"
+# A second build of the app (a release named e2e-v2), for the update test.
+DAECF_RELEASE=e2e-v2 WEB_DIST="$out/dist-v2" scripts/web.sh > "$out/web-v2.log"
 DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" STEPS="$STEPS" \
     OTHER_BUNDLE="$out/tiny32.daecf" node tests/browser/e2e.mjs
+V1=web-app/dist V2="$out/dist-v2" OUT="$out" node tests/browser/update.mjs

@@ -17,12 +17,12 @@
 // Environment: DIST (built app), NATIVE_DIR (daecf explain's folder for the sample), NATIVE_MS
 // (its wall time), SAMPLE (sample button index), STEPS (encode,render), BACKENDS (cpu,webgpu),
 // OTHER_BUNDLE (a bundle of another image size), OUT (results folder).
-import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+import { check, foreignRequests, launch, serve } from "./serve.mjs";
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -42,12 +42,6 @@ const TOLERANCE = {
 };
 // DDIM steps (encode, render): the native run must use the same (scripts/e2e.sh).
 const [T_ENCODE, T_RENDER] = (process.env.STEPS ?? "10,5").split(",");
-
-const MIME = {
-  ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
-  ".png": "image/png", ".svg": "image/svg+xml", ".webmanifest": "application/manifest+json",
-  ".daecf": "application/octet-stream",
-};
 
 // A grey PNG of width x height black pixels: small on disk, large once decoded.
 function blankPng(width, height) {
@@ -77,27 +71,9 @@ function blankPng(width, height) {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", header), chunk("IDAT", rows), chunk("IEND", Buffer.alloc(0))]);
 }
 
-function serve() {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, "http://127.0.0.1");
-    let file = path.join(DIST, decodeURIComponent(url.pathname));
-    if (!file.startsWith(DIST)) { res.writeHead(403).end(); return; }
-    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, "index.html");
-    if (!fs.existsSync(file)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { "content-type": MIME[path.extname(file)] ?? "application/octet-stream" });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
 function fail(message) {
   console.error(`FAIL: ${message}`);
   process.exitCode = 1;
-}
-
-function check(ok, message) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${message}`);
-  if (!ok) process.exitCode = 1;
 }
 
 // Pixels of two PNG data URLs compared in the page (canvas decoding), as 0-255 values.
@@ -130,12 +106,7 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 1800 } });
   const page = await context.newPage();
   // Every request of the browser context: the page's, its workers' and its service worker's.
-  const foreign = [];
-  context.on("request", (r) => {
-    const u = r.url();
-    const local = u.startsWith(`${origin}/`) || u.startsWith("data:") || u.startsWith("blob:");
-    if (!local || r.method() !== "GET") foreign.push(`${r.method()} ${u}`);
-  });
+  const foreign = foreignRequests(context, origin);
   page.on("console", (m) => { if (m.type() === "error") console.log(`  [${backend} console] ${m.text()}`); });
   await page.goto(`${origin}/index.html`);
   await page.waitForSelector("#status.ready", { timeout: 120_000 });
@@ -276,13 +247,9 @@ async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const native = JSON.parse(fs.readFileSync(path.join(NATIVE_DIR, "explanation.json"), "utf8"));
   const nativeCe = `data:image/png;base64,${fs.readFileSync(path.join(NATIVE_DIR, "binary.png")).toString("base64")}`;
-  const server = await serve();
+  const server = await serve(() => DIST);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-quic", "--enable-unsafe-webgpu"],
-  });
+  const browser = await launch(chromium);
   const results = [];
   try {
     for (const backend of (process.env.BACKENDS ?? "cpu,webgpu").split(",")) {

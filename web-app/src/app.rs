@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 
-use crate::browser::{blob_url, fetch_asset, file_buffer, has_webgpu, register_service_worker, start_worker};
+use crate::browser::{blob_url, build_id, fetch_asset, file_buffer, has_webgpu, register_service_worker, start_worker};
 use crate::engine::{Backend, Settings};
 use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
 use crate::views::{Results, Shown};
@@ -354,5 +354,12 @@ pub fn App() -> impl IntoView {
         </section>
         {move || state.shown.get().map(|shown| view! { <Results shown=shown /> })}
         </main>
+        <footer id="version">{version()}</footer>
     }
+}
+
+/// The app's version, release name (`DAECF_RELEASE` at build time) and build, for the footer.
+fn version() -> String {
+    let release = option_env!("DAECF_RELEASE").map(|r| format!(" \u{b7} release {r}")).unwrap_or_default();
+    format!("daecf-web {}{release} \u{b7} build {}", env!("CARGO_PKG_VERSION"), build_id())
 }

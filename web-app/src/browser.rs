@@ -72,11 +72,32 @@ pub fn has_webgpu() -> bool {
         .is_ok_and(|navigator| Reflect::has(&navigator, &JsValue::from_str("gpu")).unwrap_or(false))
 }
 
-/// Starts the engine worker (`worker.js`, a module worker running this app's wasm).
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The URL of this module's JS (its name carries the build's hash).
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["import", "meta"], js_name = url)]
+    static MODULE_URL: String;
+
+    /// A service worker registration (`ServiceWorkerRegistration`).
+    type Registration;
+
+    /// Looks for a newer service worker script.
+    #[wasm_bindgen(method, catch)]
+    fn update(this: &Registration) -> Result<Promise, JsValue>;
+}
+
+/// Starts an engine worker (`worker.js`, a module worker running this app's wasm): its first
+/// message is this module's JS URL and the compiled module, which the worker instantiates.
 pub fn start_worker() -> Result<web_sys::Worker, String> {
     let options = web_sys::WorkerOptions::new();
     options.set_type(web_sys::WorkerType::Module);
-    web_sys::Worker::new_with_options("worker.js", &options).map_err(|e| js_error("starting the engine worker", e))
+    let worker = web_sys::Worker::new_with_options("worker.js", &options)
+        .map_err(|e| js_error("starting the engine worker", e))?;
+    let start = js_sys::Object::new();
+    let _ = Reflect::set(&start, &"glue".into(), &MODULE_URL.with(|url| url.into()));
+    let _ = Reflect::set(&start, &"module".into(), &wasm_bindgen::module());
+    worker.post_message(&start).map_err(|e| js_error("starting the engine worker", e))?;
+    Ok(worker)
 }
 
 /// A `blob:` URL of a file's bytes, for showing it without copying it into the page's text.
@@ -87,14 +108,23 @@ pub fn blob_url(buffer: &js_sys::ArrayBuffer) -> Result<String, String> {
 }
 
 /// Registers the service worker that keeps the app working offline (ignored where the browser
-/// has none, e.g. on a non-secure origin).
+/// has none, e.g. on a non-secure origin), and asks it to look for a newer build: the page
+/// itself comes from the network first, so it may already be newer than the build the service
+/// worker keeps, and Chromium does not look on a reload by itself.
 pub fn register_service_worker() {
-    if let Ok(w) = window() {
-        let navigator = w.navigator();
-        if Reflect::has(&navigator, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
-            let _ = navigator.service_worker().register("./sw.js");
-        }
+    let Ok(w) = window() else { return };
+    let navigator = w.navigator();
+    if !Reflect::has(&navigator, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
+        return;
     }
+    let registering = navigator.service_worker().register("./sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(registration) = JsFuture::from(registering).await else { return };
+        let registration: Registration = registration.unchecked_into();
+        if let Ok(update) = registration.update() {
+            let _ = JsFuture::from(update).await;
+        }
+    });
 }
 
 /// Replaces the status line with the message of a crash and a button that reloads the page:
@@ -112,4 +142,14 @@ pub fn show_crash(message: &str) {
         let _ = button.set_attribute("onclick", "location.reload()");
         let _ = status.append_child(&button);
     }
+}
+
+/// The build this page belongs to (the hash scripts/web-stamp.sh writes into index.html), or
+/// "unstamped" for a page built without it.
+pub fn build_id() -> String {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("meta[name=daecf-build]").ok().flatten())
+        .and_then(|meta| meta.get_attribute("content"))
+        .unwrap_or_else(|| "unstamped".into())
 }
