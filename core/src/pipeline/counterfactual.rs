@@ -6,7 +6,7 @@
 //! Images are processed in batches: all images of a batch are encoded together, and all their
 //! reconstructions and counterfactuals rendered together, in chunks of at most `max_batch`.
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 
 use burn::tensor::{Tensor, TensorData};
 use ndarray::ArrayView1;
@@ -89,6 +89,10 @@ pub fn explain(
 ///
 /// The caller encodes the images (`model.encode`) and hands over z_sem both as a tensor and,
 /// read back to the host, as rows: reading back is the one thing a browser must await.
+///
+/// Once the images are encoded, render chunks not yet started can be handed out
+/// ([`CeJob::hand_out`]) to be rendered elsewhere (another worker with its own copy of the
+/// model) and their images handed back in ([`CeJob::hand_in`]).
 #[derive(Debug)]
 pub struct CeJob {
     model: DiffusionAutoencoder,
@@ -101,8 +105,11 @@ pub struct CeJob {
     encoder: DdimSampler,
     renderer: DdimSampler,
     chunks: Vec<Chunk>,
+    /// Chunks from this index on were handed out.
+    handed_out: usize,
     codes: Vec<Tensor<4>>,
-    images: Vec<Tensor<4>>,
+    /// The rendered images of each render chunk, in chunk order.
+    images: Vec<Option<Tensor<4>>>,
     x_t: Option<Tensor<4>>,
     /// The chunk under way, its next DDIM index and its current state.
     current: Option<(usize, usize, Tensor<4>)>,
@@ -118,6 +125,84 @@ pub struct CeJob {
 enum Chunk {
     Encode(usize, usize),
     Render(usize, usize),
+}
+
+/// Renders handed out of a [`CeJob`]: rows `rows` of its render batch, to be rendered from
+/// `x_t` conditioned on `latents` in `steps` DDIM steps ([`RenderJob`]).
+#[derive(Debug, Clone)]
+pub struct RenderShare {
+    /// The rows of the job's render batch.
+    pub rows: Range<usize>,
+    /// Their noise maps [n, C, H, W].
+    pub x_t: Tensor<4>,
+    /// Their semantic latents [n, D].
+    pub latents: Tensor<2>,
+    /// DDIM render steps.
+    pub steps: usize,
+}
+
+/// The renders of a [`RenderShare`], one DDIM step at a time: what [`CeJob`] does for its own
+/// render chunks, for a worker that holds another copy of the model.
+#[derive(Debug)]
+pub struct RenderJob {
+    model: DiffusionAutoencoder,
+    renderer: DdimSampler,
+    latents: Tensor<2>,
+    x: Tensor<4>,
+    done: usize,
+}
+
+impl RenderJob {
+    /// Renders `share` with `model` (on the share's device).
+    pub fn new(model: &DiffusionAutoencoder, share: RenderShare) -> Result<Self> {
+        let [n, dim] = share.latents.dims();
+        if n != share.x_t.dims()[0] || n != share.rows.len() || dim != model.config.latent_dim {
+            return Err(DaecfError::Config(format!(
+                "a share of rows {:?} with {n} latents of {dim} values and {} noise maps does not fit a model \
+                 of latent size {}",
+                share.rows,
+                share.x_t.dims()[0],
+                model.config.latent_dim
+            )));
+        }
+        let renderer = DdimSampler::new(&model.config.noise_schedule()?, share.steps)?;
+        Ok(Self { model: model.clone(), renderer, latents: share.latents, x: share.x_t, done: 0 })
+    }
+
+    /// DDIM steps done.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// DDIM steps in all.
+    pub fn total(&self) -> usize {
+        self.renderer.steps()
+    }
+
+    /// The images after the last step (the noise maps before the first).
+    pub fn latest(&self) -> Tensor<4> {
+        self.x.clone()
+    }
+
+    /// Runs one DDIM step; false when the images are rendered.
+    pub fn step(&mut self) -> bool {
+        let n = self.renderer.steps();
+        if self.done == n {
+            return false;
+        }
+        let cond = self.model.conditioned(self.latents.clone());
+        self.x = self.renderer.render_step(&cond, self.x.clone(), n - 1 - self.done);
+        self.done += 1;
+        true
+    }
+
+    /// The rendered images [n, C, H, W]; an error if steps are left.
+    pub fn finish(self) -> Result<Tensor<4>> {
+        if self.done < self.renderer.steps() {
+            return Err(DaecfError::Cancelled);
+        }
+        Ok(self.x)
+    }
 }
 
 impl CeJob {
@@ -165,6 +250,7 @@ impl CeJob {
         let rendered = b * (1 + k);
         let mut chunks: Vec<Chunk> = (0..b).step_by(chunk).map(|s| Chunk::Encode(s, (s + chunk).min(b))).collect();
         chunks.extend((0..rendered).step_by(chunk).map(|s| Chunk::Render(s, (s + chunk).min(rendered))));
+        let render_chunks = rendered.div_ceil(chunk);
         let total = b.div_ceil(chunk) * encoder.steps() + rendered.div_ceil(chunk) * renderer.steps();
         // Row r of the render batch: image r / (1 + k), latent r % (1 + k) (0 = its own z_sem).
         let mut latents = Vec::with_capacity(rendered * dim);
@@ -184,9 +270,10 @@ impl CeJob {
             per_image: 1 + k,
             encoder,
             renderer,
+            handed_out: chunks.len(),
             chunks,
             codes: Vec::new(),
-            images: Vec::new(),
+            images: vec![None; render_chunks],
             x_t: None,
             current: None,
             last: None,
@@ -201,12 +288,12 @@ impl CeJob {
         &self.items
     }
 
-    /// DDIM steps done.
+    /// DDIM steps done, those of the renders handed back in included.
     pub fn done(&self) -> usize {
         self.done
     }
 
-    /// DDIM steps in all.
+    /// DDIM steps in all, those of the renders handed out included.
     pub fn total(&self) -> usize {
         self.total
     }
@@ -217,11 +304,12 @@ impl CeJob {
         self.last.clone()
     }
 
-    /// Runs one DDIM step; false when there is nothing left to do.
+    /// Runs one DDIM step; false when there is nothing left to do here (renders handed out may
+    /// still be under way elsewhere).
     pub fn step(&mut self) -> bool {
         let (index, k, x) = match self.current.take() {
             Some(c) => c,
-            None if self.next_chunk < self.chunks.len() => {
+            None if self.next_chunk < self.handed_out => {
                 let index = self.next_chunk;
                 self.next_chunk += 1;
                 (index, 0, self.chunk_input(self.chunks[index]))
@@ -246,9 +334,56 @@ impl CeJob {
         } else if matches!(self.chunks[index], Chunk::Encode(..)) {
             self.codes.push(x);
         } else {
-            self.images.push(x);
+            let slot = index - self.encode_chunks();
+            self.images[slot] = Some(x);
         }
         true
+    }
+
+    fn encode_chunks(&self) -> usize {
+        self.chunks.len() - self.images.len()
+    }
+
+    /// Whether the images are encoded, so that renders can be handed out.
+    pub fn encoded(&self) -> bool {
+        self.x_t.is_some() || self.codes.len() == self.encode_chunks()
+    }
+
+    /// Hands out the last render chunk not yet started, to be rendered elsewhere and handed
+    /// back in; None before the images are encoded or when every chunk is started or handed out.
+    pub fn hand_out(&mut self) -> Option<RenderShare> {
+        let first_free = self.next_chunk.max(self.encode_chunks());
+        if !self.encoded() || self.handed_out <= first_free {
+            return None;
+        }
+        self.handed_out -= 1;
+        let chunk = self.chunks[self.handed_out];
+        let Chunk::Render(s, e) = chunk else { return None };
+        Some(RenderShare {
+            rows: s..e,
+            x_t: self.chunk_input(chunk),
+            latents: self.latents.clone().slice(s..e),
+            steps: self.renderer.steps(),
+        })
+    }
+
+    /// Hands back in the images [n, C, H, W] rendered for the share of `rows`.
+    pub fn hand_in(&mut self, rows: Range<usize>, images: Tensor<4>) -> Result<()> {
+        let encode_chunks = self.encode_chunks();
+        let slot = (self.handed_out..self.chunks.len())
+            .find(|&i| matches!(self.chunks[i], Chunk::Render(s, e) if (s..e) == rows))
+            .map(|i| i - encode_chunks)
+            .ok_or_else(|| DaecfError::Config(format!("rows {rows:?} were not handed out")))?;
+        if images.dims()[0] != rows.len() || self.images[slot].is_some() {
+            return Err(DaecfError::Config(format!(
+                "{} images handed in for rows {rows:?} (handed in before: {})",
+                images.dims()[0],
+                self.images[slot].is_some()
+            )));
+        }
+        self.images[slot] = Some(images);
+        self.done += self.renderer.steps();
+        Ok(())
     }
 
     /// The starting state of a chunk: its images, or the noise maps of its rows' images.
@@ -278,7 +413,8 @@ impl CeJob {
             Some(x) => x,
             None => Tensor::cat(std::mem::take(&mut self.codes), 0),
         };
-        let all = Tensor::cat(self.images, 0);
+        let images: Option<Vec<Tensor<4>>> = self.images.into_iter().collect();
+        let all = Tensor::cat(images.ok_or(DaecfError::Cancelled)?, 0);
         let (b, per) = (self.items.len(), self.per_image);
         let own: Vec<i64> = (0..b).map(|i| (i * per) as i64).collect();
         let moved: Vec<i64> = (0..b * per).filter(|r| r % per != 0).map(|r| r as i64).collect();
@@ -392,6 +528,44 @@ mod tests {
         let by_hand = job.finish().unwrap();
         let whole = explain(&m, &head(), x, &plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
         let a: Vec<f32> = by_hand.counterfactuals.into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = whole.counterfactuals.into_data().try_to_vec().unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn renders_handed_out_and_back_in_give_what_one_job_gives() {
+        let device = Device::flex();
+        let m = model(&device);
+        let x = Tensor::<4>::random([2, 1, 16, 16], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
+        let steps = CeSteps { encode: 3, render: 2, max_batch: 1 };
+        let z = m.encode(x.clone());
+        let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
+        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &plan, steps).unwrap();
+        assert!(job.hand_out().is_none(), "nothing is handed out before the images are encoded");
+        while !job.encoded() {
+            assert!(job.step());
+        }
+        // 4 render rows in chunks of one: two handed out (the last two), two rendered here.
+        let shares = [job.hand_out().unwrap(), job.hand_out().unwrap()];
+        assert_eq!((shares[0].rows.clone(), shares[1].rows.clone()), (3..4, 2..3));
+        while job.step() {}
+        assert!(job.hand_out().is_none(), "every chunk is started or handed out");
+        assert!(job.done() < job.total(), "the shares' steps are not done");
+        for share in shares.into_iter().rev() {
+            let rows = share.rows.clone();
+            let mut render = RenderJob::new(&m, share).unwrap();
+            assert_eq!(render.total(), 2);
+            while render.step() {}
+            let image = render.finish().unwrap();
+            assert!(job.hand_in(0..1, image.clone()).is_err(), "rows not handed out");
+            job.hand_in(rows.clone(), image.clone()).unwrap();
+            assert!(job.hand_in(rows, image).is_err(), "handed in twice");
+        }
+        assert_eq!(job.done(), job.total());
+        let shared = job.finish().unwrap();
+        let whole = explain(&m, &head(), x, &plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
+        let a: Vec<f32> = shared.counterfactuals.into_data().try_to_vec().unwrap();
         let b: Vec<f32> = whole.counterfactuals.into_data().try_to_vec().unwrap();
         assert_eq!(a, b);
     }

@@ -6,6 +6,8 @@ pub mod counterfactual;
 pub mod reconstruct;
 pub mod reencode;
 
-pub use counterfactual::{CeJob, CeObserver, CeSteps, Explanations, ImageExplanation, PlanFn, explain};
+pub use counterfactual::{
+    CeJob, CeObserver, CeSteps, Explanations, ImageExplanation, PlanFn, RenderJob, RenderShare, explain,
+};
 pub use reconstruct::{Reconstruction, reconstruct};
 pub use reencode::{explanation_reports, read_rows, read_values, reencoded_distances};
