@@ -11,6 +11,7 @@
 //     for it), a file that is not an image, an image over the pixel limit;
 //   - accessibility: axe-core finds no serious or critical violation;
 //   - that the page's thread never blocks for 200 ms or more while it explains (Long Tasks);
+//   - that the CPU path renders on one worker per core (up to 8), WebGPU on one;
 //   - that after the first visit the app loads with the network off (service worker).
 // It saves screenshots and a benchmark (browser vs native time) under OUT.
 //
@@ -141,6 +142,13 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   check(longestTask < 200, `${backend}: the page's longest task while explaining is ${longestTask.toFixed(0)} ms (under 200 ms)`);
   const report = JSON.parse(await page.textContent("#report-json"));
   const timing = await page.textContent("#timing");
+  // The CPU path renders on every core (one helper worker per core beyond the first, at most 8
+  // workers, each rendering an equal chunk of the images); WebGPU in the engine worker alone.
+  const workers = Number(timing.match(/on (\d+) worker/)?.[1]);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const images = 1 + report.counterfactuals.length + report.progression.length;
+  const wantWorkers = backend === "cpu" ? Math.ceil(images / Math.ceil(images / Math.min(Math.max(cores, 1), 8))) : 1;
+  check(workers === wantWorkers, `${backend}: the renders ran on ${workers} worker(s) (${cores} cores: ${wantWorkers} wanted)`);
   await page.screenshot({ path: path.join(OUT, `${backend}.png`), fullPage: true });
 
   const close = (a, b, tol) => Math.abs(a - b) <= tol;
@@ -240,7 +248,7 @@ async function runPath(browser, origin, backend, native, nativeCe) {
     await page.screenshot({ path: path.join(OUT, "offline.png") });
   }
   await context.close();
-  return { backend, wall_ms: wallMs, longest_task_ms: longestTask, timing, steps: report.steps, image_diff: diff, offline };
+  return { backend, wall_ms: wallMs, longest_task_ms: longestTask, workers, timing, steps: report.steps, image_diff: diff, offline };
 }
 
 async function main() {

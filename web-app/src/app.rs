@@ -152,6 +152,8 @@ impl State {
                 }
                 self.fail(message);
             }
+            // Only helpers send these, to the engine worker.
+            Reply::Rendering { .. } | Reply::Rendered { .. } => {}
         }
     }
 }
@@ -181,7 +183,7 @@ fn stem(name: &str) -> String {
 
 /// Starts the engine worker and routes its messages to the state.
 fn connect(state: State) {
-    let worker = match start_worker() {
+    let worker = match start_worker(false) {
         Ok(worker) => worker,
         Err(e) => return state.fail(e),
     };

@@ -50,8 +50,13 @@ fn call_global(name: &str, args: &js_sys::Array) -> Option<JsValue> {
 /// Gives the event loop a turn (a zero-delay timeout), so messages (a Cancel) land and the page
 /// repaints.
 pub async fn next_tick() {
+    sleep(0).await;
+}
+
+/// Waits `ms` milliseconds (a timeout), leaving the thread to other work.
+pub async fn sleep(ms: u32) {
     let promise = Promise::new(&mut |resolve, _| {
-        call_global("setTimeout", &js_sys::Array::of2(&resolve, &JsValue::from(0)));
+        call_global("setTimeout", &js_sys::Array::of2(&resolve, &JsValue::from(ms)));
     });
     let _ = JsFuture::from(promise).await;
 }
@@ -86,9 +91,10 @@ extern "C" {
     fn update(this: &Registration) -> Result<Promise, JsValue>;
 }
 
-/// Starts an engine worker (`worker.js`, a module worker running this app's wasm): its first
-/// message is this module's JS URL and the compiled module, which the worker instantiates.
-pub fn start_worker() -> Result<web_sys::Worker, String> {
+/// Starts a worker (`worker.js`, a module worker running this app's wasm): the engine worker,
+/// or (`helper`) one of its helpers. Its first message is this module's JS URL and the compiled
+/// module, which the worker instantiates, and its role.
+pub fn start_worker(helper: bool) -> Result<web_sys::Worker, String> {
     let options = web_sys::WorkerOptions::new();
     options.set_type(web_sys::WorkerType::Module);
     let worker = web_sys::Worker::new_with_options("worker.js", &options)
@@ -96,6 +102,7 @@ pub fn start_worker() -> Result<web_sys::Worker, String> {
     let start = js_sys::Object::new();
     let _ = Reflect::set(&start, &"glue".into(), &MODULE_URL.with(|url| url.into()));
     let _ = Reflect::set(&start, &"module".into(), &wasm_bindgen::module());
+    let _ = Reflect::set(&start, &"helper".into(), &helper.into());
     worker.post_message(&start).map_err(|e| js_error("starting the engine worker", e))?;
     Ok(worker)
 }

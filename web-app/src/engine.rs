@@ -4,18 +4,20 @@
 //! user can cancel. The results are what `daecf explain` writes for the same bundle and image.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use daecf_core::latent::{CeRequest, Head};
 use daecf_core::model::DiffusionAutoencoder;
-use daecf_core::pipeline::{CeJob, CeSteps, explanation_reports};
+use daecf_core::pipeline::{CeJob, CeSteps, RenderJob, RenderShare, explanation_reports};
 use daecf_core::report::{ImageReport, difference_overlay, gif_bytes};
 use daecf_models::Bundle;
 use image::RgbImage;
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
-use crate::browser::{next_tick, now_ms};
+use crate::browser::{next_tick, now_ms, sleep};
+use crate::helpers::{Handed, Helper};
 use crate::picture::{read_pictures, read_values};
 
 /// Where the model runs.
@@ -23,7 +25,8 @@ use crate::picture::{read_pictures, read_values};
 pub enum Backend {
     /// burn-wgpu on the browser's WebGPU.
     WebGpu,
-    /// burn-flex compiled to wasm, on one CPU thread.
+    /// burn-flex compiled to wasm: one thread per worker, the renders shared with helper
+    /// workers on the other cores.
     Cpu,
 }
 
@@ -137,10 +140,12 @@ pub struct Timing {
     pub encode_steps: usize,
     /// Time of the encoding steps.
     pub encode_ms: f64,
-    /// DDIM steps of the renders (all counterfactuals in one batch) and their time.
+    /// DDIM steps of the renders (each worker renders its share of the images in one batch).
     pub render_steps: usize,
     /// Time of the render steps.
     pub render_ms: f64,
+    /// Workers that rendered (the engine worker and its helpers).
+    pub workers: usize,
     /// Reading results back, re-encoding the counterfactuals, making pictures.
     pub finish_ms: f64,
     /// The whole run.
@@ -172,17 +177,28 @@ pub struct Outcome {
     pub backend: Backend,
 }
 
-/// Explains `image` ([C, H, W] in [0, 1], at the model's size) with `head`. `progress` sees
-/// (done, total) DDIM steps; setting `cancel` stops the run at the next step.
+/// What a run needs besides the model and the image.
+pub struct RunContext<'a> {
+    /// The run's number (helpers' answers name it).
+    pub run: u64,
+    /// Helper workers holding the same model, each to render a share.
+    pub helpers: &'a [Rc<Helper>],
+    /// Set to stop the run at its next step.
+    pub cancel: &'a Cell<bool>,
+    /// Sees (done, total) DDIM steps.
+    pub progress: &'a dyn Fn(usize, usize),
+}
+
+/// Explains `image` ([C, H, W] in [0, 1], at the model's size) with `head`.
 pub async fn explain(
     loaded: &Loaded,
     head: &Head,
     id: &str,
     image: &Array3<f32>,
     settings: Settings,
-    cancel: &Cell<bool>,
-    progress: &dyn Fn(usize, usize),
+    context: RunContext<'_>,
 ) -> Result<Outcome, String> {
+    let RunContext { run, helpers, cancel, progress } = context;
     let start = now_ms();
     let model = &loaded.model;
     let device = loaded.device.clone();
@@ -203,11 +219,17 @@ pub async fn explain(
     let z_rows = read_values(z.clone()).await?;
     let request = CeRequest::for_head(head, None, settings.frames, None);
     let plan = |h: &Head, w: ndarray::ArrayView1<f32>| request.plans(h, w);
-    let steps = CeSteps { encode: settings.encode, render: settings.render, max_batch: 1 + request.len() };
+    // The renders in one chunk per worker; the chunks beyond the first go to helpers.
+    let rows = 1 + request.len();
+    let max_batch = rows.div_ceil(1 + helpers.len());
+    let helpers = &helpers[..rows.div_ceil(max_batch) - 1];
+    let steps = CeSteps { encode: settings.encode, render: settings.render, max_batch };
     let mut job = CeJob::new(model, head, x.clone(), z, &z_rows, &plan, steps).map_err(|e| e.to_string())?;
-    let mut timing = Timing { semantic_ms: now_ms() - start, encode_steps: settings.encode, ..Timing::default() };
+    let mut timing =
+        Timing { semantic_ms: now_ms() - start, encode_steps: settings.encode, workers: 1, ..Timing::default() };
     progress(0, job.total());
     let mut phase_start = now_ms();
+    let mut handed = Handed::none();
     while job.step() {
         if cancel.get() {
             return Err("cancelled".into());
@@ -219,11 +241,21 @@ pub async fn explain(
         if job.done() == settings.encode {
             timing.encode_ms = now_ms() - phase_start;
             phase_start = now_ms();
+            handed = Handed::out(&mut job, helpers, run).await?;
+            timing.workers = 1 + handed.len();
         }
-        progress(job.done(), job.total());
+        progress(job.done() + handed.done(), job.total());
         next_tick().await;
     }
-    timing.render_steps = job.total() - settings.encode;
+    while !handed.answered() {
+        if cancel.get() {
+            return Err("cancelled".into());
+        }
+        sleep(20).await;
+        progress(job.done() + handed.done(), job.total());
+    }
+    handed.into_job(&mut job, [c, h, w], &device)?;
+    timing.render_steps = settings.render;
     timing.render_ms = now_ms() - phase_start;
     let finish_start = now_ms();
     let result = job.finish().map_err(|e| e.to_string())?;
@@ -257,4 +289,36 @@ pub async fn explain(
         timing,
         backend: loaded.backend,
     })
+}
+
+/// Renders a share handed out by the engine worker (a helper's work): `values` holds the noise
+/// maps [rows, C, H, W] then the latents [rows, D]; `progress` sees the steps done. The images
+/// [rows, C, H, W], as values.
+pub async fn render_share(
+    loaded: &Loaded,
+    rows: usize,
+    steps: usize,
+    values: &[f32],
+    cancel: &Cell<bool>,
+    progress: &dyn Fn(usize),
+) -> Result<Vec<f32>, String> {
+    let config = &loaded.model.config;
+    let (c, size, dim) = (config.in_channels, config.image_size, config.latent_dim);
+    if values.len() != rows * (c * size * size + dim) {
+        return Err(format!("a share of {rows} renders with {} values does not fit {}", values.len(), loaded.name));
+    }
+    let (maps, latents) = values.split_at(rows * c * size * size);
+    let x_t = Tensor::<4>::from_data(TensorData::new(maps.to_vec(), [rows, c, size, size]), &loaded.device);
+    let latents = Tensor::<2>::from_data(TensorData::new(latents.to_vec(), [rows, dim]), &loaded.device);
+    let share = RenderShare { rows: 0..rows, x_t, latents, steps };
+    let mut job = RenderJob::new(&loaded.model, share).map_err(|e| e.to_string())?;
+    while job.step() {
+        if cancel.get() {
+            return Err("cancelled".into());
+        }
+        read_values(job.latest().slice([0..1, 0..1, 0..1, 0..1])).await?;
+        progress(job.done());
+        next_tick().await;
+    }
+    read_values(job.finish().map_err(|e| e.to_string())?).await
 }

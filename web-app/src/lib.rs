@@ -11,6 +11,7 @@
 //! - [`engine`]: devices, the loaded bundle, and the explanation run (one DDIM step at a
 //!   time, with progress, cancelling and timings).
 //! - [`worker`] and [`protocol`]: the engine worker and the messages between it and the page.
+//! - [`helpers`]: the CPU path's helper workers, which render shares of a run on other cores.
 //! - [`browser`]: what the page asks of the browser: files, its own assets, the event loop.
 //! - [`picture`]: tensors to pictures, and pictures to PNG/GIF/JSON data URLs.
 //! - [`app`] and [`views`]: the Leptos page.
@@ -21,6 +22,8 @@ mod app;
 mod browser;
 #[cfg(target_arch = "wasm32")]
 mod engine;
+#[cfg(target_arch = "wasm32")]
+mod helpers;
 #[cfg(target_arch = "wasm32")]
 mod picture;
 #[cfg(target_arch = "wasm32")]

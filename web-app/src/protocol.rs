@@ -1,8 +1,10 @@
-//! The messages between the page and the engine worker. The page only draws and posts
-//! [`Request`]s; the worker (module [`crate::worker`]) loads models, decodes images, runs the
-//! DDIM steps and makes the pictures, and posts [`Reply`]s. Each message is a JS object
-//! `{ json, bytes }`: the message as JSON, and the file the page sends (a bundle or an image)
-//! as a JS buffer that is transferred, not copied.
+//! The messages between the page and the engine worker, and between the engine worker and its
+//! helpers. The page only draws and posts [`Request`]s; the engine worker (module
+//! [`crate::worker`]) loads models, decodes images, runs the DDIM steps and makes the pictures,
+//! and posts [`Reply`]s. On the CPU path it hands part of a run's renders to helper workers
+//! ([`crate::helpers`]), which answer [`Request::Render`]. Each message is a JS object
+//! `{ json, bytes }`: the message as JSON, and a file (a bundle or an image) or tensor values as
+//! a JS buffer that is transferred, not copied.
 
 use js_sys::{Object, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,16 @@ pub enum Request {
     },
     /// Stop the run at its next step.
     Cancel,
+    /// (To a helper.) Render `rows` images in `steps` DDIM steps from the values in `bytes`:
+    /// their noise maps [rows, C, H, W] then their latents [rows, D], as f32.
+    Render {
+        /// Which run of the engine worker this share belongs to.
+        run: u64,
+        /// Images to render.
+        rows: usize,
+        /// DDIM render steps.
+        steps: usize,
+    },
 }
 
 /// A loaded model, as the page shows it.
@@ -94,6 +106,21 @@ pub enum Reply {
         /// What went wrong, for the status line.
         message: String,
     },
+    /// (From a helper.) DDIM steps done of a share.
+    Rendering {
+        /// The run.
+        run: u64,
+        /// Steps done.
+        done: usize,
+    },
+    /// (From a helper.) A share's images [rows, C, H, W], as f32 values in `bytes`, or why
+    /// there are none (cancelled, or an error).
+    Rendered {
+        /// The run.
+        run: u64,
+        /// Why the share was not rendered.
+        failure: Option<String>,
+    },
 }
 
 /// A message as the JS object that `postMessage` sends, and the buffers to transfer.
@@ -107,6 +134,17 @@ pub fn encode<T: Serialize>(message: &T, bytes: Option<&js_sys::ArrayBuffer>) ->
         let _ = Reflect::set(&object, &"bytes".into(), buffer);
     }
     (object.into(), transfer)
+}
+
+/// f32 values as the bytes of a JS buffer (little-endian, as wasm is).
+pub fn f32_buffer(values: &[f32]) -> js_sys::ArrayBuffer {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    Uint8Array::from(bytes.as_slice()).buffer()
+}
+
+/// The f32 values in a message's bytes.
+pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 /// A received message and the bytes it carries.

@@ -119,7 +119,7 @@ pub fn Results(shown: Shown) -> impl IntoView {
     let t = shown.timing;
     let per_step = |ms: f64, n: usize| if n == 0 { 0.0 } else { ms / n as f64 };
     let timing = format!(
-        "{}: z_sem {:.0} ms; encoding {} steps in {:.2} s ({:.1} ms/step); rendering {} images x {} steps in {:.2} s ({:.1} ms/step); whole run {:.2} s",
+        "{}: z_sem {:.0} ms; encoding {} steps in {:.2} s ({:.1} ms/step); rendering {} images x {} steps on {} worker(s) in {:.2} s ({:.1} ms/step); whole run {:.2} s",
         shown.backend,
         t.semantic_ms,
         t.encode_steps,
@@ -127,6 +127,7 @@ pub fn Results(shown: Shown) -> impl IntoView {
         per_step(t.encode_ms, t.encode_steps),
         shown.counterfactuals.len() + shown.frames.len() + 1,
         t.render_steps,
+        t.workers,
         t.render_ms / 1e3,
         per_step(t.render_ms, t.render_steps),
         t.total_ms / 1e3

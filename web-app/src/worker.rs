@@ -1,7 +1,9 @@
 //! The engine worker: a dedicated Web Worker (`worker.js` starts the page's own wasm module in
 //! it) that holds the device and the loaded model, decodes and prepares images, runs the DDIM
 //! steps and makes the pictures, so the page's thread only draws. It answers the page's
-//! [`Request`]s with [`Reply`]s; a Cancel lands between two DDIM steps.
+//! [`Request`]s with [`Reply`]s; a Cancel lands between two DDIM steps. On the CPU path it
+//! shares a run's renders with helper workers ([`crate::helpers`]): the same code, started as
+//! helpers, which load the engine worker's bundle and answer [`Request::Render`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,26 +17,38 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::engine::{Backend, Devices, LoadError, Loaded, Settings, explain};
+use crate::browser::{now_ms, sleep};
+use crate::engine::{Backend, Devices, LoadError, Loaded, RunContext, Settings, explain, render_share};
+use crate::helpers;
 use crate::picture::png_url;
-use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
+use crate::protocol::{ModelInfo, Reply, Request, decode, encode, f32_buffer, f32_values};
 use crate::views::Shown;
 
 /// What the worker holds between requests.
 #[derive(Default)]
 struct Engine {
     devices: Devices,
+    /// Whether this worker is a helper of an engine worker.
+    helper: bool,
     /// The current bundle and its name (to load it again on another backend).
     bundle: Option<(Bundle, String)>,
+    /// The current bundle's file and its id (one per load), for the helpers.
+    file: Option<(u64, Rc<Vec<u8>>)>,
+    /// Runs started.
+    runs: u64,
     loaded: Option<Rc<Loaded>>,
     /// The image's name and file, prepared again after each load.
     image: Option<(String, Rc<[u8]>)>,
     prepared: Option<Rc<Array3<f32>>>,
 }
 
+/// How long a run waits for helpers that are still loading the model.
+const HELPER_WAIT_MS: f64 = 30_000.0;
+
 thread_local! {
     static ENGINE: RefCell<Engine> = RefCell::default();
-    static CANCEL: Rc<Cell<bool>> = Rc::new(Cell::new(false));
+    /// The running run's stop flag; each run gets a new one.
+    static CANCEL: RefCell<Rc<Cell<bool>>> = RefCell::new(Rc::new(Cell::new(false)));
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -42,8 +56,19 @@ fn scope() -> DedicatedWorkerGlobalScope {
 }
 
 fn post(reply: &Reply) {
-    let (message, _) = encode(reply, None);
-    let _ = scope().post_message(&message);
+    post_with(reply, None);
+}
+
+fn post_with(reply: &Reply, bytes: Option<&js_sys::ArrayBuffer>) {
+    let (message, transfer) = encode(reply, bytes);
+    let _ = scope().post_message_with_transfer(&message, &transfer);
+}
+
+/// A new stop flag for a run (the previous run's stays set if it was cancelled).
+fn new_cancel_flag() -> Rc<Cell<bool>> {
+    let flag = Rc::new(Cell::new(false));
+    CANCEL.with(|c| c.replace(Rc::clone(&flag)));
+    flag
 }
 
 fn fail(message: impl Into<String>) {
@@ -55,9 +80,11 @@ pub fn report_crash(message: &str) {
     fail(format!("the engine stopped on an internal error ({message}); reload the page to start again"));
 }
 
-/// Starts the worker: listens to the page and says so.
+/// Starts the worker (the engine worker, or with `helper` one of its helpers): listens and says
+/// so.
 #[wasm_bindgen]
-pub fn worker_main() {
+pub fn worker_main(helper: bool) {
+    ENGINE.with(|e| e.borrow_mut().helper = helper);
     let on_message =
         // A Cancel runs in a microtask of its message, before the running step's next turn.
         Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| match decode::<Request>(&event.data()) {
@@ -71,10 +98,20 @@ pub fn worker_main() {
 
 async fn handle(request: Request, bytes: Option<Vec<u8>>) {
     match request {
-        Request::Load { name, backend } => match Bundle::from_bytes(&bytes.unwrap_or_default()) {
-            Ok(bundle) => load(bundle, name, backend).await,
-            Err(e) => fail(format!("{name}: {e}")),
-        },
+        Request::Load { name, backend } => {
+            let bytes = Rc::new(bytes.unwrap_or_default());
+            match Bundle::from_bytes(&bytes) {
+                Ok(bundle) => {
+                    ENGINE.with(|e| {
+                        let mut e = e.borrow_mut();
+                        let id = e.file.as_ref().map_or(1, |(id, _)| id + 1);
+                        e.file = Some((id, bytes));
+                    });
+                    load(bundle, name, backend).await
+                }
+                Err(e) => fail(format!("{name}: {e}")),
+            }
+        }
         Request::Switch { backend } => match ENGINE.with(|e| e.borrow().bundle.clone()) {
             Some((bundle, name)) => load(bundle, name, backend).await,
             None => fail("load a model first"),
@@ -84,7 +121,8 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
             prepare();
         }
         Request::Explain { head, id, settings } => run(head, id, settings).await,
-        Request::Cancel => CANCEL.with(|c| c.set(true)),
+        Request::Cancel => CANCEL.with(|c| c.borrow().set(true)),
+        Request::Render { run, rows, steps } => render(run, rows, steps, &f32_values(&bytes.unwrap_or_default())).await,
     }
 }
 
@@ -102,12 +140,17 @@ async fn load(bundle: Bundle, name: String, wanted: Backend) {
     match loaded {
         Ok(loaded) => {
             let model = model_info(&loaded, note);
-            ENGINE.with(|e| {
+            let on_cpu = loaded.backend == Backend::Cpu;
+            let (helper, file) = ENGINE.with(|e| {
                 let mut e = e.borrow_mut();
                 e.loaded = Some(Rc::new(loaded));
-                e.bundle = Some((bundle, name));
+                e.bundle = Some((bundle, name.clone()));
                 e.prepared = None;
+                (e.helper, e.file.clone())
             });
+            if let (true, false, Some((id, bytes))) = (on_cpu, helper, file) {
+                helpers::load(id, &name, bytes);
+            }
             post(&Reply::Loaded { model });
             prepare();
         }
@@ -172,21 +215,43 @@ fn prepare() {
 
 /// Explains the prepared image, posting progress after every DDIM step.
 async fn run(head: usize, id: String, settings: Settings) {
-    let (loaded, image) = ENGINE.with(|e| {
-        let e = e.borrow();
-        (e.loaded.clone(), e.prepared.clone())
+    let (loaded, image, file, run) = ENGINE.with(|e| {
+        let mut e = e.borrow_mut();
+        e.runs += 1;
+        (e.loaded.clone(), e.prepared.clone(), e.file.clone(), e.runs)
     });
     let (Some(loaded), Some(image)) = (loaded, image) else { return fail("choose a model and an image first") };
     let Some(head) = loaded.heads().get(head).cloned() else {
         return fail(format!("{} has no head {head}", loaded.name));
     };
-    let cancel = CANCEL.with(|c| {
-        c.set(false);
-        Rc::clone(c)
-    });
+    let cancel = new_cancel_flag();
+    let helpers = match (loaded.backend, file) {
+        (Backend::Cpu, Some((id, _))) => {
+            let start = now_ms();
+            while helpers::loading(id) && now_ms() - start < HELPER_WAIT_MS && !cancel.get() {
+                sleep(50).await;
+            }
+            helpers::idle(id)
+        }
+        _ => Vec::new(),
+    };
     let progress = |done: usize, total: usize| post(&Reply::Progress { done, total });
-    match explain(&loaded, &head, &id, &image, settings, &cancel, &progress).await {
+    let context = RunContext { run, helpers: &helpers, cancel: &cancel, progress: &progress };
+    match explain(&loaded, &head, &id, &image, settings, context).await {
         Ok(outcome) => post(&Reply::Explained { shown: Box::new(Shown::new(&outcome)) }),
         Err(message) => fail(message),
+    }
+}
+
+/// Renders a share of the engine worker's run `run` (a helper's work), posting its progress.
+async fn render(run: u64, rows: usize, steps: usize, values: &[f32]) {
+    let Some(loaded) = ENGINE.with(|e| e.borrow().loaded.clone()) else {
+        return post(&Reply::Rendered { run, failure: Some("the helper has no model".into()) });
+    };
+    let cancel = new_cancel_flag();
+    let progress = |done: usize| post(&Reply::Rendering { run, done });
+    match render_share(&loaded, rows, steps, values, &cancel, &progress).await {
+        Ok(images) => post_with(&Reply::Rendered { run, failure: None }, Some(&f32_buffer(&images))),
+        Err(e) => post(&Reply::Rendered { run, failure: Some(e) }),
     }
 }
