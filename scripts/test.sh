@@ -13,5 +13,7 @@ cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc
 # The browser: core on wasm32, then the app built as shipped and driven by Playwright.
 scripts/test-wasm.sh
+# The browser app only builds for wasm32 (natively it is empty): its lints, on that target.
+cargo clippy -p daecf-web --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 scripts/web.sh
 scripts/e2e.sh

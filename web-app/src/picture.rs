@@ -11,7 +11,7 @@ use image::RgbImage;
 /// WebGPU requires) as 8-bit RGB pictures.
 pub async fn read_pictures(x: Tensor<4>, range: InputRange) -> Result<Vec<RgbImage>, String> {
     let dims = x.dims();
-    Ok(model_pictures(read_values(x).await?, dims, range).map_err(|e| e.to_string())?)
+    model_pictures(read_values(x).await?, dims, range).map_err(|e| e.to_string())
 }
 
 /// Reads any tensor's values back from the device as f32.
