@@ -4,8 +4,9 @@
 # (wasm) path and on WebGPU, comparing with the native output, and drives the page's bad-input,
 # privacy and accessibility checks (a tiny32 bundle is trained for two steps for the switch
 # between models of different sizes). Then tests/browser/update.mjs checks that a second build
-# reaches a browser that visited the first, and works offline. Build the app first
-# (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
+# reaches a browser that visited the first, and works offline, and tests/browser/new_task.mjs
+# fits a head on labelled phantoms in the page and compares it with `daecf fit`'s. Build the
+# app first (scripts/web.sh). Results, screenshots and bench.json go to out/e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-web.sh
@@ -31,8 +32,16 @@ daecf="$target_dir/debug/daecf"
 "$daecf" encode --model "$out/tiny/model.safetensors" --data phantom:vertebra:64 --out "$out/tiny/latents.npz"
 "$daecf" fit --latents "$out/tiny/latents.npz" --no-plots --out "$out/tiny/fit"
 "$daecf" export --model "$out/tiny/model.safetensors" --head "$out/tiny/fit/head.json" --preset tiny32 --out "$out/tiny32.daecf"
+# A new task on the page is checked against `daecf fit` on the same 40 labelled phantoms.
+"$daecf" phantom vertebra --count 40 --size 64 --seed 11 --out "$out/task"
+"$daecf" encode --model shared-models/demo/demo.daecf --data "$out/task" --out "$out/task-latents.npz"
+"$daecf" fit --latents "$out/task-latents.npz" --folds 5 --no-plots --out "$out/task-fit"
 # A second build of the app (a release named e2e-v2), for the update test.
 DAECF_RELEASE=e2e-v2 WEB_DIST="$out/dist-v2" scripts/web.sh > "$out/web-v2.log"
 DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SAMPLE=2 OUT="$out" STEPS="$STEPS" \
     OTHER_BUNDLE="$out/tiny32.daecf" node tests/browser/e2e.mjs
 V1=web-app/dist V2="$out/dist-v2" OUT="$out" node tests/browser/update.mjs
+DIST=web-app/dist TASK_DIR="$out/task" CLI_FIT="$out/task-fit" OUT="$out" node tests/browser/new_task.mjs
+# The bundle made on the page holds the new head ("task") beside the demo's.
+"$daecf" inspect "$out/with-heads.daecf" | tee "$out/with-heads.txt"
+grep -q "head 'task'" "$out/with-heads.txt"

@@ -11,4 +11,4 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
 cargo test -p daecf-core --lib --target wasm32-unknown-unknown --profile "${WEB_PROFILE:-wasm-release}" \
-    --no-default-features --features flex,wgpu,store,simd "$@"
+    --no-default-features --features flex,wgpu,store,simd,fit "$@"

@@ -11,10 +11,11 @@ use wasm_bindgen::prelude::Closure;
 use crate::browser::{blob_url, build_id, fetch_asset, file_buffer, has_webgpu, register_service_worker, start_worker};
 use crate::engine::{Backend, Settings};
 use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
+use crate::task_panel::{TaskPanel, TaskState};
 use crate::views::{Results, Shown};
 
 /// The sample images shipped with the page (vertebra phantoms, one per Genant grade).
-const SAMPLES: [(&str, &str); 4] = [
+pub const SAMPLES: [(&str, &str); 4] = [
     ("grade 0", "samples/vertebra_g0.png"),
     ("grade 1", "samples/vertebra_g1.png"),
     ("grade 2", "samples/vertebra_g2.png"),
@@ -25,7 +26,7 @@ const SAMPLES: [(&str, &str); 4] = [
 const MAX_BUNDLE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// The largest image file the page reads.
-const MAX_IMAGE_BYTES: f64 = 100.0 * 1024.0 * 1024.0;
+pub const MAX_IMAGE_BYTES: f64 = 100.0 * 1024.0 * 1024.0;
 
 /// The image to explain.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,20 +41,26 @@ struct Input {
 
 /// Where the page stands.
 #[derive(Debug, Clone, PartialEq)]
-enum Status {
+pub enum Status {
+    /// Working on it (the message says on what).
     Busy(String),
+    /// Done, or waiting for the user.
     Ready(String),
+    /// What went wrong.
     Failed(String),
 }
 
 /// State shared by the page's handlers.
 #[derive(Clone, Copy)]
-struct State {
+pub struct State {
     worker: StoredValue<Option<web_sys::Worker>, LocalStorage>,
-    model: RwSignal<Option<ModelInfo>>,
+    /// The loaded model.
+    pub model: RwSignal<Option<ModelInfo>>,
     backend: RwSignal<Backend>,
-    status: RwSignal<Status>,
-    head: RwSignal<usize>,
+    /// The status line.
+    pub status: RwSignal<Status>,
+    /// The head chosen for Explain.
+    pub head: RwSignal<usize>,
     input: RwSignal<Option<Input>>,
     settings: RwSignal<Settings>,
     progress: RwSignal<Option<(usize, usize)>>,
@@ -61,16 +68,19 @@ struct State {
     /// Whether file names go into the report and download names (off: hospitals' file names
     /// often carry patient ids).
     keep_names: RwSignal<bool>,
+    /// The new task's panel.
+    task: TaskState,
 }
 
 impl State {
-    fn fail(&self, e: String) {
+    /// Shows a failure in the status line.
+    pub fn fail(&self, e: String) {
         self.progress.set(None);
         self.status.set(Status::Failed(e));
     }
 
     /// Posts `request` (with a file's `bytes`, transferred) to the engine worker.
-    fn send(&self, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) {
+    pub fn send(&self, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) {
         let (message, transfer) = encode(request, bytes);
         let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post_message_with_transfer(&message, &transfer)));
         if !matches!(sent, Some(Ok(()))) {
@@ -111,8 +121,11 @@ impl State {
         );
     }
 
-    /// What the worker says.
-    fn on_reply(&self, reply: Reply) {
+    /// What the worker says (with the bytes of a file it sends).
+    fn on_reply(&self, reply: Reply, bytes: Option<Vec<u8>>) {
+        if self.task.on_reply(self, &reply, bytes) {
+            return;
+        }
         match reply {
             Reply::Ready => spawn_local(load_demo(*self)),
             Reply::Loaded { model } => {
@@ -154,6 +167,8 @@ impl State {
             }
             // Only helpers send these, to the engine worker.
             Reply::Rendering { .. } | Reply::Rendered { .. } => {}
+            // The new task's panel takes these.
+            Reply::Encoded { .. } | Reply::Fitted { .. } | Reply::HeadsAdded { .. } | Reply::Exported { .. } => {}
         }
     }
 }
@@ -190,7 +205,7 @@ fn connect(state: State) {
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             match decode::<Reply>(&event.data()) {
-                Ok((reply, _)) => state.on_reply(reply),
+                Ok((reply, bytes)) => state.on_reply(reply, bytes),
                 Err(e) => state.fail(e),
             }
         });
@@ -219,6 +234,7 @@ pub fn App() -> impl IntoView {
         progress: RwSignal::new(None),
         shown: RwSignal::new(None),
         keep_names: RwSignal::new(false),
+        task: TaskState::default(),
     };
     connect(state);
 
@@ -291,7 +307,7 @@ pub fn App() -> impl IntoView {
             <p>
                 "Task: "
                 <select id="head-select" aria-label="task" on:change=move |ev| state.head.set(event_target_value(&ev).parse().unwrap_or(0))>
-                    {move || state.model.get().map(|m| m.heads.into_iter().enumerate().map(|(i, task)| view! { <option value=i.to_string()>{task}</option> }).collect_view())}
+                    {move || state.model.get().map(|m| m.heads.into_iter().enumerate().map(|(i, task)| view! { <option value=i.to_string() prop:selected=move || state.head.get() == i>{task}</option> }).collect_view())}
                 </select>
                 " · "
                 <label for="bundle-file">"your own bundle (.daecf): "</label>
@@ -355,6 +371,7 @@ pub fn App() -> impl IntoView {
             </p>
         </section>
         {move || state.shown.get().map(|shown| view! { <Results shown=shown /> })}
+        <TaskPanel state=state task=state.task />
         </main>
         <footer id="version">{version()}</footer>
     }

@@ -3,7 +3,7 @@
 //! one at a time with the event loop's turn in between, so the progress bar moves and the
 //! user can cancel. The results are what `daecf explain` writes for the same bundle and image.
 
-use std::cell::Cell;
+use std::cell::{Cell, Ref, RefCell};
 use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -97,6 +97,8 @@ pub struct Loaded {
     pub backend: Backend,
     /// The device of `backend`.
     pub device: Device,
+    /// The bundle's heads and those added on the page.
+    heads: RefCell<Vec<Head>>,
 }
 
 impl Loaded {
@@ -104,12 +106,18 @@ impl Loaded {
     pub async fn new(bundle: Bundle, name: String, backend: Backend, devices: &mut Devices) -> Result<Self, LoadError> {
         let device = devices.get(backend).await.map_err(LoadError::Device)?;
         let model = bundle.model(&device).map_err(|e| LoadError::Model(format!("{name}: {e}")))?;
-        Ok(Self { bundle, name, model, backend, device })
+        let heads = RefCell::new(bundle.header.heads.clone());
+        Ok(Self { bundle, name, model, backend, device, heads })
     }
 
-    /// The bundle's heads.
-    pub fn heads(&self) -> &[Head] {
-        &self.bundle.header.heads
+    /// The bundle's heads, then those added on the page.
+    pub fn heads(&self) -> Ref<'_, Vec<Head>> {
+        self.heads.borrow()
+    }
+
+    /// Adds heads fitted or loaded on the page.
+    pub fn add_heads(&self, heads: &[Head]) {
+        self.heads.borrow_mut().extend_from_slice(heads);
     }
 }
 

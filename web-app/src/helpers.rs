@@ -117,7 +117,14 @@ impl Helper {
                 }
                 (None, _) => {}
             },
-            Reply::Prepared { .. } | Reply::Progress { .. } | Reply::Explained { .. } => {}
+            // A helper only loads and renders.
+            Reply::Prepared { .. }
+            | Reply::Progress { .. }
+            | Reply::Explained { .. }
+            | Reply::Encoded { .. }
+            | Reply::Fitted { .. }
+            | Reply::HeadsAdded { .. }
+            | Reply::Exported { .. } => {}
         }
     }
 }

@@ -14,7 +14,8 @@
 //! - [`helpers`]: the CPU path's helper workers, which render shares of a run on other cores.
 //! - [`browser`]: what the page asks of the browser: files, its own assets, the event loop.
 //! - [`picture`]: tensors to pictures, and pictures to PNG/GIF/JSON data URLs.
-//! - [`app`] and [`views`]: the Leptos page.
+//! - [`task`]: a new task on the page: labelled images to z_sem, a head fitted on them.
+//! - [`app`], [`views`] and [`task_panel`]: the Leptos page.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
@@ -28,6 +29,10 @@ mod helpers;
 mod picture;
 #[cfg(target_arch = "wasm32")]
 mod protocol;
+#[cfg(target_arch = "wasm32")]
+mod task;
+#[cfg(target_arch = "wasm32")]
+mod task_panel;
 #[cfg(target_arch = "wasm32")]
 mod views;
 #[cfg(target_arch = "wasm32")]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::engine::{Backend, Settings};
+use crate::task::Fitted;
 use crate::views::Shown;
 
 /// What the page asks of the worker.
@@ -46,6 +47,27 @@ pub enum Request {
     },
     /// Stop the run at its next step.
     Cancel,
+    /// Compute z_sem of the image in `bytes` (a labelled image of a new task).
+    Encode {
+        /// The image's place in the page's list.
+        index: usize,
+    },
+    /// Fit a head for a new task on the page's labelled latents, and add it to the model.
+    Fit {
+        /// The task's name.
+        name: String,
+        /// One label per latent (0/1, or grades).
+        labels: Vec<i64>,
+        /// z_sem of each labelled image.
+        latents: Vec<Vec<f32>>,
+    },
+    /// Add the heads of the head file in `bytes` (`daecf fit`'s head.json) to the model.
+    AddHeads {
+        /// The file's name, for messages.
+        name: String,
+    },
+    /// Send the bundle back with every head added on the page.
+    Export,
     /// (To a helper.) Render `rows` images in `steps` DDIM steps from the values in `bytes`:
     /// their noise maps [rows, C, H, W] then their latents [rows, D], as f32.
     Render {
@@ -100,6 +122,32 @@ pub enum Reply {
     Explained {
         /// Everything the page shows.
         shown: Box<Shown>,
+    },
+    /// z_sem of a labelled image, or why there is none.
+    Encoded {
+        /// The image's place in the page's list.
+        index: usize,
+        /// Its z_sem, or what went wrong.
+        latent: Result<Vec<f32>, String>,
+    },
+    /// A head was fitted and added.
+    Fitted {
+        /// The head and its figures.
+        fitted: Box<Fitted>,
+        /// The model with its heads now.
+        model: ModelInfo,
+    },
+    /// Heads were added from a head file.
+    HeadsAdded {
+        /// The model with its heads now.
+        model: ModelInfo,
+        /// What was added.
+        message: String,
+    },
+    /// The bundle with the page's heads, as the file in `bytes`.
+    Exported {
+        /// Its file name.
+        name: String,
     },
     /// A request failed (or a run was cancelled); the worker is ready for the next.
     Failed {

@@ -22,6 +22,7 @@ use crate::engine::{Backend, Devices, LoadError, Loaded, RunContext, Settings, e
 use crate::helpers;
 use crate::picture::png_url;
 use crate::protocol::{ModelInfo, Reply, Request, decode, encode, f32_buffer, f32_values};
+use crate::task;
 use crate::views::Shown;
 
 /// What the worker holds between requests.
@@ -123,6 +124,83 @@ async fn handle(request: Request, bytes: Option<Vec<u8>>) {
         Request::Explain { head, id, settings } => run(head, id, settings).await,
         Request::Cancel => CANCEL.with(|c| c.borrow().set(true)),
         Request::Render { run, rows, steps } => render(run, rows, steps, &f32_values(&bytes.unwrap_or_default())).await,
+        Request::Encode { index } => encode_labelled(index, &bytes.unwrap_or_default()).await,
+        Request::Fit { name, labels, latents } => fit_head(&name, &labels, &latents),
+        Request::AddHeads { name } => add_heads(&name, &bytes.unwrap_or_default()),
+        Request::Export => export(),
+    }
+}
+
+/// The loaded model, or a failure posted to the page.
+fn loaded_model() -> Option<Rc<Loaded>> {
+    let loaded = ENGINE.with(|e| e.borrow().loaded.clone());
+    if loaded.is_none() {
+        fail("load a model first");
+    }
+    loaded
+}
+
+/// z_sem of a labelled image of a new task.
+async fn encode_labelled(index: usize, bytes: &[u8]) {
+    let Some(loaded) = loaded_model() else { return };
+    let c = &loaded.model.config;
+    let latent = match prepare_bytes(bytes, ImageSpec { size: c.image_size, channels: c.in_channels }) {
+        Ok(image) => task::semantic_latent(&loaded, &image).await,
+        Err(e) => Err(e.to_string()),
+    };
+    post(&Reply::Encoded { index, latent });
+}
+
+/// Adds `heads` to the loaded model and to the bundle (so an export or another backend keeps
+/// them).
+fn keep_heads(loaded: &Loaded, heads: &[daecf_core::latent::Head]) {
+    loaded.add_heads(heads);
+    ENGINE.with(|e| {
+        if let Some((bundle, _)) = e.borrow_mut().bundle.as_mut() {
+            bundle.header.heads.extend_from_slice(heads);
+        }
+    });
+}
+
+/// Fits a head for a new task and adds it.
+fn fit_head(name: &str, labels: &[i64], latents: &[Vec<f32>]) {
+    let Some(loaded) = loaded_model() else { return };
+    match task::fit(&loaded, name, latents, labels) {
+        Ok((head, fitted)) => {
+            keep_heads(&loaded, std::slice::from_ref(&head));
+            post(&Reply::Fitted { fitted: Box::new(fitted), model: model_info(&loaded, String::new()) });
+        }
+        Err(e) => fail(format!("fitting '{name}': {e}")),
+    }
+}
+
+/// Adds the heads of a head file.
+fn add_heads(name: &str, bytes: &[u8]) {
+    let Some(loaded) = loaded_model() else { return };
+    let heads = std::str::from_utf8(bytes)
+        .map_err(|_| format!("{name} is not a head file (not text); give a head.json written by `daecf fit`"))
+        .and_then(|json| task::heads_from_json(&loaded, name, json));
+    match heads {
+        Ok(heads) => {
+            keep_heads(&loaded, &heads);
+            let names: Vec<&str> = heads.iter().map(|h| h.task.name.as_str()).collect();
+            let message = format!("{name}: added {}", names.join(", "));
+            post(&Reply::HeadsAdded { model: model_info(&loaded, String::new()), message });
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Sends the bundle back with every head added on the page.
+fn export() {
+    match ENGINE.with(|e| e.borrow().bundle.clone()) {
+        Some((bundle, name)) => {
+            let bytes = bundle.to_bytes();
+            let buffer = js_sys::Uint8Array::from(bytes.as_slice()).buffer();
+            let stem = name.strip_suffix(".daecf").unwrap_or(&name);
+            post_with(&Reply::Exported { name: format!("{stem}-with-heads.daecf") }, Some(&buffer));
+        }
+        None => fail("load a model first"),
     }
 }
 

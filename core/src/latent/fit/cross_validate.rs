@@ -102,6 +102,8 @@ mod tests {
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn folds_measure_a_separable_task_and_name_a_fold_that_fails() {

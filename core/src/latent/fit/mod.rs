@@ -169,6 +169,8 @@ fn check_inputs(task: &TaskSpec, latents: ArrayView2<f32>, labels: &[i64], confi
 mod tests {
     use super::*;
     use ndarray::Array2;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Two Gaussian-ish clusters along the first axis, graded by position.
     fn toy(n: usize) -> (Array2<f32>, Vec<i64>) {
