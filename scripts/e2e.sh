@@ -42,6 +42,7 @@ DIST=web-app/dist NATIVE_DIR="$out/native/vertebra_g2" NATIVE_MS="$native_ms" SA
     OTHER_BUNDLE="$out/tiny32.daecf" node tests/browser/e2e.mjs
 V1=web-app/dist V2="$out/dist-v2" OUT="$out" node tests/browser/update.mjs
 DIST=web-app/dist TASK_DIR="$out/task" CLI_FIT="$out/task-fit" OUT="$out" node tests/browser/new_task.mjs
-# The bundle made on the page holds the new head ("task") beside the demo's.
+# The bundle made on the page holds the new head ("task") beside the demo's, and explains with it.
 "$daecf" inspect "$out/with-heads.daecf" | tee "$out/with-heads.txt"
 grep -q "head 'task'" "$out/with-heads.txt"
+"$daecf" explain "$sample" --bundle "$out/with-heads.daecf" --task task --t-encode 2 --t-render 1 --out "$out/with-heads-explained"

@@ -1,7 +1,8 @@
 // End-to-end test of a new task on the page: label images, fit a head in the browser, explain
-// with it, keep it. It serves the built app, switches to the CPU path, adds the phantoms of
-// TASK_DIR (written by `daecf phantom`, labels in its labels.csv) to the "New task" panel, and
+// with it, keep it. It serves the built app, switches to the CPU path, adds the folder TASK_DIR
+// (phantoms written by `daecf phantom`, labels in its labels.csv) to the "New task" panel, and
 // checks:
+//   - that the folder picker lists the folder's images (not labels.csv) in name order;
 //   - that a fit before labelling (every label 0) is refused with a message;
 //   - that the head fitted on the labelled images has the cross-validated ROC-AUC and grade MAE
 //     of `daecf fit --folds 5` on the same images (CLI_FIT: its output folder), within 0.02, and
@@ -57,9 +58,12 @@ async function main() {
     await page.selectOption("#backend-select", "cpu");
     await page.waitForFunction(() => document.querySelector("#status.ready")?.textContent.includes("CPU"), null, { timeout: 120_000 });
 
-    await page.setInputFiles("#task-files", rows.map((r) => path.join(TASK_DIR, r.file)));
-    await page.waitForFunction((n) => document.querySelectorAll(".task-item.encoded").length === n, rows.length, { timeout: 300_000 });
-    check(true, `task: the page computed z_sem of ${rows.length} images`);
+    // The folder picker: its PNGs in name order, labels.csv left out.
+    await page.setInputFiles("#task-folder", TASK_DIR);
+    await page.waitForFunction((n) => document.querySelectorAll(".task-item.encoded").length === n, rows.length, { timeout: 300_000 })
+      .catch(() => {});
+    const listed = await page.$$eval(".task-item td:first-child", (cells) => cells.map((c) => c.textContent));
+    check(listed.join() === rows.map((r) => r.file).join(), `task: the folder's ${listed.length} images are listed in name order and their z_sem computed`);
     await page.click("#fit");
     const refused = await status(page, "failed");
     check(refused.includes("labelled above 0"), `task: a fit with one class is refused: "${refused}"`);

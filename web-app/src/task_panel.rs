@@ -86,9 +86,18 @@ impl TaskState {
     }
 }
 
+/// Whether a file's name says PNG or JPEG (a folder may hold other files).
+fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".png", ".jpg", ".jpeg"].iter().any(|ext| lower.ends_with(ext))
+}
+
+/// Adds the PNG and JPEG files (of a pick or a folder), in name order.
 fn add_files(state: State, task: TaskState, files: Option<web_sys::FileList>) {
     let Some(files) = files else { return };
-    let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    let mut files: Vec<web_sys::File> =
+        (0..files.length()).filter_map(|i| files.get(i)).filter(|f| is_image_name(&f.name())).collect();
+    files.sort_by_key(|f| f.name());
     spawn_local(async move {
         for file in files {
             if file.size() > MAX_IMAGE_BYTES {
@@ -142,6 +151,13 @@ fn figures(f: &Fitted) -> String {
 #[component]
 pub fn TaskPanel(state: State, task: TaskState) -> impl IntoView {
     let name = RwSignal::new("new task".to_string());
+    // A folder picker: the attribute has no typed setter in Leptos.
+    let folder = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = folder.get() {
+            let _ = input.set_attribute("webkitdirectory", "");
+        }
+    });
     let encoded = move || task.items.with(|items| items.iter().filter(|i| matches!(i.latent, Some(Ok(_)))).count());
     let no_model = move || state.model.get().is_none();
     let set_label = move |index: usize, value: String| {
@@ -160,6 +176,10 @@ pub fn TaskPanel(state: State, task: TaskState) -> impl IntoView {
                 " "
                 <label for="task-files">"add images: "</label>
                 <input type="file" id="task-files" multiple accept="image/png,image/jpeg" disabled=no_model
+                    on:change=move |ev| add_files(state, task, event_target::<web_sys::HtmlInputElement>(&ev).files()) />
+                " "
+                <label for="task-folder">"or a folder: "</label>
+                <input type="file" id="task-folder" node_ref=folder disabled=no_model
                     on:change=move |ev| add_files(state, task, event_target::<web_sys::HtmlInputElement>(&ev).files()) />
                 " "
                 <button id="task-samples" disabled=no_model on:click=move |_| add_samples(state, task)>"add the samples (labelled with their grades)"</button>
