@@ -22,8 +22,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
-import { check, foreignRequests, launch, serve } from "./serve.mjs";
+import { check, checkOwnOrigin, foreignRequests, launch, serve, setSteps } from "./common.mjs";
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -121,10 +120,7 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   if (backend === "cpu") await page.click(`#sample-${SAMPLE}`);
   else await page.setInputFiles("#image-file", SAMPLE_FILE);
   await page.waitForSelector("#preview");
-  for (const [id, value] of [["#t-encode", T_ENCODE], ["#t-render", T_RENDER]]) {
-    await page.fill(id, value);
-    await page.dispatchEvent(id, "change");
-  }
+  await setSteps(page, T_ENCODE, T_RENDER);
   // The longest task of the page's thread while it explains (Long Tasks API): the engine runs
   // in a worker, so the page keeps answering.
   await page.evaluate(() => {
@@ -165,7 +161,7 @@ async function runPath(browser, origin, backend, native, nativeCe) {
   const tol = TOLERANCE[backend];
   check(diff.sameSize && diff.mean <= tol.mean && diff.max <= tol.max,
     `${backend}: binary CE vs native: mean |diff| ${diff.mean?.toFixed(3)}, max ${diff.max} (of 255; allowed ${tol.mean}, ${tol.max})`);
-  check(foreign.length === 0, `${backend}: every request is a GET to ${origin} (${foreign.length} are not: ${foreign.slice(0, 3).join(", ")})`);
+  checkOwnOrigin(backend, foreign, origin);
 
   let offline = null;
   if (backend === "cpu") {
@@ -257,7 +253,7 @@ async function main() {
   const nativeCe = `data:image/png;base64,${fs.readFileSync(path.join(NATIVE_DIR, "binary.png")).toString("base64")}`;
   const server = await serve(() => DIST);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await launch(chromium);
+  const browser = await launch();
   const results = [];
   try {
     for (const backend of (process.env.BACKENDS ?? "cpu,webgpu").split(",")) {

@@ -9,8 +9,7 @@
 // OUT (screenshots).
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { check, foreignRequests, launch, serve } from "./serve.mjs";
+import { check, checkOwnOrigin, foreignRequests, setSteps, withBrowser } from "./common.mjs";
 
 const V1 = path.resolve(process.env.V1 ?? "web-app/dist");
 const V2 = path.resolve(process.env.V2 ?? "out/e2e/dist-v2");
@@ -42,54 +41,38 @@ async function cachesOnly(page, build) {
   return (await state()).keys;
 }
 
-async function main() {
+let root = V1;
+
+await withBrowser("update", () => root, async (browser, origin) => {
   const [v1, v2] = [buildOf(V1), buildOf(V2)];
   if (!v1 || !v2 || v1 === v2) throw new Error(`V1 and V2 must be two stamped builds (${v1}, ${v2})`);
-  let root = V1;
-  const server = await serve(() => root);
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await launch(chromium);
-  try {
-    const context = await browser.newContext();
-    const foreign = foreignRequests(context, origin);
-    const page = await context.newPage();
-    page.on("console", (m) => { if (m.type() === "error") console.log(`  [console] ${m.text()}`); });
-    await page.goto(`${origin}/`);
-    const first = await loaded(page);
-    check(first.includes(`build ${v1}`) && !first.includes("e2e-v2"), `update: the first visit shows V1 ("${first}")`);
-    check((await cachesOnly(page, v1)).join() === `daecf-${v1}`, `update: the service worker keeps V1 in daecf-${v1}`);
+  const context = await browser.newContext();
+  const foreign = foreignRequests(context, origin);
+  const page = await context.newPage();
+  page.on("console", (m) => { if (m.type() === "error") console.log(`  [console] ${m.text()}`); });
+  await page.goto(`${origin}/`);
+  const first = await loaded(page);
+  check(first.includes(`build ${v1}`) && !first.includes("e2e-v2"), `update: the first visit shows V1 ("${first}")`);
+  check((await cachesOnly(page, v1)).join() === `daecf-${v1}`, `update: the service worker keeps V1 in daecf-${v1}`);
 
-    root = V2;
-    await page.reload();
-    const second = await loaded(page);
-    check(second.includes(`build ${v2}`) && second.includes("release e2e-v2"), `update: after a reload the page is V2 ("${second}")`);
-    const kept = await cachesOnly(page, v2);
-    check(kept.join() === `daecf-${v2}`, `update: the service worker keeps V2 only (caches: ${kept.join(", ")})`);
+  root = V2;
+  await page.reload();
+  const second = await loaded(page);
+  check(second.includes(`build ${v2}`) && second.includes("release e2e-v2"), `update: after a reload the page is V2 ("${second}")`);
+  const kept = await cachesOnly(page, v2);
+  check(kept.join() === `daecf-${v2}`, `update: the service worker keeps V2 only (caches: ${kept.join(", ")})`);
 
-    await context.setOffline(true);
-    await page.reload();
-    const offline = await loaded(page).catch(() => "not loaded");
-    check(offline.includes(`build ${v2}`), `update: with the network off the page is V2 and loads its model ("${offline}")`);
-    await page.click("#sample-1");
-    await page.waitForSelector("#preview", { timeout: 60_000 });
-    for (const [id, value] of [["#t-encode", "2"], ["#t-render", "1"]]) {
-      await page.fill(id, value);
-      await page.dispatchEvent(id, "change");
-    }
-    await page.click("#explain");
-    const explained = await page.waitForSelector("#report-json", { state: "attached", timeout: 300_000 }).then(() => true, () => false);
-    check(explained, "update: offline, V2 explains a sample");
-    await page.screenshot({ path: path.join(OUT, "update-offline.png") });
-    check(foreign.length === 0, `update: every request is a GET to ${origin} (${foreign.length} are not: ${foreign.slice(0, 3).join(", ")})`);
-    await context.close();
-  } finally {
-    await browser.close();
-    server.close();
-  }
-  console.log(process.exitCode ? "update: FAILED" : "update: passed");
-}
-
-main().catch((e) => {
-  console.error(`FAIL: ${e.stack ?? e}`);
-  process.exitCode = 1;
+  await context.setOffline(true);
+  await page.reload();
+  const offline = await loaded(page).catch(() => "not loaded");
+  check(offline.includes(`build ${v2}`), `update: with the network off the page is V2 and loads its model ("${offline}")`);
+  await page.click("#sample-1");
+  await page.waitForSelector("#preview", { timeout: 60_000 });
+  await setSteps(page, 2, 1);
+  await page.click("#explain");
+  const explained = await page.waitForSelector("#report-json", { state: "attached", timeout: 300_000 }).then(() => true, () => false);
+  check(explained, "update: offline, V2 explains a sample");
+  await page.screenshot({ path: path.join(OUT, "update-offline.png") });
+  checkOwnOrigin("update", foreign, origin);
+  await context.close();
 });

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::Closure;
 
 use crate::browser::{blob_url, build_id, fetch_asset, file_buffer, has_webgpu, register_service_worker, start_worker};
 use crate::engine::{Backend, Settings};
-use crate::protocol::{ModelInfo, Reply, Request, decode, encode};
+use crate::protocol::{ModelInfo, Reply, Request, decode, send};
 use crate::task_panel::{TaskPanel, TaskState};
 use crate::views::{Results, Shown};
 
@@ -81,8 +81,7 @@ impl State {
 
     /// Posts `request` (with a file's `bytes`, transferred) to the engine worker.
     pub fn send(&self, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) {
-        let (message, transfer) = encode(request, bytes);
-        let sent = self.worker.with_value(|w| w.as_ref().map(|w| w.post_message_with_transfer(&message, &transfer)));
+        let sent = self.worker.with_value(|w| w.as_ref().map(|w| send(w, request, bytes)));
         if !matches!(sent, Some(Ok(()))) {
             self.fail("the engine worker is not running; reload the page".into());
         }

@@ -3,7 +3,7 @@
 //! one at a time with the event loop's turn in between, so the progress bar moves and the
 //! user can cancel. The results are what `daecf explain` writes for the same bundle and image.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -84,12 +84,11 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-/// A bundle whose model is loaded on a device.
+/// A bundle's model loaded on a device (the bundle itself, with its heads, stays with the
+/// engine worker).
 #[derive(Debug)]
 pub struct Loaded {
-    /// The bundle (header and weights).
-    pub bundle: Bundle,
-    /// Its name on the page (file name).
+    /// The bundle's name on the page (file name).
     pub name: String,
     /// The model on `device`.
     pub model: DiffusionAutoencoder,
@@ -97,27 +96,27 @@ pub struct Loaded {
     pub backend: Backend,
     /// The device of `backend`.
     pub device: Device,
-    /// The bundle's heads and those added on the page.
-    heads: RefCell<Vec<Head>>,
 }
 
 impl Loaded {
     /// Loads the model of `bundle` on the device of `backend`.
-    pub async fn new(bundle: Bundle, name: String, backend: Backend, devices: &mut Devices) -> Result<Self, LoadError> {
+    pub async fn new(
+        bundle: &Bundle,
+        name: String,
+        backend: Backend,
+        devices: &mut Devices,
+    ) -> Result<Self, LoadError> {
         let device = devices.get(backend).await.map_err(LoadError::Device)?;
         let model = bundle.model(&device).map_err(|e| LoadError::Model(format!("{name}: {e}")))?;
-        let heads = RefCell::new(bundle.header.heads.clone());
-        Ok(Self { bundle, name, model, backend, device, heads })
+        Ok(Self { name, model, backend, device })
     }
 
-    /// The bundle's heads, then those added on the page.
-    pub fn heads(&self) -> Ref<'_, Vec<Head>> {
-        self.heads.borrow()
-    }
-
-    /// Adds heads fitted or loaded on the page.
-    pub fn add_heads(&self, heads: &[Head]) {
-        self.heads.borrow_mut().extend_from_slice(heads);
+    /// `image` ([C, H, W] in [0, 1], at the model's size) as the model's input [1, C, H, W].
+    pub fn input(&self, image: &Array3<f32>) -> Tensor<4> {
+        let range = self.model.config.input_range;
+        let (c, h, w) = image.dim();
+        let values: Vec<f32> = image.iter().map(|&v| range.from_unit(v)).collect();
+        Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &self.device)
     }
 }
 
@@ -221,8 +220,7 @@ pub async fn explain(
             size = config.image_size
         ));
     }
-    let values: Vec<f32> = image.iter().map(|&v| range.from_unit(v)).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
+    let x = loaded.input(image);
     let z = model.encode(x.clone());
     let z_rows = read_values(z.clone()).await?;
     let request = CeRequest::for_head(head, None, settings.frames, None);

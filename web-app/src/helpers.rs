@@ -18,7 +18,7 @@ use web_sys::{MessageEvent, Worker};
 use crate::browser::start_worker;
 use crate::engine::Backend;
 use crate::picture::read_values;
-use crate::protocol::{Reply, Request, decode, encode, f32_buffer, f32_values};
+use crate::protocol::{Reply, Request, decode, f32_buffer, f32_values, send};
 
 /// The most helpers (a run renders 15 images: beyond 8 workers, shares get too small to gain).
 pub const MAX_HELPERS: usize = 7;
@@ -43,6 +43,16 @@ enum Holds {
     Failed(u64),
 }
 
+impl Holds {
+    /// The bundle it holds, loads or failed to load.
+    fn bundle(self) -> Option<u64> {
+        match self {
+            Self::Nothing => None,
+            Self::Loading(id) | Self::Loaded(id) | Self::Failed(id) => Some(id),
+        }
+    }
+}
+
 struct Share {
     run: u64,
     rows: std::ops::Range<usize>,
@@ -64,17 +74,14 @@ thread_local! {
 
 impl Helper {
     fn post(&self, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) {
-        let (message, transfer) = encode(request, bytes);
-        let _ = self.worker.post_message_with_transfer(&message, &transfer);
+        let _ = send(&self.worker, request, bytes);
     }
 
     /// Sends the crew's bundle, unless this helper has it or is not listening yet.
     fn send_bundle(&self) {
         let bundle = CREW.with(|c| c.borrow().bundle.clone());
         let Some((id, name, bytes)) = bundle else { return };
-        if !self.ready.get()
-            || matches!(self.holds.get(), Holds::Loading(i) | Holds::Loaded(i) | Holds::Failed(i) if i == id)
-        {
+        if !self.ready.get() || self.holds.get().bundle() == Some(id) {
             return;
         }
         self.holds.set(Holds::Loading(id));

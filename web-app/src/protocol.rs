@@ -184,15 +184,20 @@ pub fn encode<T: Serialize>(message: &T, bytes: Option<&js_sys::ArrayBuffer>) ->
     (object.into(), transfer)
 }
 
-/// f32 values as the bytes of a JS buffer (little-endian, as wasm is).
+/// f32 values as a JS buffer (little-endian, as wasm is).
 pub fn f32_buffer(values: &[f32]) -> js_sys::ArrayBuffer {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Uint8Array::from(bytes.as_slice()).buffer()
+    js_sys::Float32Array::from(values).buffer()
 }
 
 /// The f32 values in a message's bytes.
 pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// Posts `request` to `worker`, transferring `bytes`.
+pub fn send(worker: &web_sys::Worker, request: &Request, bytes: Option<&js_sys::ArrayBuffer>) -> Result<(), JsValue> {
+    let (message, transfer) = encode(request, bytes);
+    worker.post_message_with_transfer(&message, &transfer)
 }
 
 /// A received message and the bytes it carries.

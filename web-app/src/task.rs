@@ -4,7 +4,6 @@
 //! heads do not answer gets its own head, and its counterfactuals, without leaving the page
 //! (Atad et al., MELBA 2024, Sec. 3.2: one DAE, a linear head per task).
 
-use burn::tensor::{Tensor, TensorData};
 use daecf_core::latent::fit::{HeadConfig, MeanSd, cross_validate, fit_head};
 use daecf_core::latent::{Head, HeadFile, TaskSpec};
 use ndarray::{Array2, Array3};
@@ -43,18 +42,19 @@ pub struct Fitted {
 
 /// z_sem of `image` ([C, H, W] in [0, 1], at the model's size).
 pub async fn semantic_latent(loaded: &Loaded, image: &Array3<f32>) -> Result<Vec<f32>, String> {
-    let model = &loaded.model;
-    let (c, h, w) = image.dim();
-    let range = model.config.input_range;
-    let values: Vec<f32> = image.iter().map(|&v| range.from_unit(v)).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &loaded.device);
-    read_values(model.encode(x)).await
+    read_values(loaded.model.encode(loaded.input(image))).await
 }
 
 /// Fits a head called `name` on `latents` (one row of the model's latent size each) and their
-/// `labels` (0/1, or grades), cross-validated; the CE direction and strength are those of the
-/// bundle's first head (the choices `daecf export` stored), else the paper's.
-pub fn fit(loaded: &Loaded, name: &str, latents: &[Vec<f32>], labels: &[i64]) -> Result<(Head, Fitted), String> {
+/// `labels` (0/1, or grades), cross-validated; the CE direction and strength are those of
+/// `first`, the bundle's first head (the choices `daecf export` stored), else the paper's.
+pub fn fit(
+    loaded: &Loaded,
+    first: Option<&Head>,
+    name: &str,
+    latents: &[Vec<f32>],
+    labels: &[i64],
+) -> Result<(Head, Fitted), String> {
     let name = name.trim();
     if name.is_empty() {
         return Err("give the task a name".into());
@@ -77,7 +77,7 @@ pub fn fit(loaded: &Loaded, name: &str, latents: &[Vec<f32>], labels: &[i64]) ->
     let x = Array2::from_shape_vec((labels.len(), dim), latents.concat()).map_err(|e| e.to_string())?;
     let config = HeadConfig::default();
     let mut head = fit_head(&task, x.view(), labels, &config, &loaded.device).map_err(|e| e.to_string())?;
-    if let Some(first) = loaded.heads().first() {
+    if let Some(first) = first {
         head.ce_direction = first.ce_direction;
         head.ce_strength = first.ce_strength;
     }

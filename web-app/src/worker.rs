@@ -10,7 +10,8 @@ use std::rc::Rc;
 
 use daecf_core::data::ImageSpec;
 use daecf_core::data::images::{prepare_bytes, to_picture};
-use daecf_models::Bundle;
+use daecf_core::latent::Head;
+use daecf_models::{Bundle, BundleHeader};
 use ndarray::Array3;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -31,7 +32,8 @@ struct Engine {
     devices: Devices,
     /// Whether this worker is a helper of an engine worker.
     helper: bool,
-    /// The current bundle and its name (to load it again on another backend).
+    /// The current bundle and its name (to load it again on another backend), with the heads
+    /// added on the page.
     bundle: Option<(Bundle, String)>,
     /// The current bundle's file and its id (one per load), for the helpers.
     file: Option<(u64, Rc<Vec<u8>>)>,
@@ -151,24 +153,29 @@ async fn encode_labelled(index: usize, bytes: &[u8]) {
     post(&Reply::Encoded { index, latent });
 }
 
-/// Adds `heads` to the loaded model and to the bundle (so an export or another backend keeps
-/// them).
-fn keep_heads(loaded: &Loaded, heads: &[daecf_core::latent::Head]) {
-    loaded.add_heads(heads);
+/// The current bundle's heads.
+fn heads() -> Vec<Head> {
+    ENGINE.with(|e| e.borrow().bundle.as_ref().map(|(b, _)| b.header.heads.clone()).unwrap_or_default())
+}
+
+/// Adds `heads` to the bundle (so Explain, an export and another backend have them) and tells
+/// the page the model's heads now.
+fn keep_heads(loaded: &Loaded, heads: &[Head]) -> ModelInfo {
     ENGINE.with(|e| {
-        if let Some((bundle, _)) = e.borrow_mut().bundle.as_mut() {
-            bundle.header.heads.extend_from_slice(heads);
-        }
-    });
+        let mut e = e.borrow_mut();
+        let (bundle, _) = e.bundle.as_mut().expect("a loaded model has its bundle");
+        bundle.header.heads.extend_from_slice(heads);
+        model_info(loaded, &bundle.header, String::new())
+    })
 }
 
 /// Fits a head for a new task and adds it.
 fn fit_head(name: &str, labels: &[i64], latents: &[Vec<f32>]) {
     let Some(loaded) = loaded_model() else { return };
-    match task::fit(&loaded, name, latents, labels) {
+    match task::fit(&loaded, heads().first(), name, latents, labels) {
         Ok((head, fitted)) => {
-            keep_heads(&loaded, std::slice::from_ref(&head));
-            post(&Reply::Fitted { fitted: Box::new(fitted), model: model_info(&loaded, String::new()) });
+            let model = keep_heads(&loaded, std::slice::from_ref(&head));
+            post(&Reply::Fitted { fitted: Box::new(fitted), model });
         }
         Err(e) => fail(format!("fitting '{name}': {e}")),
     }
@@ -182,10 +189,10 @@ fn add_heads(name: &str, bytes: &[u8]) {
         .and_then(|json| task::heads_from_json(&loaded, name, json));
     match heads {
         Ok(heads) => {
-            keep_heads(&loaded, &heads);
+            let model = keep_heads(&loaded, &heads);
             let names: Vec<&str> = heads.iter().map(|h| h.task.name.as_str()).collect();
             let message = format!("{name}: added {}", names.join(", "));
-            post(&Reply::HeadsAdded { model: model_info(&loaded, String::new()), message });
+            post(&Reply::HeadsAdded { model, message });
         }
         Err(e) => fail(e),
     }
@@ -209,15 +216,15 @@ async fn load(bundle: Bundle, name: String, wanted: Backend) {
     // Taken out for the awaits, so no RefCell borrow is held across them.
     let mut devices = ENGINE.with(|e| std::mem::take(&mut e.borrow_mut().devices));
     let mut note = String::new();
-    let mut loaded = Loaded::new(bundle.clone(), name.clone(), wanted, &mut devices).await;
+    let mut loaded = Loaded::new(&bundle, name.clone(), wanted, &mut devices).await;
     if let (Err(LoadError::Device(e)), Backend::WebGpu) = (&loaded, wanted) {
         note = format!("{e}; using the CPU instead");
-        loaded = Loaded::new(bundle.clone(), name.clone(), Backend::Cpu, &mut devices).await;
+        loaded = Loaded::new(&bundle, name.clone(), Backend::Cpu, &mut devices).await;
     }
     ENGINE.with(|e| e.borrow_mut().devices = devices);
     match loaded {
         Ok(loaded) => {
-            let model = model_info(&loaded, note);
+            let model = model_info(&loaded, &bundle.header, note);
             let on_cpu = loaded.backend == Backend::Cpu;
             let (helper, file) = ENGINE.with(|e| {
                 let mut e = e.borrow_mut();
@@ -236,8 +243,7 @@ async fn load(bundle: Bundle, name: String, wanted: Backend) {
     }
 }
 
-fn model_info(loaded: &Loaded, note: String) -> ModelInfo {
-    let h = &loaded.bundle.header;
+fn model_info(loaded: &Loaded, h: &BundleHeader, note: String) -> ModelInfo {
     let summary = format!(
         "{}: {} ({}x{}, {} channel(s)), trained on {} for {} steps; daecf {}",
         loaded.name,
@@ -253,7 +259,7 @@ fn model_info(loaded: &Loaded, note: String) -> ModelInfo {
         name: loaded.name.clone(),
         backend: loaded.backend,
         summary,
-        heads: loaded.heads().iter().map(|h| h.task.name.clone()).collect(),
+        heads: h.heads.iter().map(|h| h.task.name.clone()).collect(),
         note,
     }
 }
@@ -299,7 +305,7 @@ async fn run(head: usize, id: String, settings: Settings) {
         (e.loaded.clone(), e.prepared.clone(), e.file.clone(), e.runs)
     });
     let (Some(loaded), Some(image)) = (loaded, image) else { return fail("choose a model and an image first") };
-    let Some(head) = loaded.heads().get(head).cloned() else {
+    let Some(head) = heads().get(head).cloned() else {
         return fail(format!("{} has no head {head}", loaded.name));
     };
     let cancel = new_cancel_flag();

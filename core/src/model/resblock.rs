@@ -9,8 +9,8 @@ use burn::nn::{
     Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation::silu;
-use burn::tensor::module::{avg_pool2d, interpolate};
-use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::config::norm_groups;
@@ -32,11 +32,9 @@ impl Resample {
         match self {
             Self::None => x,
             Self::Down => avg_pool2d(x, AvgPoolOptions::new([2, 2])),
-            // One gather of the backend's nearest interpolation (floor(i / 2) for 2x, as
-            // PyTorch's "nearest"), rather than repeats and reshapes through copies.
             Self::Up => {
-                let [_, _, h, w] = x.dims();
-                interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]))
+                let [b, c, h, w] = x.dims();
+                x.reshape([b, c, h, 1, w, 1]).repeat_dim(3, 2).repeat_dim(5, 2).reshape([b, c, 2 * h, 2 * w])
             }
         }
     }

@@ -444,6 +444,17 @@ mod tests {
         DiffusionAutoencoder::new(&config, device).unwrap()
     }
 
+    /// Each image's binary counterfactual.
+    fn binary_plan(h: &Head, w: ArrayView1<f32>) -> Result<Vec<CounterfactualPlan>> {
+        Ok(vec![h.plan(w, CeTarget::Binary)?])
+    }
+
+    /// The counterfactuals of `x` explained in one call, as values.
+    fn whole_run(m: &DiffusionAutoencoder, x: Tensor<4>, steps: CeSteps) -> Vec<f32> {
+        let whole = explain(m, &head(), x, &binary_plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
+        whole.counterfactuals.into_data().try_to_vec().unwrap()
+    }
+
     fn head() -> Head {
         Head {
             task: TaskSpec::new("t"),
@@ -508,12 +519,14 @@ mod tests {
         let device = Device::flex();
         let m = model(&device);
         let x = Tensor::<4>::random([2, 1, 16, 16], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
-        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
         let steps = CeSteps { encode: 3, render: 2, max_batch: 3 };
         let z = m.encode(x.clone());
         let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
-        assert!(CeJob::new(&m, &head(), x.clone(), z.clone(), &rows[1..], &plan, steps).is_err(), "rows must match z");
-        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &plan, steps).unwrap();
+        assert!(
+            CeJob::new(&m, &head(), x.clone(), z.clone(), &rows[1..], &binary_plan, steps).is_err(),
+            "rows must match z"
+        );
+        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &binary_plan, steps).unwrap();
         assert_eq!(job.items().len(), 2, "distances and plans are known before any step");
         // 2 images: one encoding chunk of 3 steps; 4 renders: two chunks of 2 steps.
         assert_eq!(job.total(), 3 + 2 * 2);
@@ -526,10 +539,8 @@ mod tests {
         }
         assert_eq!(n, job.total());
         let by_hand = job.finish().unwrap();
-        let whole = explain(&m, &head(), x, &plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
         let a: Vec<f32> = by_hand.counterfactuals.into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = whole.counterfactuals.into_data().try_to_vec().unwrap();
-        assert_eq!(a, b);
+        assert_eq!(a, whole_run(&m, x, steps));
     }
 
     #[test]
@@ -537,11 +548,10 @@ mod tests {
         let device = Device::flex();
         let m = model(&device);
         let x = Tensor::<4>::random([2, 1, 16, 16], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
-        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
         let steps = CeSteps { encode: 3, render: 2, max_batch: 1 };
         let z = m.encode(x.clone());
         let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
-        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &plan, steps).unwrap();
+        let mut job = CeJob::new(&m, &head(), x.clone(), z, &rows, &binary_plan, steps).unwrap();
         assert!(job.hand_out().is_none(), "nothing is handed out before the images are encoded");
         while !job.encoded() {
             assert!(job.step());
@@ -564,10 +574,8 @@ mod tests {
         }
         assert_eq!(job.done(), job.total());
         let shared = job.finish().unwrap();
-        let whole = explain(&m, &head(), x, &plan, steps, &mut |_, _| ControlFlow::Continue(())).unwrap();
         let a: Vec<f32> = shared.counterfactuals.into_data().try_to_vec().unwrap();
-        let b: Vec<f32> = whole.counterfactuals.into_data().try_to_vec().unwrap();
-        assert_eq!(a, b);
+        assert_eq!(a, whole_run(&m, x, steps));
     }
 
     #[test]
@@ -577,9 +585,8 @@ mod tests {
         let x = Tensor::<4>::zeros([1, 1, 16, 16], &device);
         let z = m.encode(x.clone());
         let rows: Vec<f32> = z.clone().into_data().try_to_vec().unwrap();
-        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
         let mut job =
-            CeJob::new(&m, &head(), x, z, &rows, &plan, CeSteps { encode: 2, render: 2, max_batch: 2 }).unwrap();
+            CeJob::new(&m, &head(), x, z, &rows, &binary_plan, CeSteps { encode: 2, render: 2, max_batch: 2 }).unwrap();
         job.step();
         assert!(matches!(job.finish(), Err(DaecfError::Cancelled)));
     }
@@ -589,10 +596,9 @@ mod tests {
         let device = Device::flex();
         let m = model(&device);
         let x = Tensor::<4>::zeros([1, 1, 16, 16], &device);
-        let plan = |h: &Head, w: ArrayView1<f32>| Ok(vec![h.plan(w, CeTarget::Binary)?]);
         let mut stop = |d: usize, _: usize| if d >= 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) };
-        let err =
-            explain(&m, &head(), x, &plan, CeSteps { encode: 5, render: 5, max_batch: 2 }, &mut stop).unwrap_err();
+        let err = explain(&m, &head(), x, &binary_plan, CeSteps { encode: 5, render: 5, max_batch: 2 }, &mut stop)
+            .unwrap_err();
         assert!(matches!(err, DaecfError::Cancelled));
     }
 }

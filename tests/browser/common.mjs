@@ -1,9 +1,11 @@
-// A static file server for the browser tests, on 127.0.0.1 (a secure context, which WebGPU and
-// service workers need) at a free port. `root()` gives the folder to serve at each request, so a
-// test can switch the app's version under a running page.
+// What the browser tests share: a static file server on 127.0.0.1 (a secure context, which
+// WebGPU and service workers need) at a free port, whose `root()` gives the folder to serve at
+// each request (so a test can switch the app's version under a running page); Chromium; the
+// privacy check of a browser context's requests; the page's DDIM steps; checks.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import { chromium } from "playwright-core";
 
 const MIME = {
   ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
@@ -27,7 +29,7 @@ export function serve(root) {
 }
 
 // Launches Debian's chromium (or $CHROMIUM) headless, with WebGPU on SwiftShader.
-export function launch(chromium) {
+export function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -45,6 +47,36 @@ export function foreignRequests(context, origin) {
     if (!local || r.method() !== "GET") foreign.push(`${r.method()} ${u}`);
   });
   return foreign;
+}
+
+// Checks that every request `foreign` watched (foreignRequests) went to `origin`.
+export function checkOwnOrigin(label, foreign, origin) {
+  check(foreign.length === 0, `${label}: every request is a GET to ${origin} (${foreign.length} are not: ${foreign.slice(0, 3).join(", ")})`);
+}
+
+// Sets the page's DDIM steps (encode, render).
+export async function setSteps(page, encode, render) {
+  for (const [id, value] of [["#t-encode", encode], ["#t-render", render]]) {
+    await page.fill(id, String(value));
+    await page.dispatchEvent(id, "change");
+  }
+}
+
+// Serves root(), launches Chromium, runs `body(browser, origin)` and closes both; prints
+// "NAME: passed" or "NAME: FAILED" (an exception fails the run too).
+export async function withBrowser(name, root, body) {
+  const server = await serve(root);
+  const browser = await launch(chromium);
+  try {
+    await body(browser, `http://127.0.0.1:${server.address().port}`);
+  } catch (e) {
+    console.error(`FAIL: ${e.stack ?? e}`);
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  console.log(process.exitCode ? `${name}: FAILED` : `${name}: passed`);
 }
 
 // Prints a check's outcome; a failed one fails the run.
