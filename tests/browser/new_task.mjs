@@ -4,6 +4,8 @@
 // checks:
 //   - that the folder picker lists the folder's images (not labels.csv) in name order;
 //   - that a fit before labelling (every label 0) is refused with a message;
+//   - that the samples alone (one image labelled 0) are refused, and that a head on two images
+//     of each class comes with a warning;
 //   - that the head fitted on the labelled images has the cross-validated ROC-AUC and grade MAE
 //     of `daecf fit --folds 5` on the same images (CLI_FIT: its output folder), within 0.02, and
 //     the same hyperplane (cosine of the normals over 0.999, biases within 0.02);
@@ -108,5 +110,25 @@ await withBrowser("new task", () => DIST, async (browser, origin) => {
   check(bundle.length > 1e6, `task: the bundle with the new heads downloads (${bundle.length} bytes, saved to ${OUT}/with-heads.daecf)`);
   checkOwnOrigin("task", foreign, origin);
   await page.screenshot({ path: path.join(OUT, "new-task.png"), fullPage: true });
+
+  // A fresh page with the four samples (grades 0 to 3): one image labelled 0 is too few; two
+  // are enough to fit, with a warning that the figures are rough.
+  await page.reload();
+  await status(page, "ready");
+  await page.selectOption("#backend-select", "cpu");
+  await page.waitForFunction(() => document.querySelector("#status.ready")?.textContent.includes("CPU"), null, { timeout: 120_000 });
+  await page.click("#task-samples");
+  await page.waitForFunction(() => document.querySelectorAll(".task-item.encoded").length === 4, null, { timeout: 120_000 });
+  await page.click("#fit");
+  const few = await status(page, "failed");
+  check(few.includes("there are 1 and 3"), `task: the samples alone (one image labelled 0) are refused: "${few}"`);
+  // Labels 0, 0, 1, 1: binary (grades must not skip one).
+  for (const [i, label] of [[1, 0], [2, 1], [3, 1]]) {
+    await page.fill(`#task-label-${i}`, String(label));
+    await page.dispatchEvent(`#task-label-${i}`, "change");
+  }
+  await page.click("#fit");
+  const warning = await page.waitForSelector("#fit-warning", { timeout: 120_000 }).then((e) => e.textContent(), () => "");
+  check(warning.includes("only 2 images of the smaller class"), `task: a head on 2 + 2 images comes with a warning: "${warning}"`);
   await context.close();
 });
