@@ -153,7 +153,19 @@ fn bench_reports_throughput_and_memory() {
     assert!(report["samples_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["ddim_step_seconds"].as_f64().unwrap() > 0.0);
     assert!(report["peak_rss_bytes"].as_u64().unwrap() > 10_000_000, "peak memory is read on Linux");
-    assert!(report["slower_than_pytorch_cpu"].is_null(), "no reference figure for a non-preset shape");
+    assert!(report["reference"].is_null() && report["slower_than_pytorch"].is_null(), "no reference unless asked");
+}
+
+/// `--reference` says what it needs before benchmarking anything.
+#[test]
+fn bench_reference_needs_a_diffae_checkout() {
+    let tmp = temp_dir("bench-reference");
+    let out = daecf(&["bench", "--reference", "--diffae", tmp.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a phizaz/diffae checkout"), "{stderr}");
+    let out = daecf(&["bench", "--reference", "--preset", "vcf96", "--diffae", tmp.path().to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reference knows tiny32"));
 }
 
 /// `--precision`: a bf16 run checkpoints f32 weights and the precision; resumed in f16 it keeps

@@ -1,26 +1,35 @@
 //! `daecf bench`: training throughput (samples/s) and peak memory of a preset on a device, and
-//! the time of one DDIM step. On the CPU backends it also gives the ratio to the PyTorch
-//! reference measured on the project's 2-core machine (shared/fixtures/README.md: train step at
-//! batch 16, tiny32 0.415 s, paper64 6.26 s); a GPU's figure is compared with PyTorch on the same
-//! GPU, beside it (docs/benchmarks.md), not with that CPU figure.
+//! the time of one noise prediction (a DDIM step). With `--reference` it runs the reference
+//! PyTorch DAE (scripts/pytorch_reference_step.py, built into the binary) on the same machine in
+//! the same run and prints daecf's time over PyTorch's for both.
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
+use anyhow::Context;
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use daecf_core::diffusion::DdimSampler;
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, Preset};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, PrecisionArg};
+
+/// The reference PyTorch timing script, written to a temporary file for `--reference`.
+const REFERENCE_SCRIPT: &str = include_str!("../../../scripts/pytorch_reference_step.py");
+
+/// Timed noise predictions, after one untimed warm-up.
+const EPS_REPEATS: usize = 5;
 
 /// Options of `daecf bench`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   daecf bench --preset tiny32
   daecf bench --preset paper64 --steps 3 --json
-  daecf bench --preset tiny32 --backend wgpu")]
+  daecf bench --preset tiny32 --backend wgpu
+  daecf bench --preset tiny32 --reference --diffae ~/diffae   # PyTorch on the same machine")]
 pub struct BenchArgs {
     /// Model preset.
     #[arg(long, default_value = "tiny32", value_parser = crate::options::named::<Preset>())]
@@ -34,25 +43,57 @@ pub struct BenchArgs {
     /// Timed training steps (after one untimed warm-up step).
     #[arg(long, default_value_t = 5)]
     steps: usize,
+    /// Batch size of the timed noise prediction (one DDIM step).
+    #[arg(long, default_value_t = 1)]
+    eps_batch: usize,
     /// Device.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// Precision of the training step's passes (see `daecf train --help`).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     precision: PrecisionArg,
+    /// Also time the reference PyTorch DAE at the same preset, batches and precision on this
+    /// machine (CPU, or CUDA for `--backend cuda`/`wgpu`), and print the ratios. Needs Python with
+    /// PyTorch (`--python`) and a checkout of phizaz/diffae (`--diffae`).
+    #[arg(long)]
+    reference: bool,
+    /// The phizaz/diffae checkout for `--reference` (default: $DAECF_DIFFAE).
+    #[arg(long, env = "DAECF_DIFFAE")]
+    diffae: Option<PathBuf>,
+    /// The Python with PyTorch for `--reference`.
+    #[arg(long, env = "DAECF_PYTHON", default_value = "python3")]
+    python: PathBuf,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// The PyTorch reference's training step at batch 16 on the project machine's 2 CPU cores, in
-/// seconds.
-fn pytorch_cpu_step_b16(preset: Preset) -> Option<f64> {
-    match preset {
-        Preset::Tiny32 => Some(0.415),
-        Preset::Paper64 => Some(6.26),
-        _ => None,
-    }
+/// What the reference script measured (its `--json` output).
+#[derive(Debug, Serialize, Deserialize)]
+struct Reference {
+    /// PyTorch's version.
+    torch: String,
+    /// The device it ran on.
+    device: String,
+    /// Its intra-op threads.
+    threads: usize,
+    /// Seconds of a training step per precision.
+    modes: std::collections::BTreeMap<String, ReferenceStep>,
+    /// Seconds of a noise prediction per batch size.
+    eps_seconds: std::collections::BTreeMap<String, f64>,
+}
+
+/// One precision's training step in the reference.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReferenceStep {
+    train_step_seconds: f64,
+}
+
+/// daecf's time over the reference's, measured in the same run.
+#[derive(Debug, Serialize)]
+struct Ratios {
+    train_step: f64,
+    noise_prediction: f64,
 }
 
 /// What `daecf bench` measured.
@@ -64,13 +105,84 @@ struct BenchReport {
     batch: usize,
     seconds_per_step: f64,
     samples_per_second: f64,
-    /// Seconds of one DDIM step (one UNet evaluation) at batch 1.
+    /// Batch of the timed noise prediction.
+    eps_batch: usize,
+    /// Seconds of one DDIM step (one UNet evaluation) at `eps_batch`.
     ddim_step_seconds: f64,
     /// Peak resident memory of the process in bytes (Linux), when known.
     peak_rss_bytes: Option<u64>,
-    /// daecf's step time over PyTorch's at batch 16 on the project machine's 2 CPU cores: for
-    /// the CPU backends at a preset's own shape and f32 only.
-    slower_than_pytorch_cpu: Option<f64>,
+    /// The reference PyTorch DAE on the same machine (`--reference`).
+    reference: Option<Reference>,
+    /// daecf's times over the reference's (`--reference`).
+    slower_than_pytorch: Option<Ratios>,
+}
+
+/// The reference script's preset name for daecf's shape, when it has one.
+fn reference_preset(preset: Preset, res_blocks: Option<usize>) -> anyhow::Result<&'static str> {
+    match (preset, res_blocks) {
+        (Preset::Tiny32, None | Some(2)) => Ok("tiny32"),
+        (Preset::Tiny32, Some(1)) => Ok("tiny32-rb1"),
+        (Preset::Paper64, None | Some(2)) => Ok("paper64"),
+        _ => anyhow::bail!(
+            "--reference knows tiny32 (1 or 2 residual blocks) and paper64; run it without --reference for other shapes"
+        ),
+    }
+}
+
+/// The phizaz/diffae checkout `--reference` imports the reference model from.
+fn diffae_checkout(args: &BenchArgs) -> anyhow::Result<&std::path::Path> {
+    let diffae = args.diffae.as_ref().context(
+        "--reference needs a checkout of phizaz/diffae: pass --diffae DIR or set DAECF_DIFFAE \
+         (git clone https://github.com/phizaz/diffae)",
+    )?;
+    anyhow::ensure!(
+        diffae.join("model/unet_autoenc.py").is_file(),
+        "{} is not a phizaz/diffae checkout (no model/unet_autoenc.py)",
+        diffae.display()
+    );
+    Ok(diffae)
+}
+
+/// Runs the reference script with `args`' shapes and parses its JSON.
+fn run_reference(args: &BenchArgs) -> anyhow::Result<Reference> {
+    let diffae = diffae_checkout(args)?;
+    let script = std::env::temp_dir().join(format!("daecf-pytorch-reference-{}.py", std::process::id()));
+    std::fs::write(&script, REFERENCE_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
+    let device = if args.backend.is_cpu() { "cpu" } else { "cuda" };
+    let precision = format!("{:?}", args.precision).to_lowercase();
+    let output = Command::new(&args.python)
+        .arg(&script)
+        .args(["--diffae", &diffae.to_string_lossy(), "--device", device, "--json"])
+        .args(["--preset", reference_preset(args.preset, args.res_blocks)?])
+        .args(["--batch", &args.batch.to_string(), "--steps", &args.steps.max(3).to_string()])
+        .args(["--eps-batches", &args.eps_batch.to_string(), "--modes", &precision])
+        .output();
+    let _ = std::fs::remove_file(&script);
+    let output =
+        output.with_context(|| format!("running {} (set --python to a Python with PyTorch)", args.python.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the PyTorch reference failed (is PyTorch installed for {}?):\n{}",
+        args.python.display(),
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let line = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
+    serde_json::from_str(&line).with_context(|| format!("reading the reference's output: {line}"))
+}
+
+/// daecf's times over the reference's.
+fn ratios(report: &BenchReport, reference: &Reference) -> Option<Ratios> {
+    let step = reference.modes.get(&report.precision)?.train_step_seconds;
+    let eps = *reference.eps_seconds.get(&report.eps_batch.to_string())?;
+    Some(Ratios { train_step: report.seconds_per_step / step, noise_prediction: report.ddim_step_seconds / eps })
 }
 
 /// The process's peak resident set size (VmHWM) on Linux.
@@ -83,7 +195,14 @@ fn peak_rss() -> Option<u64> {
 
 /// Runs `daecf bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be at least 1");
+    anyhow::ensure!(
+        args.batch > 0 && args.steps > 0 && args.eps_batch > 0,
+        "--batch, --steps and --eps-batch must be at least 1"
+    );
+    if args.reference {
+        reference_preset(args.preset, args.res_blocks)?;
+        diffae_checkout(&args)?;
+    }
     let device = args.backend.device()?;
     let mut config = DaeConfig::preset(args.preset);
     if let Some(n) = args.res_blocks {
@@ -92,7 +211,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     device.seed(0);
     let model = DiffusionAutoencoder::new(&config, &device)?;
     let size = config.image_size;
-    let shape = [1, config.in_channels, size, size];
+    let shape = [args.eps_batch, config.in_channels, size, size];
 
     let sampler = DdimSampler::new(&config.noise_schedule()?, 10)?;
     let z = model.encode(Tensor::<4>::zeros(shape, &device));
@@ -100,8 +219,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     let _ = sampler.render_step(&cond, x.clone(), 9).into_data();
     let started = Instant::now();
-    let _ = sampler.render_step(&cond, x, 9).into_data();
-    let ddim_step_seconds = started.elapsed().as_secs_f64();
+    for _ in 0..EPS_REPEATS {
+        let _ = sampler.render_step(&cond, x.clone(), 9).into_data();
+    }
+    let ddim_step_seconds = started.elapsed().as_secs_f64() / EPS_REPEATS as f64;
 
     let mut trainer = DaeTrainer::new(model, TrainerConfig::new(), &device)?;
     trainer.set_precision(args.precision.into(), &device)?;
@@ -116,40 +237,92 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let seconds_per_step = started.elapsed().as_secs_f64() / args.steps as f64;
-    let comparable =
-        args.backend.is_cpu() && args.batch == 16 && args.res_blocks.is_none() && args.precision == PrecisionArg::F32;
-    let reference = comparable.then(|| pytorch_cpu_step_b16(args.preset)).flatten();
-    let report = BenchReport {
+    let mut report = BenchReport {
         preset: args.preset,
         backend: format!("{:?}", args.backend).to_lowercase(),
         precision: format!("{:?}", args.precision).to_lowercase(),
         batch: args.batch,
         seconds_per_step,
         samples_per_second: args.batch as f64 / seconds_per_step,
+        eps_batch: args.eps_batch,
         ddim_step_seconds,
         peak_rss_bytes: peak_rss(),
-        slower_than_pytorch_cpu: reference.map(|r| seconds_per_step / r),
+        reference: None,
+        slower_than_pytorch: None,
     };
+    if args.reference {
+        let reference = run_reference(&args)?;
+        report.slower_than_pytorch = ratios(&report, &reference);
+        report.reference = Some(reference);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "{} on {} ({}): train step (batch {}) {:.3} s = {:.2} samples/s; DDIM step (batch 1) {:.1} ms; peak memory {}",
-            report.preset,
-            report.backend,
-            report.precision,
-            report.batch,
-            report.seconds_per_step,
-            report.samples_per_second,
-            1e3 * report.ddim_step_seconds,
-            report.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
-        );
-        if let Some(r) = report.slower_than_pytorch_cpu {
-            println!(
-                "PyTorch reference on the project machine's 2 CPU cores (shared/fixtures): {:.3} s a step: daecf takes {r:.1}x as long",
-                reference.unwrap_or(0.0)
-            );
-        }
+        print_report(&report);
     }
     Ok(())
+}
+
+/// Prints the report as lines.
+fn print_report(report: &BenchReport) {
+    println!(
+        "{} on {} ({}): train step (batch {}) {:.3} s = {:.2} samples/s; DDIM step (batch {}) {:.1} ms; peak memory {}",
+        report.preset,
+        report.backend,
+        report.precision,
+        report.batch,
+        report.seconds_per_step,
+        report.samples_per_second,
+        report.eps_batch,
+        1e3 * report.ddim_step_seconds,
+        report.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.2} GB", b as f64 / 1e9)),
+    );
+    if let (Some(reference), Some(r)) = (&report.reference, &report.slower_than_pytorch) {
+        println!(
+            "PyTorch {} on {} ({} threads), same run: train step {:.3} s, noise prediction {:.1} ms; daecf takes {:.2}x and {:.2}x as long",
+            reference.torch,
+            reference.device,
+            reference.threads,
+            report.seconds_per_step / r.train_step,
+            1e3 * report.ddim_step_seconds / r.noise_prediction,
+            r.train_step,
+            r.noise_prediction,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_reference_scripts_json() {
+        let line = r#"{"torch": "2.9.0", "device": "cpu", "threads": 2, "preset": "tiny32", "batch": 16,
+            "modes": {"f32": {"train_step_seconds": 0.5, "peak_gpu_bytes": null}}, "eps_seconds": {"1": 0.02}}"#;
+        let reference: Reference = serde_json::from_str(line).unwrap();
+        let report = BenchReport {
+            preset: Preset::Tiny32,
+            backend: "cpu".into(),
+            precision: "f32".into(),
+            batch: 16,
+            seconds_per_step: 1.0,
+            samples_per_second: 16.0,
+            eps_batch: 1,
+            ddim_step_seconds: 0.03,
+            peak_rss_bytes: None,
+            reference: None,
+            slower_than_pytorch: None,
+        };
+        let r = ratios(&report, &reference).unwrap();
+        assert!((r.train_step - 2.0).abs() < 1e-12 && (r.noise_prediction - 1.5).abs() < 1e-9);
+        let other_batch = BenchReport { eps_batch: 8, ..report };
+        assert!(ratios(&other_batch, &reference).is_none(), "no reference at another batch");
+    }
+
+    #[test]
+    fn reference_shapes_are_the_scripts_presets() {
+        assert_eq!(reference_preset(Preset::Tiny32, Some(1)).unwrap(), "tiny32-rb1");
+        assert_eq!(reference_preset(Preset::Paper64, None).unwrap(), "paper64");
+        assert!(reference_preset(Preset::Vcf96, None).is_err());
+    }
 }

@@ -1,0 +1,130 @@
+//! The default CPU backend's conv2d (burn-flex with patches/burn-flex: im2col/GEMM forward,
+//! backward by data and by weight, bias gradient) against Burn's own convolution on ndarray,
+//! unpatched, on random shapes: 1x1 and 3x3 kernels, strides 1 and 2, symmetric and asymmetric
+//! padding, dilation, groups, batches 1 to 16 and up to 256 channels. The output and the
+//! gradients of input, weight and bias must agree to 1e-5 of their norm.
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One convolution to compare: shapes and options.
+#[derive(Debug, Clone)]
+struct Case {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    size: [usize; 2],
+    kernel: usize,
+    options: ConvOptions<2>,
+}
+
+/// A tensor's values.
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec().expect("f32 values")
+}
+
+/// The output and the input, weight and bias gradients of `case` on `device`, for the same
+/// inputs and output gradient (`inputs`: x, weight, bias, output gradient).
+fn run(case: &Case, inputs: &[TensorData; 4], device: &Device) -> [Vec<f32>; 4] {
+    let device = device.clone().autodiff();
+    let x = Tensor::<4>::from_data(inputs[0].clone(), &device).require_grad();
+    let w = Tensor::<4>::from_data(inputs[1].clone(), &device).require_grad();
+    let b = Tensor::<1>::from_data(inputs[2].clone(), &device).require_grad();
+    let y = conv2d(x.clone(), w.clone(), Some(b.clone()), case.options.clone());
+    let dy = Tensor::<4>::from_data(inputs[3].clone(), &device);
+    assert_eq!(y.dims(), dy.dims(), "{case:?}");
+    let grads = (y.clone() * dy).sum().backward();
+    let grad = |t: Option<Tensor<4>>| values(t.expect("a gradient"));
+    [values(y), grad(x.grad(&grads)), grad(w.grad(&grads)), values(b.grad(&grads).expect("a bias gradient"))]
+}
+
+/// ||a - b|| / ||b||.
+fn relative_error(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let diff: f32 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>().sqrt();
+    let norm: f32 = b.iter().map(|y| y * y).sum::<f32>().sqrt();
+    diff / norm.max(f32::MIN_POSITIVE)
+}
+
+/// The output size of one axis.
+fn out_size(size: usize, kernel: usize, options: &ConvOptions<2>, axis: usize) -> usize {
+    let (begin, end) = options.padding[axis];
+    (size + begin + end - options.dilation[axis] * (kernel - 1) - 1) / options.stride[axis] + 1
+}
+
+/// Random inputs of `case`, drawn on the CPU from `seed`.
+fn inputs(case: &Case, seed: u64) -> [TensorData; 4] {
+    let device = Device::flex();
+    device.seed(seed);
+    let groups = case.options.groups;
+    let [h, w] = case.size;
+    let (oh, ow) = (out_size(h, case.kernel, &case.options, 0), out_size(w, case.kernel, &case.options, 1));
+    let normal = Distribution::Normal(0.0, 1.0);
+    let data = |shape: [usize; 4]| Tensor::<4>::random(shape, normal, &device).into_data();
+    [
+        data([case.batch, case.c_in, h, w]),
+        data([case.c_out, case.c_in / groups, case.kernel, case.kernel]),
+        Tensor::<1>::random([case.c_out], normal, &device).into_data(),
+        data([case.batch, case.c_out, oh, ow]),
+    ]
+}
+
+/// A random case: 1x1 or 3x3, stride 1 or 2, padding 0-1 per side, dilation 1-2, 1 or 2
+/// groups, batch 1-16, channels 1-256 (smaller images for wider ones, to keep the test short).
+fn random_case(rng: &mut ChaCha8Rng) -> Case {
+    let kernel = if rng.random_bool(0.5) { 3 } else { 1 };
+    let groups = if rng.random_bool(0.25) { 2 } else { 1 };
+    let channels = |rng: &mut ChaCha8Rng| groups * [1, 3, 8, 32, 64, 128][rng.random_range(0..6)];
+    let (c_in, c_out) = (channels(rng), channels(rng));
+    let wide = c_in.max(c_out) >= 64;
+    let side = |rng: &mut ChaCha8Rng| if wide { rng.random_range(4..8) } else { rng.random_range(5..17) };
+    let pad = |rng: &mut ChaCha8Rng| if kernel == 3 { rng.random_range(0..2) } else { 0 };
+    let options = ConvOptions {
+        stride: [rng.random_range(1..3), rng.random_range(1..3)],
+        padding: [(pad(rng), pad(rng)), (pad(rng), pad(rng))],
+        dilation: if kernel == 3 && !wide && rng.random_bool(0.2) { [2, 1] } else { [1, 1] },
+        groups,
+    };
+    Case { batch: [1, 2, 3, 16][rng.random_range(0..4)], c_in, c_out, size: [side(rng), side(rng)], kernel, options }
+}
+
+/// The model's own shapes, the widest the patch serves, and random ones.
+fn cases() -> Vec<Case> {
+    let fixed = |batch, c_in, c_out, size, kernel, stride, pad| Case {
+        batch,
+        c_in,
+        c_out,
+        size: [size, size],
+        kernel,
+        options: ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1),
+    };
+    let mut cases = vec![
+        fixed(16, 32, 64, 8, 3, 1, 1),
+        fixed(2, 256, 256, 4, 3, 1, 1),
+        fixed(4, 64, 128, 8, 1, 1, 0),
+        fixed(1, 1, 32, 16, 3, 1, 1),
+        fixed(3, 16, 16, 9, 3, 2, 1),
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    cases.extend((0..40).map(|_| random_case(&mut rng)));
+    cases
+}
+
+#[test]
+fn flex_conv2d_and_its_gradients_equal_burns_convolution_on_ndarray() {
+    for (seed, case) in cases().into_iter().enumerate() {
+        let inputs = inputs(&case, seed as u64);
+        let flex = run(&case, &inputs, &Device::flex());
+        #[allow(deprecated)] // Burn's ndarray backend: the convolution without the patch
+        let reference = run(&case, &inputs, &Device::ndarray());
+        for (name, (a, b)) in
+            ["output", "input gradient", "weight gradient", "bias gradient"].iter().zip(flex.iter().zip(&reference))
+        {
+            let error = relative_error(a, b);
+            assert!(error <= 1e-5, "{name} differs by {error:.2e} of its norm in {case:?}");
+        }
+    }
+}
