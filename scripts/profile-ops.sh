@@ -7,7 +7,7 @@
 #
 #   scripts/profile-ops.sh PRESET TRAIN_BATCH EPS_BATCH [TRAIN_STEPS]
 #   scripts/profile-ops.sh tiny32 16 1
-#   scripts/profile-ops.sh paper64 16 8 1
+#   PERF_FREQ=50 scripts/profile-ops.sh paper64 16 1 1   # fewer samples for a long run
 #
 # The PyTorch side: python3 scripts/pytorch_reference_step.py --device cpu --preset PRESET
 # --batch TRAIN_BATCH --eps-batches EPS_BATCH --profile --diffae DIFFAE.
@@ -23,7 +23,7 @@ daecf=${DAECF:-${CARGO_TARGET_DIR:-target}/release/daecf}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-perf record -q -e cpu-clock/freq=1000/ -e sched:sched_switch -c 1 --call-graph dwarf,65528 -o "$work/perf.data" \
+perf record -q -e cpu-clock/freq=${PERF_FREQ:-1000}/ -e sched:sched_switch -c 1 --call-graph dwarf,65528 -o "$work/perf.data" \
     "$daecf" bench --preset "$preset" --batch "$batch" --steps "$steps" --eps-batch "$eps_batch"
 perf script -F tid,time,event,ip,sym --no-inline -i "$work/perf.data" 2>/dev/null |
     python3 scripts/profile_ops.py --train-steps $((steps + 1)) --eps-steps 6

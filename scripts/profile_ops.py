@@ -42,7 +42,7 @@ def events(lines):
             if head:
                 yield head[0], head[1], stack
             head, stack = None, []
-        elif line[0] not in ' \t':
+        elif line[0] != '\t':
             fields = line.split()
             head, stack = (int(fields[0]), float(fields[1].rstrip(':'))), []
         else:

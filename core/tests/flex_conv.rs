@@ -107,6 +107,10 @@ fn cases() -> Vec<Case> {
         fixed(4, 64, 128, 8, 1, 1, 0),
         fixed(1, 1, 32, 16, 3, 1, 1),
         fixed(3, 16, 16, 9, 3, 2, 1),
+        // Images of at least 1024 output positions: one image per GEMM.
+        fixed(1, 64, 32, 32, 3, 1, 1),
+        fixed(1, 64, 16, 64, 3, 2, 1),
+        fixed(2, 32, 32, 40, 3, 1, 0),
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     cases.extend((0..40).map(|_| random_case(&mut rng)));
@@ -125,6 +129,42 @@ fn flex_conv2d_and_its_gradients_equal_burns_convolution_on_ndarray() {
         {
             let error = relative_error(a, b);
             assert!(error <= 1e-5, "{name} differs by {error:.2e} of its norm in {case:?}");
+        }
+    }
+}
+
+/// conv1d (the attention block's projections) takes the same path as a conv2d of height 1.
+#[test]
+fn flex_conv1d_and_its_gradients_equal_burns_convolution_on_ndarray() {
+    use burn::tensor::module::conv1d;
+    let shapes = [(2, 64, 192, 256, 1, 1, 0), (3, 8, 16, 20, 3, 1, 1), (1, 4, 6, 17, 3, 2, 2)];
+    for (seed, &(batch, c_in, c_out, length, kernel, stride, pad)) in shapes.iter().enumerate() {
+        let device = Device::flex();
+        device.seed(seed as u64);
+        let normal = Distribution::Normal(0.0, 1.0);
+        let options = ConvOptions::new([stride], [pad], [1], 1);
+        let out = (length + 2 * pad - kernel) / stride + 1;
+        let inputs = [
+            Tensor::<3>::random([batch, c_in, length], normal, &device).into_data(),
+            Tensor::<3>::random([c_out, c_in, kernel], normal, &device).into_data(),
+            Tensor::<1>::random([c_out], normal, &device).into_data(),
+            Tensor::<3>::random([batch, c_out, out], normal, &device).into_data(),
+        ];
+        let run = |device: Device| {
+            let device = device.autodiff();
+            let x = Tensor::<3>::from_data(inputs[0].clone(), &device).require_grad();
+            let w = Tensor::<3>::from_data(inputs[1].clone(), &device).require_grad();
+            let b = Tensor::<1>::from_data(inputs[2].clone(), &device).require_grad();
+            let y = conv1d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+            let grads = (y.clone() * Tensor::<3>::from_data(inputs[3].clone(), &device)).sum().backward();
+            let grad = |t: Option<Tensor<3>>| values(t.expect("a gradient"));
+            [values(y), grad(x.grad(&grads)), grad(w.grad(&grads)), values(b.grad(&grads).expect("a bias gradient"))]
+        };
+        #[allow(deprecated)] // Burn's ndarray backend: the convolution without the patch
+        let reference = run(Device::ndarray());
+        for (a, b) in run(Device::flex()).iter().zip(&reference) {
+            let error = relative_error(a, b);
+            assert!(error <= 1e-5, "conv1d differs by {error:.2e} of its norm at {:?}", shapes[seed]);
         }
     }
 }

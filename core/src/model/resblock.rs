@@ -145,7 +145,10 @@ impl ResBlock {
                 let shift = t.narrow(1, ch, ch).unsqueeze_dims::<4>(&[2, 3]);
                 let zs = c.cond_linear.forward(silu(z.clone())).unsqueeze_dims::<4>(&[2, 3]);
                 let h = c.out_norm.forward(h);
-                let h = (h * (scale + 1.0) + shift) * (zs + 1.0);
+                // (h * (1 + s_t) + b_t) * (1 + s_z) as one scale and one shift of h: two
+                // passes over the activations instead of three.
+                let z_scale = zs + 1.0;
+                let h = h * ((scale + 1.0) * z_scale.clone()) + shift * z_scale;
                 c.out_conv.forward(c.dropout.forward(silu(h)))
             }
             None => h,

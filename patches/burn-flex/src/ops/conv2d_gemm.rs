@@ -12,9 +12,12 @@
 //! - backward by weight: `dW[g] += dy[b, g] · cols^T`, summed over the images;
 //! - bias: the sum of `dy` over images and positions.
 //!
-//! A 1x1 convolution with stride 1 and no padding needs no `cols`: the image is the matrix.
-//! With at least as many images as threads, images run in parallel with single-threaded GEMMs;
-//! otherwise images run in turn and each large GEMM uses every thread.
+//! Images are taken in blocks of at least 1024 output positions (one image at 32x32 and above,
+//! 16 at 8x8), so that the GEMMs of small images are wide: a block's `cols` is `[K, images * P]`.
+//! A 1x1 convolution with stride 1 and no padding of one image needs no `cols`: the image is
+//! the matrix. With at least as many blocks as threads, blocks run in parallel with
+//! single-threaded GEMMs; otherwise blocks run in turn, with im2col, col2im and each large GEMM
+//! on every thread. Each thread keeps its scratch buffers between calls.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -100,7 +103,7 @@ impl Geometry {
         self.c_in * self.h * self.w
     }
 
-    /// Whether the image itself is the `cols` matrix (1x1, stride 1, no padding).
+    /// Whether an image is its own `cols` matrix (1x1, stride 1, no padding).
     fn pointwise(&self) -> bool {
         self.kh == 1
             && self.kw == 1
@@ -110,9 +113,22 @@ impl Geometry {
             && self.ow == self.w
     }
 
-    /// Elements of a `cols` buffer (none when pointwise).
-    fn cols_len(&self) -> usize {
-        if self.pointwise() { 0 } else { self.reduction() * self.positions() }
+    /// Images per block: enough for `MIN_COLUMNS` output positions, at most the batch.
+    fn block_images(&self) -> usize {
+        MIN_COLUMNS.div_ceil(self.positions().max(1)).clamp(1, self.batch.max(1))
+    }
+
+    /// Elements of a block's `cols` (none for one pointwise image).
+    fn cols_len(&self, block: Block) -> usize {
+        match block.images {
+            1 if self.pointwise() => 0,
+            images => self.reduction() * images * self.positions(),
+        }
+    }
+
+    /// Elements of a block's gathered `[C_out/groups, images * P]` matrix (none for one image).
+    fn gather_len(&self, block: Block) -> usize {
+        if block.images > 1 { self.group_out() * block.images * self.positions() } else { 0 }
     }
 
     /// The output positions `o` in `0..out` whose input index `o * stride + offset` lies in
@@ -124,38 +140,37 @@ impl Geometry {
         (lo.min(hi), hi)
     }
 
-    /// Calls `f(row, c, iy_row, (lo, hi), offset_x)` for each `cols` row and output row:
-    /// `iy_row` is the input row index when inside the image.
-    fn for_each_window_row(&self, mut f: impl FnMut(usize, usize, usize, Option<usize>, (usize, usize), isize)) {
+    /// Calls `f(row, oy, iy, (lo, hi), offset_x)` for each of a channel's `kh * kw` rows of
+    /// `cols` and each output row `oy`: `iy` is the input row when inside the image, `lo..hi`
+    /// the output columns whose input column `ox * stride + offset_x` is inside it.
+    fn channel_rows(&self, mut f: impl FnMut(usize, usize, Option<usize>, (usize, usize), isize)) {
         let [sh, sw] = self.stride;
         let [dh, dw] = self.dilation;
         let [ph, pw] = self.pad;
-        for c in 0..self.group_in() {
-            for i in 0..self.kh {
-                for j in 0..self.kw {
-                    let row = (c * self.kh + i) * self.kw + j;
-                    let off_x = (j * dw) as isize - pw as isize;
-                    let range = Self::valid(self.ow, sw, off_x, self.w);
-                    for oy in 0..self.oh {
-                        let iy = (oy * sh + i * dh) as isize - ph as isize;
-                        let inside = (iy >= 0 && (iy as usize) < self.h).then_some(iy as usize);
-                        f(row, c, oy, inside, range, off_x);
-                    }
+        for i in 0..self.kh {
+            for j in 0..self.kw {
+                let off_x = (j * dw) as isize - pw as isize;
+                let range = Self::valid(self.ow, sw, off_x, self.w);
+                for oy in 0..self.oh {
+                    let iy = (oy * sh + i * dh) as isize - ph as isize;
+                    let inside = (iy >= 0 && (iy as usize) < self.h).then_some(iy as usize);
+                    f(i * self.kw + j, oy, inside, range, off_x);
                 }
             }
         }
     }
 
-    /// Fills `cols` [K, P] from one group's input channels `x` [C_in/groups, H, W].
-    fn im2col<T: Scalar>(&self, x: &[T], cols: &mut [T]) {
-        let (p, ow, plane, sw) = (self.positions(), self.ow, self.h * self.w, self.stride[1]);
-        self.for_each_window_row(|row, c, oy, iy, (lo, hi), off_x| {
-            let out = &mut cols[row * p + oy * ow..][..ow];
+    /// Writes one input plane `x` [H, W] into its channel's rows of `cols` (row stride `ld`),
+    /// at columns `col0..col0 + P`.
+    fn im2col_channel<T: Scalar>(&self, x: &[T], cols: &mut [T], ld: usize, col0: usize) {
+        let (ow, sw) = (self.ow, self.stride[1]);
+        self.channel_rows(|row, oy, iy, (lo, hi), off_x| {
+            let out = &mut cols[row * ld + col0 + oy * ow..][..ow];
             let Some(iy) = iy else {
                 out.fill(T::zero());
                 return;
             };
-            let input = &x[c * plane + iy * self.w..][..self.w];
+            let input = &x[iy * self.w..][..self.w];
             out[..lo].fill(T::zero());
             out[hi..].fill(T::zero());
             if sw == 1 {
@@ -169,13 +184,14 @@ impl Geometry {
         });
     }
 
-    /// Adds `cols` [K, P] back onto one group's input gradient `dx` [C_in/groups, H, W].
-    fn col2im<T: Scalar>(&self, cols: &[T], dx: &mut [T]) {
-        let (p, ow, plane, sw) = (self.positions(), self.ow, self.h * self.w, self.stride[1]);
-        self.for_each_window_row(|row, c, oy, iy, (lo, hi), off_x| {
+    /// Adds a channel's rows of `cols` (row stride `ld`, columns `col0..col0 + P`) onto its
+    /// input gradient plane `dx` [H, W].
+    fn col2im_channel<T: Scalar>(&self, cols: &[T], dx: &mut [T], ld: usize, col0: usize) {
+        let (ow, sw) = (self.ow, self.stride[1]);
+        self.channel_rows(|row, oy, iy, (lo, hi), off_x| {
             let Some(iy) = iy else { return };
-            let grad = &cols[row * p + oy * ow..][..ow];
-            let input = &mut dx[c * plane + iy * self.w..][..self.w];
+            let grad = &cols[row * ld + col0 + oy * ow..][..ow];
+            let input = &mut dx[iy * self.w..][..self.w];
             if sw == 1 {
                 let start = (lo as isize + off_x) as usize;
                 for (d, &g) in input[start..start + hi - lo].iter_mut().zip(&grad[lo..hi]) {
@@ -189,19 +205,126 @@ impl Geometry {
         });
     }
 
-    /// One group's `cols` matrix of image `x_b` [C_in, H, W]: the image's channels when
-    /// pointwise, else `cols` filled by im2col.
-    fn columns<'a, T: Scalar>(&self, x_b: &'a [T], group: usize, cols: &'a mut [T]) -> &'a [T] {
-        let x_g = &x_b[group * self.group_in() * self.h * self.w..][..self.group_in() * self.h * self.w];
-        if self.pointwise() {
-            return x_g;
+    /// Fills `cols` [K, images * P] from one group's channels of the block's images `x`.
+    fn im2col<T: Scalar>(&self, x: &[T], group: usize, images: usize, cols: &mut [T], parallel: bool) {
+        let (plane, kk, p) = (self.h * self.w, self.kh * self.kw, self.positions());
+        let ld = images * p;
+        for_chunks(&mut cols[..self.reduction() * ld], kk * ld, parallel, |c, chunk| {
+            for i in 0..images {
+                let channel = &x[i * self.image() + (group * self.group_in() + c) * plane..][..plane];
+                self.im2col_channel(channel, chunk, ld, i * p);
+            }
+        });
+    }
+
+    /// Adds `cols` [K, images * P] onto one group's channels of the block's input gradients `dx`.
+    fn col2im<T: Scalar>(&self, cols: &[T], group: usize, images: usize, dx: &mut [T], parallel: bool) {
+        let (plane, kk, p) = (self.h * self.w, self.kh * self.kw, self.positions());
+        let ld = images * p;
+        if images == 1 {
+            let dx_g = &mut dx[group * self.group_in() * plane..][..self.group_in() * plane];
+            for_chunks(dx_g, plane, parallel, |c, dx_c| self.col2im_channel(&cols[c * kk * ld..], dx_c, ld, 0));
+            return;
         }
-        self.im2col(x_g, cols);
-        cols
+        for i in 0..images {
+            for c in 0..self.group_in() {
+                let dx_c = &mut dx[i * self.image() + (group * self.group_in() + c) * plane..][..plane];
+                self.col2im_channel(&cols[c * kk * ld..], dx_c, ld, i * p);
+            }
+        }
+    }
+}
+
+/// Output positions a block of images gives each GEMM at least (when the batch has them).
+const MIN_COLUMNS: usize = 1024;
+
+/// Runs `f(index, chunk)` on each `chunk`-element piece of `data`, in parallel when asked.
+fn for_chunks<T: Send>(data: &mut [T], chunk: usize, parallel: bool, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    if chunk == 0 || data.is_empty() {
+        return;
+    }
+    let _ = parallel;
+    #[cfg(feature = "rayon")]
+    if parallel {
+        use rayon::prelude::*;
+        data.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
+        return;
+    }
+    data.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// Each thread's scratch memory, kept between calls.
+    static SCRATCH: core::cell::Cell<Vec<u64>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+/// A thread's scratch memory, taken for one block and given back on drop (so that large
+/// buffers are not allocated, zeroed and faulted in on every call). Its contents are arbitrary.
+struct Scratch {
+    words: Vec<u64>,
+}
+
+impl Scratch {
+    /// The calling thread's scratch memory.
+    fn take() -> Self {
+        #[cfg(feature = "std")]
+        let words = SCRATCH.with(|s| s.take());
+        #[cfg(not(feature = "std"))]
+        let words = Vec::new();
+        Self { words }
+    }
+
+    /// Two buffers of `a` and `b` elements.
+    fn buffers<T: Scalar>(&mut self, a: usize, b: usize) -> (&mut [T], &mut [T]) {
+        let words = ((a + b) * core::mem::size_of::<T>()).div_ceil(8);
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+        let all: &mut [T] = bytemuck::cast_slice_mut(&mut self.words[..words]);
+        let (first, rest) = all.split_at_mut(a);
+        (first, &mut rest[..b])
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        #[cfg(feature = "std")]
+        SCRATCH.with(|s| {
+            let kept = s.take();
+            s.set(if kept.len() >= self.words.len() { kept } else { core::mem::take(&mut self.words) });
+        });
+    }
+}
+
+/// Images `first..first + images` of the batch.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    first: usize,
+    images: usize,
+}
+
+/// Copies `rows` rows of `p` elements per image from NCHW `src` (`stride` elements between
+/// images) into `dst` [rows, images * p].
+fn gather<T: Scalar>(src: &[T], stride: usize, images: usize, rows: usize, p: usize, dst: &mut [T]) {
+    for i in 0..images {
+        for r in 0..rows {
+            dst[r * images * p + i * p..][..p].copy_from_slice(&src[i * stride + r * p..][..p]);
+        }
+    }
+}
+
+/// Copies `src` [rows, images * p] back into NCHW `dst` (`stride` elements between images).
+fn scatter<T: Scalar>(src: &[T], stride: usize, images: usize, rows: usize, p: usize, dst: &mut [T]) {
+    for i in 0..images {
+        for r in 0..rows {
+            dst[i * stride + r * p..][..p].copy_from_slice(&src[r * images * p + i * p..][..p]);
+        }
     }
 }
 
 /// A row-major matrix view for `gemm`: pointer, row stride and column stride.
+#[derive(Clone, Copy)]
 struct Matrix<T> {
     ptr: *const T,
     row_stride: isize,
@@ -209,9 +332,9 @@ struct Matrix<T> {
 }
 
 impl<T> Matrix<T> {
-    /// `data` as a row-major matrix with `cols` columns.
-    fn rows(data: &[T], cols: usize) -> Self {
-        Self { ptr: data.as_ptr(), row_stride: cols as isize, col_stride: 1 }
+    /// `data` as a row-major matrix whose rows are `stride` elements apart.
+    fn rows(data: &[T], stride: usize) -> Self {
+        Self { ptr: data.as_ptr(), row_stride: stride as isize, col_stride: 1 }
     }
 
     /// The transpose of `data`, a row-major matrix with `cols` columns.
@@ -220,11 +343,12 @@ impl<T> Matrix<T> {
     }
 }
 
-/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`; `dst` row-major with `n` columns; accumulates
-/// when `accumulate`. All threads work on it when `parallel` and it is large enough.
+/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`; `dst` row-major with rows `ld` elements apart;
+/// accumulates when `accumulate`. All threads work on it when `parallel` and it is large enough.
 #[allow(clippy::too_many_arguments)]
 fn gemm<T: Scalar>(
     dst: &mut [T],
+    ld: usize,
     lhs: Matrix<T>,
     rhs: Matrix<T>,
     m: usize,
@@ -233,7 +357,7 @@ fn gemm<T: Scalar>(
     accumulate: bool,
     parallel: bool,
 ) {
-    debug_assert!(dst.len() >= m * n);
+    assert!(m == 0 || n == 0 || dst.len() >= (m - 1) * ld + n);
     #[cfg(feature = "rayon")]
     let parallelism =
         if parallel && m * n * k >= 128 * 128 * 128 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
@@ -242,7 +366,7 @@ fn gemm<T: Scalar>(
         let _ = parallel;
         gemm::Parallelism::None
     };
-    // SAFETY: the views cover m x k and k x n elements of live slices, `dst` holds m x n.
+    // SAFETY: the views cover m x k and k x n elements of live slices, `dst` m rows of n.
     unsafe {
         gemm::gemm(
             m,
@@ -250,7 +374,7 @@ fn gemm<T: Scalar>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            ld as isize,
             accumulate,
             lhs.ptr,
             lhs.col_stride,
@@ -268,43 +392,59 @@ fn gemm<T: Scalar>(
     }
 }
 
-/// Runs `f(image, out_chunk, cols, parallel_gemm)` for each image, `out` split into chunks of
-/// `chunk` elements: images in parallel when there are at least as many as threads.
-fn per_image<T: Scalar>(
+/// Runs `f(block, out_chunk, scratch, parallel)` for each block of images, `out` holding
+/// `per_image` elements an image: blocks in parallel when there are at least as many as threads,
+/// else in turn with `parallel` set for their inner work.
+fn per_block<T: Scalar>(
     out: &mut [T],
-    chunk: usize,
+    per_image: usize,
     g: &Geometry,
-    f: impl Fn(usize, &mut [T], &mut [T], bool) + Sync + Send,
+    f: impl Fn(Block, &mut [T], &mut Scratch, bool) + Sync + Send,
 ) {
-    #[cfg(feature = "rayon")]
-    if g.batch >= rayon::current_num_threads() && g.batch > 1 {
-        use rayon::prelude::*;
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each_init(|| vec![T::zero(); g.cols_len()], |cols, (b, o)| f(b, o, cols, false));
+    if out.is_empty() || per_image == 0 {
         return;
     }
-    let mut cols = vec![T::zero(); g.cols_len()];
-    for (b, o) in out.chunks_mut(chunk).enumerate() {
-        f(b, o, &mut cols, true);
+    let images = g.block_images();
+    let run = |index: usize, chunk: &mut [T], parallel: bool| {
+        let block = Block { first: index * images, images: chunk.len() / per_image };
+        f(block, chunk, &mut Scratch::take(), parallel)
+    };
+    #[cfg(feature = "rayon")]
+    if g.batch.div_ceil(images) >= rayon::current_num_threads().max(2) {
+        use rayon::prelude::*;
+        out.par_chunks_mut(images * per_image).enumerate().for_each(|(i, chunk)| run(i, chunk, false));
+        return;
     }
+    out.chunks_mut(images * per_image).enumerate().for_each(|(i, chunk)| run(i, chunk, true));
 }
 
 /// The output `[B, C_out, oh, ow]` of conv2d.
 fn forward<T: Scalar>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let (p, k, m) = (g.positions(), g.reduction(), g.group_out());
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
-    per_image(&mut y, g.c_out * p, g, |b, y_b, cols, parallel| {
-        let x_b = &x[b * g.image()..][..g.image()];
+    per_block(&mut y, g.c_out * p, g, |block, y_blk, scratch, parallel| {
+        let x_blk = &x[block.first * g.image()..][..block.images * g.image()];
+        let n = block.images * p;
+        let (cols, tmp) = scratch.buffers::<T>(g.cols_len(block), g.gather_len(block));
         for group in 0..g.groups {
-            let rhs = g.columns(x_b, group, cols);
-            let w_g = &weight[group * m * k..][..m * k];
-            let y_g = &mut y_b[group * m * p..][..m * p];
-            gemm(y_g, Matrix::rows(w_g, k), Matrix::rows(rhs, p), m, p, k, false, parallel);
+            let w = Matrix::rows(&weight[group * m * k..][..m * k], k);
+            let y_g = &mut y_blk[group * m * p..];
+            if block.images == 1 && g.pointwise() {
+                gemm(y_g, p, w, Matrix::rows(&x_blk[group * k * p..][..k * p], p), m, p, k, false, parallel);
+                continue;
+            }
+            g.im2col(x_blk, group, block.images, cols, parallel);
+            if block.images == 1 {
+                gemm(y_g, p, w, Matrix::rows(cols, p), m, p, k, false, parallel);
+            } else {
+                gemm(tmp, n, w, Matrix::rows(cols, n), m, n, k, false, parallel);
+                scatter(tmp, g.c_out * p, block.images, m, p, y_g);
+            }
         }
         if let Some(bias) = bias {
-            for (row, &value) in y_b.chunks_mut(p).zip(bias) {
-                row.iter_mut().for_each(|v| *v += value);
+            for (row, channel_row) in y_blk.chunks_mut(p).enumerate() {
+                let value = bias[row % g.c_out];
+                channel_row.iter_mut().for_each(|v| *v += value);
             }
         }
     });
@@ -314,55 +454,78 @@ fn forward<T: Scalar>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -
 /// The gradient `[B, C_in, H, W]` of conv2d with respect to its input.
 fn data_grad<T: Scalar>(weight: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let (p, k, m) = (g.positions(), g.reduction(), g.group_out());
-    let plane = g.h * g.w;
     let mut dx = vec![T::zero(); g.batch * g.image()];
-    per_image(&mut dx, g.image(), g, |b, dx_b, dcols, parallel| {
-        let dy_b = &dy[b * g.c_out * p..][..g.c_out * p];
+    per_block(&mut dx, g.image(), g, |block, dx_blk, scratch, parallel| {
+        let dy_blk = &dy[block.first * g.c_out * p..][..block.images * g.c_out * p];
+        let n = block.images * p;
+        let (dcols, tmp) = scratch.buffers::<T>(g.cols_len(block), g.gather_len(block));
         for group in 0..g.groups {
-            let w_g = &weight[group * m * k..][..m * k];
-            let dy_g = &dy_b[group * m * p..][..m * p];
-            let dx_g = &mut dx_b[group * g.group_in() * plane..][..g.group_in() * plane];
-            let lhs = Matrix::transposed(w_g, k);
-            if g.pointwise() {
-                gemm(dx_g, lhs, Matrix::rows(dy_g, p), k, p, m, false, parallel);
-            } else {
-                gemm(dcols, lhs, Matrix::rows(dy_g, p), k, p, m, false, parallel);
-                g.col2im(dcols, dx_g);
+            let w_t = Matrix::transposed(&weight[group * m * k..][..m * k], k);
+            let dy_g = &dy_blk[group * m * p..];
+            if block.images == 1 && g.pointwise() {
+                let dx_g = &mut dx_blk[group * k * p..][..k * p];
+                gemm(dx_g, p, w_t, Matrix::rows(&dy_g[..m * p], p), k, p, m, false, parallel);
+                continue;
             }
+            let rhs: &[T] = if block.images == 1 {
+                &dy_g[..m * p]
+            } else {
+                gather(dy_g, g.c_out * p, block.images, m, p, tmp);
+                &*tmp
+            };
+            gemm(dcols, n, w_t, Matrix::rows(rhs, n), k, n, m, false, parallel);
+            g.col2im(dcols, group, block.images, dx_blk, parallel);
         }
     });
     dx
 }
 
-/// Adds image `b`'s weight gradient onto `dw` [C_out, K].
-fn add_weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, b: usize, dw: &mut [T], cols: &mut [T], parallel: bool) {
+/// Adds a block's weight gradient onto `dw` [C_out, K].
+fn add_weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, block: Block, dw: &mut [T], parallel: bool) {
     let (p, k, m) = (g.positions(), g.reduction(), g.group_out());
-    let x_b = &x[b * g.image()..][..g.image()];
-    let dy_b = &dy[b * g.c_out * p..][..g.c_out * p];
+    let x_blk = &x[block.first * g.image()..][..block.images * g.image()];
+    let dy_blk = &dy[block.first * g.c_out * p..][..block.images * g.c_out * p];
+    let n = block.images * p;
+    let mut scratch = Scratch::take();
+    let (cols, tmp) = scratch.buffers::<T>(g.cols_len(block), g.gather_len(block));
     for group in 0..g.groups {
-        let rhs = g.columns(x_b, group, cols);
-        let dy_g = &dy_b[group * m * p..][..m * p];
+        let dy_g = &dy_blk[group * m * p..];
         let dw_g = &mut dw[group * m * k..][..m * k];
-        gemm(dw_g, Matrix::rows(dy_g, p), Matrix::transposed(rhs, p), m, k, p, true, parallel);
+        if block.images == 1 && g.pointwise() {
+            let x_g = Matrix::transposed(&x_blk[group * k * p..][..k * p], p);
+            gemm(dw_g, k, Matrix::rows(&dy_g[..m * p], p), x_g, m, k, p, true, parallel);
+            continue;
+        }
+        g.im2col(x_blk, group, block.images, cols, parallel);
+        let lhs: &[T] = if block.images == 1 {
+            &dy_g[..m * p]
+        } else {
+            gather(dy_g, g.c_out * p, block.images, m, p, tmp);
+            &*tmp
+        };
+        gemm(dw_g, k, Matrix::rows(lhs, n), Matrix::transposed(cols, n), m, k, n, true, parallel);
     }
 }
 
 /// The gradient `[C_out, C_in/groups, kh, kw]` of conv2d with respect to its weight.
 fn weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let len = g.c_out * g.reduction();
+    let images = g.block_images();
+    let blocks: Vec<Block> = (0..g.batch.div_ceil(images))
+        .map(|b| Block { first: b * images, images: images.min(g.batch - b * images) })
+        .collect();
     #[cfg(feature = "rayon")]
-    if g.batch >= rayon::current_num_threads() && g.batch > 1 {
+    if blocks.len() >= rayon::current_num_threads().max(2) {
         use rayon::prelude::*;
-        return (0..g.batch)
+        return blocks
             .into_par_iter()
             .fold(
-                || (vec![T::zero(); len], vec![T::zero(); g.cols_len()]),
-                |(mut dw, mut cols), b| {
-                    add_weight_grad(x, dy, g, b, &mut dw, &mut cols, false);
-                    (dw, cols)
+                || vec![T::zero(); len],
+                |mut dw, block| {
+                    add_weight_grad(x, dy, g, block, &mut dw, false);
+                    dw
                 },
             )
-            .map(|(dw, _)| dw)
             .reduce(
                 || vec![T::zero(); len],
                 |mut a, b| {
@@ -371,9 +534,9 @@ fn weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
                 },
             );
     }
-    let (mut dw, mut cols) = (vec![T::zero(); len], vec![T::zero(); g.cols_len()]);
-    for b in 0..g.batch {
-        add_weight_grad(x, dy, g, b, &mut dw, &mut cols, true);
+    let mut dw = vec![T::zero(); len];
+    for block in blocks {
+        add_weight_grad(x, dy, g, block, &mut dw, true);
     }
     dw
 }

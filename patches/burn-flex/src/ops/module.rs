@@ -60,6 +60,28 @@ fn from_f32(tensor: FlexTensor, dtype: DType) -> FlexTensor {
     }
 }
 
+/// A 1D tensor `[a, b, L]` as `[a, b, 1, L]`.
+fn with_unit_height(tensor: FlexTensor) -> FlexTensor {
+    let [a, b, l] = tensor.shape().dims();
+    Flex::float_reshape(tensor, Shape::new([a, b, 1, l]))
+}
+
+/// A `[a, b, 1, L]` tensor as `[a, b, L]`.
+fn without_unit_height(tensor: FlexTensor) -> FlexTensor {
+    let [a, b, _, l] = tensor.shape().dims();
+    Flex::float_reshape(tensor, Shape::new([a, b, l]))
+}
+
+/// conv1d's options for the same convolution over `[B, C, 1, L]`.
+fn conv1d_as_2d(options: &ConvOptions<1>) -> ConvOptions<2> {
+    ConvOptions {
+        stride: [1, options.stride[0]],
+        padding: [(0, 0), options.padding[0]],
+        dilation: [1, options.dilation[0]],
+        groups: options.groups,
+    }
+}
+
 impl ModuleOps<Flex> for Flex {
     fn conv1d(
         x: FloatTensor<Flex>,
@@ -67,14 +89,44 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<1>,
     ) -> FloatTensor<Flex> {
-        let (x, options) = pad_asymmetric_conv_input::<Flex, 1>(x, options);
-        match x.dtype() {
-            DType::F32 => conv::conv1d_f32(x, weight, bias, &options),
-            DType::F64 => conv::conv1d_f64(x, weight, bias, &options),
-            DType::F16 => conv::conv1d_f16(x, weight, bias, &options),
-            DType::BF16 => conv::conv1d_bf16(x, weight, bias, &options),
-            dtype => panic!("conv1d: unsupported dtype {:?}", dtype),
-        }
+        let y = Self::conv2d(with_unit_height(x), with_unit_height(weight), bias, conv1d_as_2d(&options));
+        without_unit_height(y)
+    }
+
+    fn conv1d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<1>,
+    ) -> FloatTensor<Flex> {
+        without_unit_height(Self::conv2d_x_backward(
+            with_unit_height(x),
+            with_unit_height(weight),
+            with_unit_height(output_grad),
+            conv1d_as_2d(&options),
+        ))
+    }
+
+    fn conv1d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<1>,
+    ) -> FloatTensor<Flex> {
+        without_unit_height(Self::conv2d_weight_backward(
+            with_unit_height(x),
+            with_unit_height(weight),
+            with_unit_height(output_grad),
+            conv1d_as_2d(&options),
+        ))
+    }
+
+    fn conv1d_bias_backward(
+        x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        Self::conv2d_bias_backward(x, bias, output_grad)
     }
 
     fn conv2d(
