@@ -26,19 +26,32 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec().expect("f32 values")
 }
 
-/// The output and the input, weight and bias gradients of `case` on `device`, for the same
-/// inputs and output gradient (`inputs`: x, weight, bias, output gradient).
-fn run(case: &Case, inputs: &[TensorData; 4], device: &Device) -> [Vec<f32>; 4] {
+/// The output and the input, weight and bias gradients of `conv` (x, weight, bias) on `device`,
+/// for the same inputs and output gradient (`inputs`: x, weight, bias, output gradient).
+fn run<const D: usize>(
+    inputs: &[TensorData; 4],
+    device: &Device,
+    conv: impl Fn(Tensor<D>, Tensor<D>, Tensor<1>) -> Tensor<D>,
+) -> [Vec<f32>; 4] {
     let device = device.clone().autodiff();
-    let x = Tensor::<4>::from_data(inputs[0].clone(), &device).require_grad();
-    let w = Tensor::<4>::from_data(inputs[1].clone(), &device).require_grad();
+    let x = Tensor::<D>::from_data(inputs[0].clone(), &device).require_grad();
+    let w = Tensor::<D>::from_data(inputs[1].clone(), &device).require_grad();
     let b = Tensor::<1>::from_data(inputs[2].clone(), &device).require_grad();
-    let y = conv2d(x.clone(), w.clone(), Some(b.clone()), case.options.clone());
-    let dy = Tensor::<4>::from_data(inputs[3].clone(), &device);
-    assert_eq!(y.dims(), dy.dims(), "{case:?}");
+    let y = conv(x.clone(), w.clone(), b.clone());
+    let dy = Tensor::<D>::from_data(inputs[3].clone(), &device);
+    assert_eq!(y.dims(), dy.dims());
     let grads = (y.clone() * dy).sum().backward();
-    let grad = |t: Option<Tensor<4>>| values(t.expect("a gradient"));
+    let grad = |t: Option<Tensor<D>>| values(t.expect("a gradient"));
     [values(y), grad(x.grad(&grads)), grad(w.grad(&grads)), values(b.grad(&grads).expect("a bias gradient"))]
+}
+
+/// Asserts that flex's output and gradients agree with the reference's to 1e-5 of their norm.
+fn assert_agree(flex: &[Vec<f32>; 4], reference: &[Vec<f32>; 4], context: &dyn std::fmt::Debug) {
+    let names = ["output", "input gradient", "weight gradient", "bias gradient"];
+    for (name, (a, b)) in names.iter().zip(flex.iter().zip(reference)) {
+        let error = relative_error(a, b);
+        assert!(error <= 1e-5, "{name} differs by {error:.2e} of its norm in {context:?}");
+    }
 }
 
 /// ||a - b|| / ||b||.
@@ -121,15 +134,11 @@ fn cases() -> Vec<Case> {
 fn flex_conv2d_and_its_gradients_equal_burns_convolution_on_ndarray() {
     for (seed, case) in cases().into_iter().enumerate() {
         let inputs = inputs(&case, seed as u64);
-        let flex = run(&case, &inputs, &Device::flex());
+        let conv = |x, w, b| conv2d(x, w, Some(b), case.options.clone());
+        let flex = run(&inputs, &Device::flex(), conv);
         #[allow(deprecated)] // Burn's ndarray backend: the convolution without the patch
-        let reference = run(&case, &inputs, &Device::ndarray());
-        for (name, (a, b)) in
-            ["output", "input gradient", "weight gradient", "bias gradient"].iter().zip(flex.iter().zip(&reference))
-        {
-            let error = relative_error(a, b);
-            assert!(error <= 1e-5, "{name} differs by {error:.2e} of its norm in {case:?}");
-        }
+        let reference = run(&inputs, &Device::ndarray(), conv);
+        assert_agree(&flex, &reference, &case);
     }
 }
 
@@ -150,21 +159,9 @@ fn flex_conv1d_and_its_gradients_equal_burns_convolution_on_ndarray() {
             Tensor::<1>::random([c_out], normal, &device).into_data(),
             Tensor::<3>::random([batch, c_out, out], normal, &device).into_data(),
         ];
-        let run = |device: Device| {
-            let device = device.autodiff();
-            let x = Tensor::<3>::from_data(inputs[0].clone(), &device).require_grad();
-            let w = Tensor::<3>::from_data(inputs[1].clone(), &device).require_grad();
-            let b = Tensor::<1>::from_data(inputs[2].clone(), &device).require_grad();
-            let y = conv1d(x.clone(), w.clone(), Some(b.clone()), options.clone());
-            let grads = (y.clone() * Tensor::<3>::from_data(inputs[3].clone(), &device)).sum().backward();
-            let grad = |t: Option<Tensor<3>>| values(t.expect("a gradient"));
-            [values(y), grad(x.grad(&grads)), grad(w.grad(&grads)), values(b.grad(&grads).expect("a bias gradient"))]
-        };
+        let conv = |x, w, b| conv1d(x, w, Some(b), options.clone());
         #[allow(deprecated)] // Burn's ndarray backend: the convolution without the patch
-        let reference = run(Device::ndarray());
-        for (a, b) in run(Device::flex()).iter().zip(&reference) {
-            let error = relative_error(a, b);
-            assert!(error <= 1e-5, "conv1d differs by {error:.2e} of its norm at {:?}", shapes[seed]);
-        }
+        let reference = run(&inputs, &Device::ndarray(), conv);
+        assert_agree(&run(&inputs, &Device::flex(), conv), &reference, &shapes[seed]);
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, PrecisionArg};
 
-/// The reference PyTorch timing script, written to a temporary file for `--reference`.
+/// The reference PyTorch timing script, run by `--reference` (`python -c`).
 const REFERENCE_SCRIPT: &str = include_str!("../../../scripts/pytorch_reference_step.py");
 
 /// Timed noise predictions, after one untimed warm-up.
@@ -146,33 +146,24 @@ fn diffae_checkout(args: &BenchArgs) -> anyhow::Result<&std::path::Path> {
 /// Runs the reference script with `args`' shapes and parses its JSON.
 fn run_reference(args: &BenchArgs) -> anyhow::Result<Reference> {
     let diffae = diffae_checkout(args)?;
-    let script = std::env::temp_dir().join(format!("daecf-pytorch-reference-{}.py", std::process::id()));
-    std::fs::write(&script, REFERENCE_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     let device = if args.backend.is_cpu() { "cpu" } else { "cuda" };
     let precision = format!("{:?}", args.precision).to_lowercase();
     let output = Command::new(&args.python)
-        .arg(&script)
+        .args(["-c", REFERENCE_SCRIPT])
         .args(["--diffae", &diffae.to_string_lossy(), "--device", device, "--json"])
         .args(["--preset", reference_preset(args.preset, args.res_blocks)?])
         .args(["--batch", &args.batch.to_string(), "--steps", &args.steps.max(3).to_string()])
         .args(["--eps-batches", &args.eps_batch.to_string(), "--modes", &precision])
         .output();
-    let _ = std::fs::remove_file(&script);
     let output =
         output.with_context(|| format!("running {} (set --python to a Python with PyTorch)", args.python.display()))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
     anyhow::ensure!(
         output.status.success(),
         "the PyTorch reference failed (is PyTorch installed for {}?):\n{}",
         args.python.display(),
-        String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
+        lines[lines.len().saturating_sub(5)..].join("\n")
     );
     let line = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
     serde_json::from_str(&line).with_context(|| format!("reading the reference's output: {line}"))

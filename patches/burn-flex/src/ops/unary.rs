@@ -85,6 +85,16 @@ fn map_in_place<E: Send + Copy, Op: Fn(E) -> E + Send + Sync>(data: &mut [E], op
     data.iter_mut().for_each(|x| *x = op(*x));
 }
 
+/// `op` of every element of `src`, in one pass, on every thread when it is large.
+fn map_to_vec<E: Send + Sync + Copy, Op: Fn(E) -> E + Send + Sync>(src: &[E], op: &Op) -> Vec<E> {
+    #[cfg(feature = "rayon")]
+    if src.len() >= 4 * MAP_CHUNK {
+        use rayon::prelude::*;
+        return src.par_iter().with_min_len(MAP_CHUNK).map(|&x| op(x)).collect();
+    }
+    src.iter().map(|&x| op(x)).collect()
+}
+
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
@@ -112,8 +122,7 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let mut result: Vec<E> = src.to_vec();
-        map_in_place(&mut result, &op);
+        let result: Vec<E> = map_to_vec(src, &op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
