@@ -3,12 +3,13 @@
 //! into [q | k | v], q and k each scaled by c^(-1/4), softmax over keys, residual output.
 
 use burn::module::Module;
+use burn::nn::Initializer;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{GroupNorm, GroupNormConfig, Initializer};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use super::config::norm_groups;
+use super::norm::GroupNorm;
 
 /// Self-attention over the H x W positions of a feature map; ignores time and `z_sem`.
 #[derive(Module, Debug)]
@@ -27,7 +28,7 @@ impl AttentionBlock {
     /// A new attention block over `channels` with `heads` heads.
     pub fn new(channels: usize, heads: usize, device: &Device) -> Self {
         Self {
-            norm: GroupNormConfig::new(norm_groups(channels), channels).init(device),
+            norm: GroupNorm::new(norm_groups(channels), channels, device),
             qkv: Conv1dConfig::new(channels, channels * 3, 1).init(device),
             proj_out: Conv1dConfig::new(channels, channels, 1).with_initializer(Initializer::Zeros).init(device),
             heads,

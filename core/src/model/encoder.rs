@@ -3,7 +3,6 @@
 //! pooling and a 1x1 projection to `z_sem` (the reference's 'adaptivenonzero' pooling).
 
 use burn::module::Module;
-use burn::nn::GroupNorm;
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
@@ -11,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use super::attention::AttentionBlock;
 use super::config::DaeConfig;
 use super::layer::{Layer, run_block};
+use super::norm::GroupNorm;
 use super::resblock::{ResBlock, ResBlockSpec, Resample, conv1x1, conv3x3, group_norm};
 
 /// Maps an image to its semantic latent `z_sem`.

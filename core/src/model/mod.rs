@@ -8,6 +8,7 @@ pub mod config;
 pub mod embedding;
 pub mod encoder;
 pub mod layer;
+pub mod norm;
 pub mod reference;
 pub mod resblock;
 pub mod unet;

@@ -5,15 +5,14 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{
-    Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::silu;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::config::norm_groups;
+use super::norm::GroupNorm;
 
 /// Resolution change inside a residual block (the reference's `resblock_updown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +93,7 @@ pub fn conv1x1(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
 
 /// A GroupNorm with the reference's group count.
 pub fn group_norm(channels: usize, device: &Device) -> GroupNorm {
-    GroupNormConfig::new(norm_groups(channels), channels).init(device)
+    GroupNorm::new(norm_groups(channels), channels, device)
 }
 
 /// Options of a residual block.
@@ -144,11 +143,11 @@ impl ResBlock {
                 let scale = t.clone().narrow(1, 0, ch).unsqueeze_dims::<4>(&[2, 3]);
                 let shift = t.narrow(1, ch, ch).unsqueeze_dims::<4>(&[2, 3]);
                 let zs = c.cond_linear.forward(silu(z.clone())).unsqueeze_dims::<4>(&[2, 3]);
-                let h = c.out_norm.forward(h);
-                // (h * (1 + s_t) + b_t) * (1 + s_z) as one scale and one shift of h: two
-                // passes over the activations instead of three.
+                // (norm(h) * (1 + s_t) + b_t) * (1 + s_z), with the norm's own affine, as one
+                // scale and one shift of the normalised h, multiplied out on the [B, C] vectors.
                 let z_scale = zs + 1.0;
-                let h = h * ((scale + 1.0) * z_scale.clone()) + shift * z_scale;
+                let (scale, shift) = c.out_norm.affine((scale + 1.0) * z_scale.clone(), shift * z_scale);
+                let h = c.out_norm.normalize(h) * scale + shift;
                 c.out_conv.forward(c.dropout.forward(silu(h)))
             }
             None => h,

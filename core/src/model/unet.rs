@@ -3,7 +3,6 @@
 //! the timestep and the semantic latent `z_sem`.
 
 use burn::module::Module;
-use burn::nn::GroupNorm;
 use burn::nn::conv::Conv2d;
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
@@ -12,6 +11,7 @@ use super::attention::AttentionBlock;
 use super::config::DaeConfig;
 use super::embedding::TimeEmbedding;
 use super::layer::{Layer, run_block};
+use super::norm::GroupNorm;
 use super::resblock::{ResBlock, ResBlockSpec, Resample, conv3x3, group_norm};
 
 /// The noise-predicting UNet.

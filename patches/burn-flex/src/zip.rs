@@ -302,6 +302,126 @@ where
     }
 }
 
+/// Elements per task of a parallel element-wise pass (64 KiB of f32); passes of fewer than four
+/// tasks' worth run on the calling thread.
+#[cfg(feature = "rayon")]
+pub(crate) const PAR_CHUNK: usize = 16 * 1024;
+
+impl ZipNest {
+    /// Elements of one step of the outermost collapsed dim (the whole run when `ndim == 1`,
+    /// where a step is one element), and that dim's length.
+    fn outer_step(&self) -> (usize, usize) {
+        if self.ndim == 1 { (1, self.shape[0]) } else { (self.shape[1..self.ndim].iter().product(), self.shape[0]) }
+    }
+
+    /// The part of the nest covering outer indices `first..first + count`, written from the
+    /// start of its own output slice.
+    fn part(&self, first: usize, count: usize) -> Self {
+        let mut part = *self;
+        part.shape[0] = count;
+        part.lhs_offset = (self.lhs_offset as isize + first as isize * self.lhs_strides[0]) as usize;
+        part.rhs_offset = (self.rhs_offset as isize + first as isize * self.rhs_strides[0]) as usize;
+        part
+    }
+}
+
+/// Runs `f(part, chunk)` over pieces of `out` (one element per element of the nest, in
+/// row-major order) and the parts of the nest they hold: on every thread when the nest is
+/// large, else once over the whole. Returns false, doing nothing, when it cannot split.
+#[cfg(feature = "rayon")]
+fn par_parts<T: Send>(nest: &ZipNest, out: &mut [T], f: impl Fn(&ZipNest, &mut [T]) + Sync + Send) -> bool {
+    use rayon::prelude::*;
+    if nest.ndim == 0 || out.len() < 4 * PAR_CHUNK || nest.shape[..nest.ndim].contains(&0) {
+        return false;
+    }
+    let (step, outer) = nest.outer_step();
+    let steps = PAR_CHUNK.div_ceil(step).min(outer);
+    out.par_chunks_mut(steps * step).enumerate().for_each(|(i, chunk)| {
+        f(&nest.part(i * steps, chunk.len() / step), chunk)
+    });
+    true
+}
+
+/// [`zip_map`] on every thread when the output is large.
+pub(crate) fn zip_map_par<L, R, Out, F>(
+    lhs: &[L],
+    lhs_layout: &Layout,
+    rhs: &[R],
+    rhs_layout: &Layout,
+    op: F,
+) -> Option<Vec<Out>>
+where
+    L: Copy + Sync,
+    R: Copy + Sync,
+    Out: Send,
+    F: Fn(L, R) -> Out + Sync + Send,
+{
+    #[cfg(feature = "rayon")]
+    {
+        let numel = lhs_layout.num_elements();
+        let nest = collapse_for_zip(lhs_layout, rhs_layout)?;
+        let mut out: Vec<Out> = Vec::with_capacity(numel);
+        let written = par_parts(&nest, &mut out.spare_capacity_mut()[..numel], |part, chunk| {
+            let (len, l_st, r_st) = part.inner();
+            let mut runs = chunk.chunks_exact_mut(len);
+            part.for_each_run(|lb, rb| {
+                let Some(dst) = runs.next() else { return };
+                match (l_st, r_st) {
+                    (1, 1) => {
+                        for ((d, &a), &b) in dst.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                            d.write(op(a, b));
+                        }
+                    }
+                    (1, 0) => {
+                        let b = rhs[rb];
+                        for (d, &a) in dst.iter_mut().zip(&lhs[lb..lb + len]) {
+                            d.write(op(a, b));
+                        }
+                    }
+                    (0, 1) => {
+                        let a = lhs[lb];
+                        for (d, &b) in dst.iter_mut().zip(&rhs[rb..rb + len]) {
+                            d.write(op(a, b));
+                        }
+                    }
+                    _ => {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+                        }
+                    }
+                }
+            });
+        });
+        if written {
+            // SAFETY: the parts cover the `numel` slots in order, each written once.
+            unsafe { out.set_len(numel) };
+            return Some(out);
+        }
+    }
+    zip_map(lhs, lhs_layout, rhs, rhs_layout, op)
+}
+
+/// [`zip_apply_inplace`] on every thread when `dst` is large.
+pub(crate) fn zip_apply_inplace_par<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
+where
+    D: Copy + Send,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Sync + Send,
+{
+    #[cfg(feature = "rayon")]
+    {
+        let numel: usize = nest.shape[..nest.ndim].iter().product();
+        if nest.lhs_offset == 0 && par_parts(nest, &mut dst[..numel], |part, chunk| {
+            let mut part = *part;
+            part.lhs_offset = 0;
+            zip_apply_inplace(&part, chunk, src, &op)
+        }) {
+            return;
+        }
+    }
+    zip_apply_inplace(nest, dst, src, op)
+}
+
 // ============================================================================
 // 3-way zip support (for mask_where and ternary operations)
 // ============================================================================

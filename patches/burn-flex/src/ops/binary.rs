@@ -10,6 +10,8 @@ use crate::strided_index::StridedIter;
 
 #[cfg(feature = "simd")]
 use crate::simd;
+#[cfg(feature = "rayon")]
+use crate::zip::PAR_CHUNK;
 
 /// Operation type for SIMD dispatch.
 #[derive(Clone, Copy)]
@@ -35,8 +37,8 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
-    F64Op: Fn(f64, f64) -> f64 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64, f64) -> f64 + Copy + Send + Sync,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
 
@@ -67,7 +69,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Send + Sync,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -82,12 +84,13 @@ where
         let lhs_storage: &mut [f32] = lhs.storage_mut();
         let l_slice = &mut lhs_storage[..l_end];
 
-        match simd_op {
-            BinaryOp::Add => simd::add_inplace_f32(l_slice, r_slice),
-            BinaryOp::Sub => simd::sub_inplace_f32(l_slice, r_slice),
-            BinaryOp::Mul => simd::mul_inplace_f32(l_slice, r_slice),
-            BinaryOp::Div => simd::div_inplace_f32(l_slice, r_slice),
-        }
+        let kernel = match simd_op {
+            BinaryOp::Add => simd::add_inplace_f32,
+            BinaryOp::Sub => simd::sub_inplace_f32,
+            BinaryOp::Mul => simd::mul_inplace_f32,
+            BinaryOp::Div => simd::div_inplace_f32,
+        };
+        for_pairs(l_slice, r_slice, kernel);
         return lhs;
     }
 
@@ -107,12 +110,13 @@ where
         let rhs_storage: &mut [f32] = rhs.storage_mut();
         let r_slice = &mut rhs_storage[..r_end];
 
-        match simd_op {
-            BinaryOp::Add => simd::add_inplace_f32(r_slice, l_slice),
-            BinaryOp::Sub => simd::rsub_inplace_f32(r_slice, l_slice),
-            BinaryOp::Mul => simd::mul_inplace_f32(r_slice, l_slice),
-            BinaryOp::Div => simd::rdiv_inplace_f32(r_slice, l_slice),
-        }
+        let kernel = match simd_op {
+            BinaryOp::Add => simd::add_inplace_f32,
+            BinaryOp::Sub => simd::rsub_inplace_f32,
+            BinaryOp::Mul => simd::mul_inplace_f32,
+            BinaryOp::Div => simd::rdiv_inplace_f32,
+        };
+        for_pairs(r_slice, l_slice, kernel);
         return rhs;
     }
 
@@ -147,7 +151,7 @@ where
 pub(crate) fn binary_op_typed<E, Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E,
+    Op: Fn(E, E) -> E + Send + Sync,
 {
     // In-place fast path: lhs unique, contiguous at offset 0, rhs contiguous
     if lhs.is_unique()
@@ -159,9 +163,9 @@ where
         let rhs_storage: &[E] = rhs.storage();
         let r_slice = &rhs_storage[r_start..r_end];
         let lhs_storage: &mut [E] = lhs.storage_mut();
-        for (l, &r) in lhs_storage[..l_end].iter_mut().zip(r_slice) {
-            *l = op(*l, r);
-        }
+        for_pairs(&mut lhs_storage[..l_end], r_slice, |l: &mut [E], r: &[E]| {
+            l.iter_mut().zip(r).for_each(|(l, &r)| *l = op(*l, r))
+        });
         return lhs;
     }
 
@@ -181,7 +185,7 @@ where
     {
         let rhs_storage: &[E] = rhs.storage();
         let lhs_storage: &mut [E] = lhs.storage_mut();
-        crate::zip::zip_apply_inplace(&nest, lhs_storage, rhs_storage, &op);
+        crate::zip::zip_apply_inplace_par(&nest, lhs_storage, rhs_storage, &op);
         return lhs;
     }
     if rhs.is_unique()
@@ -190,7 +194,7 @@ where
     {
         let lhs_storage: &[E] = lhs.storage();
         let rhs_storage: &mut [E] = rhs.storage_mut();
-        crate::zip::zip_apply_inplace(&nest, rhs_storage, lhs_storage, |r, l| op(l, r));
+        crate::zip::zip_apply_inplace_par(&nest, rhs_storage, lhs_storage, |r, l| op(l, r));
         return rhs;
     }
 
@@ -206,13 +210,7 @@ where
     ) {
         // Both contiguous (but lhs not at offset 0)
         (Some((l_start, l_end)), Some((r_start, r_end))) => {
-            let l_slice = &lhs_storage[l_start..l_end];
-            let r_slice = &rhs_storage[r_start..r_end];
-            l_slice
-                .iter()
-                .zip(r_slice)
-                .map(|(&a, &b)| op(a, b))
-                .collect()
+            zip_to_vec(&lhs_storage[l_start..l_end], &rhs_storage[r_start..r_end], &op)
         }
         // Strided/broadcast fallback: collapse both layouts into a
         // joint loop nest with a specialized (autovectorizable) inner
@@ -220,7 +218,7 @@ where
         // fall through to the per-element StridedIter odometer.
         _ => {
             if let Some(result) =
-                crate::zip::zip_map(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op)
+                crate::zip::zip_map_par(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op)
             {
                 result
             } else if lhs.layout().num_dims() == 2 {
@@ -238,6 +236,34 @@ where
     };
 
     make_tensor(result, shape, dtype)
+}
+
+/// Runs `kernel(start, chunk)` over pieces of `dst` (`start`: the piece's first index), on
+/// every thread when `dst` is large.
+fn for_chunks<E: Send>(dst: &mut [E], kernel: impl Fn(usize, &mut [E]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    if dst.len() >= 4 * PAR_CHUNK {
+        use rayon::prelude::*;
+        dst.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, d)| kernel(i * PAR_CHUNK, d));
+        return;
+    }
+    kernel(0, dst)
+}
+
+/// Runs `kernel(dst_piece, src_piece)` over matching pieces of `dst` and `src` (`src` at least
+/// as long), on every thread when they are large.
+fn for_pairs<E: Send + Sync>(dst: &mut [E], src: &[E], kernel: impl Fn(&mut [E], &[E]) + Send + Sync) {
+    for_chunks(dst, |start, d| kernel(d, &src[start..start + d.len()]))
+}
+
+/// `op(a, b)` of every pair of `lhs` and `rhs`, on every thread when they are large.
+fn zip_to_vec<E: Copy + Send + Sync>(lhs: &[E], rhs: &[E], op: &(impl Fn(E, E) -> E + Send + Sync)) -> Vec<E> {
+    #[cfg(feature = "rayon")]
+    if lhs.len() >= 4 * PAR_CHUNK {
+        use rayon::prelude::*;
+        return lhs.par_iter().zip(rhs).with_min_len(PAR_CHUNK).map(|(&a, &b)| op(a, b)).collect();
+    }
+    lhs.iter().zip(rhs).map(|(&a, &b)| op(a, b)).collect()
 }
 
 /// Fast 2D strided binary operation using row-based iteration.
@@ -283,8 +309,8 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
-    F64Op: Fn(f64, f64) -> f64 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64, f64) -> f64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -312,16 +338,14 @@ where
 pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E,
+    Op: Fn(E, E) -> E + Send + Sync,
 {
     // In-place fast path: unique, contiguous at offset 0
     if tensor.is_unique()
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..end].iter_mut() {
-            *x = op(*x, scalar);
-        }
+        for_chunks(&mut storage[..end], |_, d: &mut [E]| d.iter_mut().for_each(|x| *x = op(*x, scalar)));
         return tensor;
     }
 
@@ -356,7 +380,7 @@ fn make_tensor<E: bytemuck::Pod + Send + Sync>(
 /// Supports all integer dtypes: I64, I32, I16, I8, U64, U32, U16, U8.
 pub fn int_binary_op<Op>(lhs: FlexTensor, rhs: FlexTensor, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy,
+    Op: Fn(i64, i64) -> i64 + Copy + Send + Sync,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "int_binary_op: dtype mismatch");
 
@@ -384,7 +408,7 @@ where
 /// Note: scalar is truncated to target dtype (matches PyTorch).
 pub fn int_scalar_op<Op>(tensor: FlexTensor, scalar: i64, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy,
+    Op: Fn(i64, i64) -> i64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 

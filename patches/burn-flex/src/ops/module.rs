@@ -2,12 +2,12 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
         DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
         MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
     },
@@ -187,6 +187,43 @@ impl ModuleOps<Flex> for Flex {
             DType::F64 => conv2d_gemm::conv2d_bias_backward::<f64>(output_grad, dtype),
             _ => from_f32(conv2d_gemm::conv2d_bias_backward::<f32>(to_f32(output_grad), DType::F32), dtype),
         }
+    }
+
+    fn batch_norm_train(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Flex> {
+        let dtype = x.dtype();
+        let (output, mean, variance) = match dtype {
+            DType::F64 => batch_norm::batch_norm_train::<f64>(x, gamma, beta, epsilon),
+            _ => batch_norm::batch_norm_train::<f32>(to_f32(x), to_f32(gamma), to_f32(beta), epsilon),
+        };
+        BatchNormTrain::new(from_f32(output, dtype), from_f32(mean, dtype), from_f32(variance, dtype))
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        let dtype = x.dtype();
+        let (x_grad, gamma_grad, beta_grad) = match dtype {
+            DType::F64 => batch_norm::batch_norm_train_backward::<f64>(x, gamma, mean, variance, epsilon, output_grad),
+            _ => batch_norm::batch_norm_train_backward::<f32>(
+                to_f32(x),
+                to_f32(gamma),
+                to_f32(mean),
+                to_f32(variance),
+                epsilon,
+                to_f32(output_grad),
+            ),
+        };
+        BatchNormTrainBackward::new(from_f32(x_grad, dtype), from_f32(gamma_grad, dtype), from_f32(beta_grad, dtype))
     }
 
     fn deform_conv2d(

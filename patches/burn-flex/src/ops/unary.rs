@@ -9,6 +9,8 @@ use num_traits::Float;
 
 use crate::layout::StridedBlocks;
 use crate::{FlexTensor, Layout};
+#[cfg(feature = "rayon")]
+use crate::zip::PAR_CHUNK;
 
 /// Apply a float predicate element-wise, producing a boolean tensor.
 ///
@@ -69,16 +71,13 @@ where
     }
 }
 
-/// Elements per task of a parallel element-wise map (64 KiB of f32).
-#[cfg(feature = "rayon")]
-const MAP_CHUNK: usize = 16 * 1024;
 
 /// Applies `op` to every element of `data`, on every thread when it is large.
 fn map_in_place<E: Send + Copy, Op: Fn(E) -> E + Send + Sync>(data: &mut [E], op: &Op) {
     #[cfg(feature = "rayon")]
-    if data.len() >= 4 * MAP_CHUNK {
+    if data.len() >= 4 * PAR_CHUNK {
         use rayon::prelude::*;
-        data.par_chunks_mut(MAP_CHUNK)
+        data.par_chunks_mut(PAR_CHUNK)
             .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
         return;
     }
@@ -88,9 +87,9 @@ fn map_in_place<E: Send + Copy, Op: Fn(E) -> E + Send + Sync>(data: &mut [E], op
 /// `op` of every element of `src`, in one pass, on every thread when it is large.
 fn map_to_vec<E: Send + Sync + Copy, Op: Fn(E) -> E + Send + Sync>(src: &[E], op: &Op) -> Vec<E> {
     #[cfg(feature = "rayon")]
-    if src.len() >= 4 * MAP_CHUNK {
+    if src.len() >= 4 * PAR_CHUNK {
         use rayon::prelude::*;
-        return src.par_iter().with_min_len(MAP_CHUNK).map(|&x| op(x)).collect();
+        return src.par_iter().with_min_len(PAR_CHUNK).map(|&x| op(x)).collect();
     }
     src.iter().map(|&x| op(x)).collect()
 }

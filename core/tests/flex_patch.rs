@@ -1,8 +1,13 @@
-//! The default CPU backend's conv2d (burn-flex with patches/burn-flex: im2col/GEMM forward,
-//! backward by data and by weight, bias gradient) against Burn's own convolution on ndarray,
-//! unpatched, on random shapes: 1x1 and 3x3 kernels, strides 1 and 2, symmetric and asymmetric
-//! padding, dilation, groups, batches 1 to 16 and up to 256 channels. The output and the
-//! gradients of input, weight and bias must agree to 1e-5 of their norm.
+//! The kernels of patches/burn-flex (the default CPU backend) against Burn's own on ndarray,
+//! unpatched:
+//! - conv2d and conv1d (im2col/GEMM forward, backward by data and by weight, bias gradient) on
+//!   random shapes: 1x1 and 3x3 kernels, strides 1 and 2, symmetric and asymmetric padding,
+//!   dilation, groups, batches 1 to 16 and up to 256 channels;
+//! - batch norm with the batch's statistics (daecf's GroupNorm) and its gradients;
+//! - element-wise passes large enough to run on every thread: same-shape and broadcast
+//!   operands, owned or shared, and scalars.
+//!
+//! Outputs and gradients must agree to 1e-5 of their norm.
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -163,5 +168,79 @@ fn flex_conv1d_and_its_gradients_equal_burns_convolution_on_ndarray() {
         #[allow(deprecated)] // Burn's ndarray backend: the convolution without the patch
         let reference = run(&inputs, &Device::ndarray(), conv);
         assert_agree(&run(&inputs, &Device::flex(), conv), &reference, &shapes[seed]);
+    }
+}
+
+/// Output and the gradients of input, gamma and beta of batch norm with the batch's own
+/// statistics on `device` (`inputs`: x, gamma, beta, output gradient).
+fn batch_norm_run(inputs: &[TensorData; 4], device: &Device) -> [Vec<f32>; 4] {
+    use burn::tensor::module::batch_norm_train;
+    let device = device.clone().autodiff();
+    let x = Tensor::<3>::from_data(inputs[0].clone(), &device).require_grad();
+    let gamma = Tensor::<1>::from_data(inputs[1].clone(), &device).require_grad();
+    let beta = Tensor::<1>::from_data(inputs[2].clone(), &device).require_grad();
+    let y = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), 1e-5).output;
+    let grads = (y.clone() * Tensor::<3>::from_data(inputs[3].clone(), &device)).sum().backward();
+    let grad = |t: Option<Tensor<1>>| values(t.expect("a gradient"));
+    [values(y), values(x.grad(&grads).expect("a gradient")), grad(gamma.grad(&grads)), grad(beta.grad(&grads))]
+}
+
+/// Batch norm over `[batch, channels, n]`: daecf's GroupNorm layout `[1, B * groups, n]`, wide
+/// enough to run in parallel, and true batches.
+#[test]
+fn flex_batch_norm_and_its_gradients_equal_burns_on_ndarray() {
+    for (seed, shape) in [[1, 512, 128], [1, 64, 2048], [4, 6, 25], [2, 3, 7], [1, 1, 1]].into_iter().enumerate() {
+        let device = Device::flex();
+        device.seed(seed as u64);
+        let [_, channels, _] = shape;
+        let inputs = [
+            Tensor::<3>::random(shape, Distribution::Normal(0.7, 2.0), &device).into_data(),
+            Tensor::<1>::random([channels], Distribution::Normal(1.0, 0.5), &device).into_data(),
+            Tensor::<1>::random([channels], Distribution::Normal(0.0, 0.5), &device).into_data(),
+            Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device).into_data(),
+        ];
+        #[allow(deprecated)] // Burn's ndarray backend: batch norm from tensor operations
+        let reference = batch_norm_run(&inputs, &Device::ndarray());
+        let flex = batch_norm_run(&inputs, &Device::flex());
+        let names = ["output", "input gradient", "gamma gradient", "beta gradient"];
+        for (name, (a, b)) in names.iter().zip(flex.iter().zip(&reference)) {
+            let error = if shape == [1, 1, 1] { (a[0] - b[0]).abs() } else { relative_error(a, b) };
+            assert!(error <= 1e-5, "{name} differs by {error:.2e} of its norm for {shape:?}");
+        }
+    }
+}
+
+/// Add, sub, mul and div of a large `[16, 64, 32, 32]` tensor with a same-shape one, with a
+/// per-channel `[16, 64, 1, 1]` one on either side, and with a scalar; each with the large
+/// operand owned (written in place) and shared (a new output).
+#[test]
+fn flex_element_wise_passes_equal_ndarrays() {
+    let device = Device::flex();
+    device.seed(5);
+    let normal = Distribution::Normal(0.0, 1.0);
+    let a = Tensor::<4>::random([16, 64, 32, 32], normal, &device).into_data();
+    let b = Tensor::<4>::random([16, 64, 32, 32], normal, &device).into_data();
+    let c = Tensor::<4>::random([16, 64, 1, 1], Distribution::Uniform(1.0, 2.0), &device).into_data();
+    let ops: [(&str, fn(Tensor<4>, Tensor<4>) -> Tensor<4>); 4] =
+        [("add", |x, y| x + y), ("sub", |x, y| x - y), ("mul", |x, y| x * y), ("div", |x, y| x / y)];
+    let results = |device: &Device| {
+        let [a, b, c] = [&a, &b, &c].map(|d| Tensor::<4>::from_data(d.clone(), device));
+        let mut out = Vec::new();
+        for (_, op) in ops {
+            for (x, y) in [(&a, &b), (&a, &c), (&c, &a)] {
+                // Shared: `a`, `b` and `c` stay alive, so the pass allocates its output.
+                out.push(values(op(x.clone(), y.clone())));
+                // Owned: fresh copies, one of which the pass writes into.
+                out.push(values(op(x.clone() + 0.0, y.clone() + 0.0)));
+            }
+        }
+        out.push(values(a.clone() * 3.0 - 1.5));
+        out
+    };
+    #[allow(deprecated)] // Burn's ndarray backend: element-wise passes without the patch
+    let reference = results(&Device::ndarray());
+    for (i, (flex, reference)) in results(&Device::flex()).iter().zip(&reference).enumerate() {
+        let error = relative_error(flex, reference);
+        assert!(error <= 1e-6, "result {i} differs by {error:.2e} of its norm");
     }
 }
