@@ -216,33 +216,53 @@ where
         out.push(op(lhs[nest.lhs_offset], rhs[nest.rhs_offset]));
         return Some(out);
     }
-
-    let (len, l_st, r_st) = nest.inner();
-    match (l_st, r_st) {
-        (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(
-                lhs[lb..lb + len]
-                    .iter()
-                    .zip(&rhs[rb..rb + len])
-                    .map(|(&a, &b)| op(a, b)),
-            );
-        }),
-        (1, 0) => nest.for_each_run(|lb, rb| {
-            let b = rhs[rb];
-            out.extend(lhs[lb..lb + len].iter().map(|&a| op(a, b)));
-        }),
-        (0, 1) => nest.for_each_run(|lb, rb| {
-            let a = lhs[lb];
-            out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
-        }),
-        _ => nest.for_each_run(|lb, rb| {
-            out.extend(
-                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
-            );
-        }),
-    }
-    debug_assert_eq!(out.len(), numel);
+    fill_runs(&nest, lhs, rhs, &mut out.spare_capacity_mut()[..numel], &op);
+    // SAFETY: `fill_runs` wrote each of the `numel` slots once.
+    unsafe { out.set_len(numel) };
     Some(out)
+}
+
+/// Writes `op` of the nest's element pairs into `dst` (one slot per element, in row-major
+/// order). The inner loop is specialized on the collapsed innermost stride pair: both
+/// contiguous, one contiguous + one broadcast (stride 0), or general strided with
+/// loop-invariant strides, so that LLVM autovectorizes each. The nest must have at least one
+/// dim and no empty one.
+fn fill_runs<L: Copy, R: Copy, Out>(
+    nest: &ZipNest,
+    lhs: &[L],
+    rhs: &[R],
+    dst: &mut [core::mem::MaybeUninit<Out>],
+    op: &impl Fn(L, R) -> Out,
+) {
+    let (len, l_st, r_st) = nest.inner();
+    let mut runs = dst.chunks_exact_mut(len);
+    nest.for_each_run(|lb, rb| {
+        let Some(dst) = runs.next() else { return };
+        match (l_st, r_st) {
+            (1, 1) => {
+                for ((d, &a), &b) in dst.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                    d.write(op(a, b));
+                }
+            }
+            (1, 0) => {
+                let b = rhs[rb];
+                for (d, &a) in dst.iter_mut().zip(&lhs[lb..lb + len]) {
+                    d.write(op(a, b));
+                }
+            }
+            (0, 1) => {
+                let a = lhs[lb];
+                for (d, &b) in dst.iter_mut().zip(&rhs[rb..rb + len]) {
+                    d.write(op(a, b));
+                }
+            }
+            _ => {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+                }
+            }
+        }
+    });
 }
 
 /// Apply `op` over a collapsed nest *in place*, writing the result back
@@ -362,38 +382,10 @@ where
         let nest = collapse_for_zip(lhs_layout, rhs_layout)?;
         let mut out: Vec<Out> = Vec::with_capacity(numel);
         let written = par_parts(&nest, &mut out.spare_capacity_mut()[..numel], |part, chunk| {
-            let (len, l_st, r_st) = part.inner();
-            let mut runs = chunk.chunks_exact_mut(len);
-            part.for_each_run(|lb, rb| {
-                let Some(dst) = runs.next() else { return };
-                match (l_st, r_st) {
-                    (1, 1) => {
-                        for ((d, &a), &b) in dst.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
-                            d.write(op(a, b));
-                        }
-                    }
-                    (1, 0) => {
-                        let b = rhs[rb];
-                        for (d, &a) in dst.iter_mut().zip(&lhs[lb..lb + len]) {
-                            d.write(op(a, b));
-                        }
-                    }
-                    (0, 1) => {
-                        let a = lhs[lb];
-                        for (d, &b) in dst.iter_mut().zip(&rhs[rb..rb + len]) {
-                            d.write(op(a, b));
-                        }
-                    }
-                    _ => {
-                        for (i, d) in dst.iter_mut().enumerate() {
-                            d.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
-                        }
-                    }
-                }
-            });
+            fill_runs(part, lhs, rhs, chunk, &op)
         });
         if written {
-            // SAFETY: the parts cover the `numel` slots in order, each written once.
+            // SAFETY: the parts cover the `numel` slots, `fill_runs` writing each once.
             unsafe { out.set_len(numel) };
             return Some(out);
         }
