@@ -11,7 +11,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::module::batch_norm_train;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, FloatDType, Tensor};
 
 /// A GroupNorm with per-channel scale `gamma` and shift `beta` (PyTorch's `weight`, `bias`).
 #[derive(Module, Debug)]
@@ -37,15 +37,20 @@ impl GroupNorm {
         }
     }
 
-    /// `x` [B, C, ...] normalised per image and group, without the per-channel affine.
+    /// `x` [B, C, ...] normalised per image and group, without the per-channel affine. f16
+    /// input is normalised in f32 (a group's sum of squares overflows f16), as Burn's
+    /// `nn::GroupNorm` does.
     pub fn normalize<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let shape = x.shape();
-        let groups = self.num_groups;
-        let rows = shape[0] * groups;
-        let flat = x.reshape([1, rows, shape.num_elements() / rows.max(1)]);
+        let (shape, dtype) = (x.shape(), x.dtype());
+        let rows = shape[0] * self.num_groups;
+        let mut flat = x.reshape([1, rows, shape.num_elements() / rows.max(1)]);
+        if dtype == DType::F16 {
+            flat = flat.cast(FloatDType::F32);
+        }
         let device = flat.device();
         let (ones, zeros) = (Tensor::ones([rows], &device), Tensor::zeros([rows], &device));
-        batch_norm_train(flat, ones, zeros, self.epsilon).output.reshape(shape)
+        let normalized = batch_norm_train(flat, ones, zeros, self.epsilon).output.reshape(shape);
+        if dtype == DType::F16 { normalized.cast(FloatDType::F16) } else { normalized }
     }
 
     /// The GroupNorm of `x` [B, C, ...].
@@ -103,6 +108,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "train")]
     #[test]
     fn gradients_match_burns_group_norm() {
         let device = Device::flex().autodiff();
@@ -119,6 +125,16 @@ mod tests {
             let expected = burns.unwrap().grad(&grads_burns).unwrap().into_data();
             ours.grad(&grads_ours).unwrap().into_data().assert_approx_eq::<f32>(&expected, tolerance);
         }
+    }
+
+    #[test]
+    fn an_f16_group_of_64k_values_is_normalised_in_f32() {
+        let device = Device::default();
+        let norm = GroupNorm::new(4, 64, &device);
+        let x = Tensor::<4>::full([1, 64, 64, 64], 0.5, (&device, DType::F16));
+        let y = norm.forward(x);
+        assert_eq!(y.dtype(), DType::F16);
+        assert_eq!(y.abs().max().into_scalar::<f32>(), 0.0);
     }
 
     #[test]
