@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn matches_burns_group_norm() {
-        let device = Device::default();
+        let device = Device::flex();
         for (batch, channels, groups, side) in [(2, 64, 32, 8), (1, 6, 3, 5), (3, 32, 32, 4)] {
             let (ours, burns) = pair(groups, channels, &device);
             let x = Tensor::<4>::random([batch, channels, side, side], Distribution::Normal(0.3, 2.0), &device);
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn an_f16_group_of_64k_values_is_normalised_in_f32() {
-        let device = Device::default();
+        let device = Device::flex();
         let norm = GroupNorm::new(4, 64, &device);
         let x = Tensor::<4>::full([1, 64, 64, 64], 0.5, (&device, DType::F16));
         let y = norm.forward(x);
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn affine_folds_into_a_following_scale_and_shift() {
-        let device = Device::default();
+        let device = Device::flex();
         let (norm, _) = pair(4, 8, &device);
         let x = Tensor::<4>::random([2, 8, 3, 3], Distribution::Normal(0.0, 1.0), &device);
         let a = Tensor::<4>::random([2, 8, 1, 1], Distribution::Normal(1.0, 1.0), &device);
