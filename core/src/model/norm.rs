@@ -132,7 +132,7 @@ mod tests {
         let device = Device::flex();
         let norm = GroupNorm::new(4, 64, &device);
         let x = Tensor::<4>::full([1, 64, 64, 64], 0.5, (&device, DType::F16));
-        let y = norm.forward(x);
+        let y = norm.normalize(x);
         assert_eq!(y.dtype(), DType::F16);
         assert_eq!(y.abs().max().into_scalar::<f32>(), 0.0);
     }
