@@ -4,7 +4,6 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use super::attention::AttentionBlock;
@@ -69,7 +68,7 @@ impl SemanticEncoder {
             h = run_block(block, h, None);
         }
         h = run_block(&self.middle_block, h, None);
-        let h = silu(self.out_norm.forward(h));
+        let h = self.out_norm.forward_silu(h);
         let [b, c, height, width] = h.dims();
         let pooled = h.reshape([b, c, height * width]).mean_dim(2).reshape([b, c, 1, 1]);
         let latent_dim = self.out_conv.weight.dims()[0];

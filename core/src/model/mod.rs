@@ -11,6 +11,7 @@ pub mod layer;
 pub mod norm;
 pub mod reference;
 pub mod resblock;
+pub mod scale_shift_silu;
 pub mod unet;
 #[cfg(feature = "store")]
 pub mod weights;

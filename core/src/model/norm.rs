@@ -13,6 +13,8 @@ use burn::module::{Module, Param};
 use burn::tensor::module::batch_norm_train;
 use burn::tensor::{DType, Device, FloatDType, Tensor};
 
+use super::scale_shift_silu::scale_shift_silu;
+
 /// A GroupNorm with per-channel scale `gamma` and shift `beta` (PyTorch's `weight`, `bias`).
 #[derive(Module, Debug)]
 pub struct GroupNorm {
@@ -59,10 +61,19 @@ impl GroupNorm {
         self.normalize(x) * scale + shift
     }
 
-    /// `(scale, shift)` such that `forward(x) * a + b == normalize(x) * scale + shift`, for
-    /// `a` and `b` [B, C, 1, 1]: the affine folded into a following one, on the small tensors.
-    pub fn affine(&self, a: Tensor<4>, b: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        (per_channel::<4>(&self.gamma) * a.clone(), per_channel::<4>(&self.beta) * a + b)
+    /// `silu(forward(x))` of `x` [B, C, H, W], as one operation after the normalisation
+    /// ([`scale_shift_silu`]).
+    pub fn forward_silu(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, c, _, _] = x.dims();
+        let (scale, shift) = (per_channel::<2>(&self.gamma), per_channel::<2>(&self.beta));
+        scale_shift_silu(self.normalize(x), scale.expand([b, c]), shift.expand([b, c]))
+    }
+
+    /// `(scale, shift)` such that `forward(x) * a + b == normalize(x) * scale + shift` per image
+    /// and channel, for `a` and `b` [B, C]: the affine folded into a following one, on the small
+    /// tensors.
+    pub fn affine(&self, a: Tensor<2>, b: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        (per_channel::<2>(&self.gamma) * a.clone(), per_channel::<2>(&self.beta) * a + b)
     }
 }
 
@@ -142,10 +153,21 @@ mod tests {
         let device = Device::flex();
         let (norm, _) = pair(4, 8, &device);
         let x = Tensor::<4>::random([2, 8, 3, 3], Distribution::Normal(0.0, 1.0), &device);
-        let a = Tensor::<4>::random([2, 8, 1, 1], Distribution::Normal(1.0, 1.0), &device);
-        let b = Tensor::<4>::random([2, 8, 1, 1], Distribution::Normal(0.0, 1.0), &device);
-        let expected = (norm.forward(x.clone()) * a.clone() + b.clone()).into_data();
+        let a = Tensor::<2>::random([2, 8], Distribution::Normal(1.0, 1.0), &device);
+        let b = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+        let per_plane = |t: Tensor<2>| t.unsqueeze_dims::<4>(&[2, 3]);
+        let expected = (norm.forward(x.clone()) * per_plane(a.clone()) + per_plane(b.clone())).into_data();
         let (scale, shift) = norm.affine(a, b);
-        (norm.normalize(x) * scale + shift).into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+        let folded = norm.normalize(x) * per_plane(scale) + per_plane(shift);
+        folded.into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn forward_silu_is_silu_of_forward() {
+        let device = Device::flex();
+        let (norm, _) = pair(4, 8, &device);
+        let x = Tensor::<4>::random([3, 8, 5, 5], Distribution::Normal(0.5, 2.0), &device);
+        let expected = burn::tensor::activation::silu(norm.forward(x.clone())).into_data();
+        norm.forward_silu(x).into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
     }
 }

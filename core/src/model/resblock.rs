@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::config::norm_groups;
 use super::norm::GroupNorm;
+use super::scale_shift_silu::scale_shift_silu;
 
 /// Resolution change inside a residual block (the reference's `resblock_updown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +133,7 @@ impl ResBlock {
     /// Applies the block to `x` [B, C_in, H, W]. `cond` = (time embedding [B, E], `z_sem`
     /// [B, D]) is required by a conditioned block and ignored by a plain one.
     pub fn forward(&self, x: Tensor<4>, cond: Option<(&Tensor<2>, &Tensor<2>)>) -> Tensor<4> {
-        let h = silu(self.in_norm.forward(x.clone()));
+        let h = self.in_norm.forward_silu(x.clone());
         let h = self.in_conv.forward(self.resample.apply(h));
         let x = self.resample.apply(x);
         let h = match &self.cond {
@@ -140,15 +141,13 @@ impl ResBlock {
                 let (emb, z) = cond.expect("a conditioned residual block needs (emb, z_sem)");
                 let t = c.emb_linear.forward(silu(emb.clone()));
                 let ch = t.dims()[1] / 2;
-                let scale = t.clone().narrow(1, 0, ch).unsqueeze_dims::<4>(&[2, 3]);
-                let shift = t.narrow(1, ch, ch).unsqueeze_dims::<4>(&[2, 3]);
-                let zs = c.cond_linear.forward(silu(z.clone())).unsqueeze_dims::<4>(&[2, 3]);
+                let (scale, shift) = (t.clone().narrow(1, 0, ch), t.narrow(1, ch, ch));
+                let z_scale = c.cond_linear.forward(silu(z.clone())) + 1.0;
                 // (norm(h) * (1 + s_t) + b_t) * (1 + s_z), with the norm's own affine, as one
                 // scale and one shift of the normalised h, multiplied out on the [B, C] vectors.
-                let z_scale = zs + 1.0;
                 let (scale, shift) = c.out_norm.affine((scale + 1.0) * z_scale.clone(), shift * z_scale);
-                let h = c.out_norm.normalize(h) * scale + shift;
-                c.out_conv.forward(c.dropout.forward(silu(h)))
+                let h = scale_shift_silu(c.out_norm.normalize(h), scale, shift);
+                c.out_conv.forward(c.dropout.forward(h))
             }
             None => h,
         };

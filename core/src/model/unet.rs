@@ -4,7 +4,6 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use super::attention::AttentionBlock;
@@ -108,6 +107,6 @@ impl UNet {
             let lateral = laterals.pop().expect("one lateral per output block");
             h = run_block(block, Tensor::cat(vec![h, lateral], 1), Some((&emb, z)));
         }
-        self.out_conv.forward(silu(self.out_norm.forward(h)))
+        self.out_conv.forward(self.out_norm.forward_silu(h))
     }
 }
