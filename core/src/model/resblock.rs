@@ -9,7 +9,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, Paddin
 use burn::tensor::activation::silu;
 use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 
 use super::config::norm_groups;
 use super::norm::GroupNorm;
@@ -97,6 +97,18 @@ pub fn group_norm(channels: usize, device: &Device) -> GroupNorm {
     GroupNorm::new(norm_groups(channels), channels, device)
 }
 
+/// `layer`'s dropout of `x`, as Burn's `Dropout::forward` (the same draws), with the 1 / keep
+/// scale on the mask rather than on the product: the mask is not differentiated, so backward
+/// takes one pass over the activations instead of two.
+fn dropout(layer: &Dropout, x: Tensor<4>) -> Tensor<4> {
+    if !layer.training.is_enabled() || !x.device().is_autodiff() || layer.prob == 0.0 {
+        return x;
+    }
+    let keep = 1.0 - layer.prob;
+    let mask = x.random_like(Distribution::Bernoulli(keep)) * (1.0 / keep);
+    x * mask
+}
+
 /// Options of a residual block.
 #[derive(Debug, Clone, Copy)]
 pub struct ResBlockSpec {
@@ -147,7 +159,7 @@ impl ResBlock {
                 // scale and one shift of the normalised h, multiplied out on the [B, C] vectors.
                 let (scale, shift) = c.out_norm.affine((scale + 1.0) * z_scale.clone(), shift * z_scale);
                 let h = scale_shift_silu(c.out_norm.normalize(h), scale, shift);
-                c.out_conv.forward(c.dropout.forward(h))
+                c.out_conv.forward(dropout(&c.dropout, h))
             }
             None => h,
         };
@@ -155,5 +167,42 @@ impl ResBlock {
             Some(skip) => skip.forward(x) + h,
             None => x + h,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Tolerance;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[cfg(feature = "train")]
+    #[test]
+    fn dropout_draws_and_differentiates_as_burns() {
+        let device = Device::flex().autodiff();
+        let layer = DropoutConfig::new(0.3).init();
+        let x = Tensor::<4>::random([2, 4, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            device.seed(5);
+            let leaf = x.clone().require_grad();
+            let out = f(leaf.clone());
+            let grads = (out.clone() * out.clone()).sum().backward();
+            (out.into_data(), leaf.grad(&grads).unwrap().into_data())
+        };
+        let (ours, ours_grad) = run(&|x| dropout(&layer, x));
+        let (burns, burns_grad) = run(&|x| layer.forward(x));
+        ours.assert_approx_eq::<f32>(&burns, Tolerance::rel_abs(1e-6, 1e-6));
+        ours_grad.assert_approx_eq::<f32>(&burns_grad, Tolerance::rel_abs(1e-6, 1e-6));
+        let zeros = ours.try_to_vec::<f32>().unwrap().iter().filter(|v| **v == 0.0).count();
+        assert!((100..220).contains(&zeros), "{zeros} of 512 dropped at p = 0.3");
+    }
+
+    #[test]
+    fn dropout_is_the_identity_without_autodiff() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([1, 2, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+        let out = dropout(&DropoutConfig::new(0.5).init(), x.clone());
+        out.into_data().assert_eq(&x.into_data(), true);
     }
 }

@@ -327,6 +327,7 @@ where
 #[cfg(feature = "rayon")]
 pub(crate) const PAR_CHUNK: usize = 16 * 1024;
 
+#[cfg(feature = "rayon")]
 impl ZipNest {
     /// Elements of one step of the outermost collapsed dim (the whole run when `ndim == 1`,
     /// where a step is one element), and that dim's length.
