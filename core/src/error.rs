@@ -38,6 +38,9 @@ pub enum DaecfError {
     /// A result could not be read back from the device.
     #[error("reading a result back from the device failed ({0}); try another backend (--backend cpu)")]
     Device(String),
+    /// The reference PyTorch DAE could not be timed.
+    #[error("the PyTorch reference: {0}")]
+    Reference(String),
     /// The caller stopped a long computation.
     #[error("cancelled")]
     Cancelled,

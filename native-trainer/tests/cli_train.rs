@@ -165,7 +165,7 @@ fn bench_reference_needs_a_diffae_checkout() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a phizaz/diffae checkout"), "{stderr}");
     let out = daecf(&["bench", "--reference", "--preset", "vcf96", "--diffae", tmp.path().to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--reference knows tiny32"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reference: it knows tiny32"));
 }
 
 /// `--precision`: a bf16 run checkpoints f32 weights and the precision; resumed in f16 it keeps

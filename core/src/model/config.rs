@@ -99,7 +99,7 @@ pub struct DaeConfig {
 pub const DEFAULT_TIMESTEPS: usize = 1000;
 
 /// The model sizes daecf ships.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// 32x32x1, 32 channels, mult (1,2,4), encoder (1,2,4,4), attention at 16.

@@ -173,13 +173,13 @@ impl ResBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Tolerance;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[cfg(feature = "train")]
     #[test]
     fn dropout_draws_and_differentiates_as_burns() {
+        use burn::tensor::Tolerance;
         let device = Device::flex().autodiff();
         let layer = DropoutConfig::new(0.3).init();
         let x = Tensor::<4>::random([2, 4, 8, 8], Distribution::Normal(0.0, 1.0), &device);

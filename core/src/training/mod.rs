@@ -8,6 +8,8 @@ pub mod checkpoint;
 pub mod ema;
 pub mod grad_clip;
 pub mod precision;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod reference_speed;
 pub mod trainer;
 
 pub use precision::{LossScale, Precision};

@@ -4,7 +4,6 @@
 //! the same run and prints daecf's time over PyTorch's for both.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,13 +11,11 @@ use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 use daecf_core::diffusion::DdimSampler;
 use daecf_core::model::{DaeConfig, DiffusionAutoencoder, Preset};
+use daecf_core::training::reference_speed::{ReferenceRun, ReferenceSpeed};
 use daecf_core::training::{DaeTrainer, TrainerConfig};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::backend::{Backend, PrecisionArg};
-
-/// The reference PyTorch timing script, run by `--reference` (`python -c`).
-const REFERENCE_SCRIPT: &str = include_str!("../../../scripts/pytorch_reference_step.py");
 
 /// Timed noise predictions, after one untimed warm-up.
 const EPS_REPEATS: usize = 5;
@@ -68,27 +65,6 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// What the reference script measured (its `--json` output).
-#[derive(Debug, Serialize, Deserialize)]
-struct Reference {
-    /// PyTorch's version.
-    torch: String,
-    /// The device it ran on.
-    device: String,
-    /// Its intra-op threads.
-    threads: usize,
-    /// Seconds of a training step per precision.
-    modes: std::collections::BTreeMap<String, ReferenceStep>,
-    /// Seconds of a noise prediction per batch size.
-    eps_seconds: std::collections::BTreeMap<String, f64>,
-}
-
-/// One precision's training step in the reference.
-#[derive(Debug, Serialize, Deserialize)]
-struct ReferenceStep {
-    train_step_seconds: f64,
-}
-
 /// daecf's time over the reference's, measured in the same run.
 #[derive(Debug, Serialize)]
 struct Ratios {
@@ -112,67 +88,39 @@ struct BenchReport {
     /// Peak resident memory of the process in bytes (Linux), when known.
     peak_rss_bytes: Option<u64>,
     /// The reference PyTorch DAE on the same machine (`--reference`).
-    reference: Option<Reference>,
+    reference: Option<ReferenceSpeed>,
     /// daecf's times over the reference's (`--reference`).
     slower_than_pytorch: Option<Ratios>,
 }
 
-/// The reference script's preset name for daecf's shape, when it has one.
-fn reference_preset(preset: Preset, res_blocks: Option<usize>) -> anyhow::Result<&'static str> {
-    match (preset, res_blocks) {
-        (Preset::Tiny32, None | Some(2)) => Ok("tiny32"),
-        (Preset::Tiny32, Some(1)) => Ok("tiny32-rb1"),
-        (Preset::Paper64, None | Some(2)) => Ok("paper64"),
-        _ => anyhow::bail!(
-            "--reference knows tiny32 (1 or 2 residual blocks) and paper64; run it without --reference for other shapes"
-        ),
-    }
+/// The name of `args`' precision, as the reference script and the report spell it.
+fn precision_name(args: &BenchArgs) -> String {
+    format!("{:?}", args.precision).to_lowercase()
 }
 
-/// The phizaz/diffae checkout `--reference` imports the reference model from.
-fn diffae_checkout(args: &BenchArgs) -> anyhow::Result<&std::path::Path> {
-    let diffae = args.diffae.as_ref().context(
+/// The reference run of `args`' shapes at `precision` (`--reference`).
+fn reference_run<'a>(args: &'a BenchArgs, precision: &'a str) -> anyhow::Result<ReferenceRun<'a>> {
+    let diffae = args.diffae.as_deref().context(
         "--reference needs a checkout of phizaz/diffae: pass --diffae DIR or set DAECF_DIFFAE \
          (git clone https://github.com/phizaz/diffae)",
     )?;
-    anyhow::ensure!(
-        diffae.join("model/unet_autoenc.py").is_file(),
-        "{} is not a phizaz/diffae checkout (no model/unet_autoenc.py)",
-        diffae.display()
-    );
-    Ok(diffae)
-}
-
-/// Runs the reference script with `args`' shapes and parses its JSON.
-fn run_reference(args: &BenchArgs) -> anyhow::Result<Reference> {
-    let diffae = diffae_checkout(args)?;
-    let device = if args.backend.is_cpu() { "cpu" } else { "cuda" };
-    let precision = format!("{:?}", args.precision).to_lowercase();
-    let output = Command::new(&args.python)
-        .args(["-c", REFERENCE_SCRIPT])
-        .args(["--diffae", &diffae.to_string_lossy(), "--device", device, "--json"])
-        .args(["--preset", reference_preset(args.preset, args.res_blocks)?])
-        .args(["--batch", &args.batch.to_string(), "--steps", &args.steps.max(3).to_string()])
-        .args(["--eps-batches", &args.eps_batch.to_string(), "--modes", &precision])
-        .output();
-    let output =
-        output.with_context(|| format!("running {} (set --python to a Python with PyTorch)", args.python.display()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    anyhow::ensure!(
-        output.status.success(),
-        "the PyTorch reference failed (is PyTorch installed for {}?):\n{}",
-        args.python.display(),
-        lines[lines.len().saturating_sub(5)..].join("\n")
-    );
-    let line = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
-    serde_json::from_str(&line).with_context(|| format!("reading the reference's output: {line}"))
+    Ok(ReferenceRun {
+        python: &args.python,
+        diffae,
+        cuda: !args.backend.is_cpu(),
+        preset: args.preset,
+        res_blocks: args.res_blocks,
+        batch: args.batch,
+        steps: args.steps,
+        eps_batches: std::slice::from_ref(&args.eps_batch),
+        precision,
+    })
 }
 
 /// daecf's times over the reference's.
-fn ratios(report: &BenchReport, reference: &Reference) -> Option<Ratios> {
-    let step = reference.modes.get(&report.precision)?.train_step_seconds;
-    let eps = *reference.eps_seconds.get(&report.eps_batch.to_string())?;
+fn ratios(report: &BenchReport, reference: &ReferenceSpeed) -> Option<Ratios> {
+    let step = reference.train_step_seconds(&report.precision)?;
+    let eps = reference.eps_seconds(report.eps_batch)?;
     Some(Ratios { train_step: report.seconds_per_step / step, noise_prediction: report.ddim_step_seconds / eps })
 }
 
@@ -191,8 +139,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--batch, --steps and --eps-batch must be at least 1"
     );
     if args.reference {
-        reference_preset(args.preset, args.res_blocks)?;
-        diffae_checkout(&args)?;
+        ReferenceSpeed::check(&reference_run(&args, &precision_name(&args))?)?;
     }
     let device = args.backend.device()?;
     let mut config = DaeConfig::preset(args.preset);
@@ -231,7 +178,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut report = BenchReport {
         preset: args.preset,
         backend: format!("{:?}", args.backend).to_lowercase(),
-        precision: format!("{:?}", args.precision).to_lowercase(),
+        precision: precision_name(&args),
         batch: args.batch,
         seconds_per_step,
         samples_per_second: args.batch as f64 / seconds_per_step,
@@ -242,7 +189,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         slower_than_pytorch: None,
     };
     if args.reference {
-        let reference = run_reference(&args)?;
+        let precision = precision_name(&args);
+        let reference = ReferenceSpeed::measure(&reference_run(&args, &precision)?)?;
         report.slower_than_pytorch = ratios(&report, &reference);
         report.reference = Some(reference);
     }
@@ -287,10 +235,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_reference_scripts_json() {
-        let line = r#"{"torch": "2.9.0", "device": "cpu", "threads": 2, "preset": "tiny32", "batch": 16,
-            "modes": {"f32": {"train_step_seconds": 0.5, "peak_gpu_bytes": null}}, "eps_seconds": {"1": 0.02}}"#;
-        let reference: Reference = serde_json::from_str(line).unwrap();
+    fn ratios_divide_by_the_reference_at_the_same_batch_and_precision() {
+        let line = r#"{"torch": "2.9.0", "device": "cpu", "threads": 2,
+            "modes": {"f32": {"train_step_seconds": 0.5}}, "eps_seconds": {"1": 0.02}}"#;
+        let reference: ReferenceSpeed = serde_json::from_str(line).unwrap();
         let report = BenchReport {
             preset: Preset::Tiny32,
             backend: "cpu".into(),
@@ -308,12 +256,5 @@ mod tests {
         assert!((r.train_step - 2.0).abs() < 1e-12 && (r.noise_prediction - 1.5).abs() < 1e-9);
         let other_batch = BenchReport { eps_batch: 8, ..report };
         assert!(ratios(&other_batch, &reference).is_none(), "no reference at another batch");
-    }
-
-    #[test]
-    fn reference_shapes_are_the_scripts_presets() {
-        assert_eq!(reference_preset(Preset::Tiny32, Some(1)).unwrap(), "tiny32-rb1");
-        assert_eq!(reference_preset(Preset::Paper64, None).unwrap(), "paper64");
-        assert!(reference_preset(Preset::Vcf96, None).is_err());
     }
 }

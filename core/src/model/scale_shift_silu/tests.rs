@@ -8,12 +8,13 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 const SHAPES: [[usize; 4]; 3] = [[2, 3, 5, 7], [1, 4, 1, 1], [4, 32, 32, 32]];
 
 /// The CPU devices of this build.
+#[allow(deprecated)] // burn-ndarray, deprecated upstream, stays one of daecf's CPU backends
 fn devices() -> Vec<Device> {
-    let mut devices = vec![Device::flex()];
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)] // burn-ndarray, deprecated upstream, stays one of daecf's CPU backends
-    devices.push(Device::ndarray());
-    devices
+    vec![
+        Device::flex(),
+        #[cfg(feature = "ndarray")]
+        Device::ndarray(),
+    ]
 }
 
 /// Random `x` [B, C, H, W] and `scale`, `shift` [B, C].
