@@ -2,8 +2,8 @@
 //! global-norm clipping, Adam, EMA) and one noise prediction (batch 1 and 8), for the tiny32
 //! and paper64 presets on flex, ndarray and wgpu.
 //!
-//! `cargo bench -p daecf-core --bench dae` runs all; a filter picks some, e.g.
-//! `cargo bench -p daecf-core --bench dae -- tiny32/flex`.
+//! `cargo bench --workspace --profile dev --bench dae` runs all; a filter picks some, e.g.
+//! `cargo bench --workspace --profile dev --bench dae -- tiny32/flex`.
 //!
 //! With `DAECF_DIFFAE` set to a checkout of phizaz/diffae (and `DAECF_PYTHON` to a Python with
 //! PyTorch, default `python3`), it then times the reference PyTorch DAE on the CPU at the same

@@ -2,7 +2,7 @@
 //! latents (1080 x 512) with linfa and with the Burn solver, and the Burn solver on 100k x 512
 //! generated latents (the scale of the paper's chest X-ray tasks).
 //!
-//! `cargo bench -p daecf-core --bench heads` runs all; `-- retinamnist` or `-- 100k` picks.
+//! `cargo bench --workspace --profile dev --bench heads` runs all; `-- retinamnist` or `-- 100k` picks.
 //! scikit-learn's times on the same file: `python3 core/benches/sklearn_heads.py`.
 //! The RetinaMNIST file is read from DAECF_LATENTS, default ../shared/data/.
 
