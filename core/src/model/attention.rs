@@ -2,10 +2,10 @@
 //! reference's "legacy" head layout: one 1x1 qkv projection whose channels are split per head
 //! into [q | k | v], q and k each scaled by c^(-1/4), softmax over keys, residual output.
 
+use super::fused::softmax_last;
 use burn::module::Module;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use super::config::norm_groups;
@@ -48,7 +48,7 @@ impl AttentionBlock {
         let k = qkv.clone().narrow(1, ch, ch) * scale;
         let v = qkv.narrow(1, 2 * ch, ch);
         // weights[t, s] = sum_c q[c, t] k[c, s], softmax over s.
-        let weights = softmax(q.swap_dims(1, 2).matmul(k), 2);
+        let weights = softmax_last(q.swap_dims(1, 2).matmul(k));
         let a = v.matmul(weights.swap_dims(1, 2)).reshape([b, c, n]);
         (flat + self.proj_out.forward(a)).reshape([b, c, h, w])
     }

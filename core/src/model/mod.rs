@@ -7,11 +7,11 @@ pub mod autoencoder;
 pub mod config;
 pub mod embedding;
 pub mod encoder;
+pub mod fused;
 pub mod layer;
 pub mod norm;
 pub mod reference;
 pub mod resblock;
-pub mod scale_shift_silu;
 pub mod unet;
 #[cfg(feature = "store")]
 pub mod weights;

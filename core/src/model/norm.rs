@@ -13,7 +13,7 @@ use burn::module::{Module, Param};
 use burn::tensor::module::batch_norm_train;
 use burn::tensor::{DType, Device, FloatDType, Tensor};
 
-use super::scale_shift_silu::scale_shift_silu;
+use super::fused::scale_shift_silu;
 
 /// A GroupNorm with per-channel scale `gamma` and shift `beta` (PyTorch's `weight`, `bias`).
 #[derive(Module, Debug)]

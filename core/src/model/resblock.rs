@@ -12,8 +12,8 @@ use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::config::norm_groups;
+use super::fused::scale_shift_silu;
 use super::norm::GroupNorm;
-use super::scale_shift_silu::scale_shift_silu;
 
 /// Resolution change inside a residual block (the reference's `resblock_updown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The operation composed from Burn's backend operations: what every backend without a kernel
+//! The operations composed from Burn's backend operations: what every backend without a kernel
 //! of its own runs, and the reference the kernels are tested against.
 
 use burn::backend::tensor::FloatTensor;
@@ -49,4 +49,11 @@ pub(super) fn backward<B: Backend>(
     let grad_x = B::float_mul(grad_y.clone(), per_plane::<B>(scale, rank));
     let grad_scale = plane_sums::<B>(B::float_mul(grad_y.clone(), x));
     (grad_x, grad_scale, plane_sums::<B>(grad_y))
+}
+
+/// The gradient of the softmax over the last dim, given its output `s`: `s * (grad - sum(grad * s))`.
+pub(super) fn softmax_last_backward<B: Backend>(s: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let dim = s.shape().num_dims() - 1;
+    let dot = B::float_sum_dim(B::float_mul(grad.clone(), s.clone()), dim);
+    B::float_mul(s, B::float_sub(grad, dot))
 }

@@ -1,5 +1,5 @@
-//! The operation on Burn's autodiff backend: the inner backend's forward, and a backward that
-//! calls the inner backend's `scale_shift_silu_backward` once for all three gradients.
+//! The operations on Burn's autodiff backend: the inner backend's forward, and a backward that
+//! calls the inner backend's backward once for all of an operation's gradients.
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
@@ -9,13 +9,13 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 
-use super::ScaleShiftSiluBackend;
+use super::FusedBackend;
 
 /// The backward step: the saved inputs' node ids (x, scale, shift).
 #[derive(Debug)]
 struct ScaleShiftSiluStep;
 
-impl<B: ScaleShiftSiluBackend> Backward<B, 3> for ScaleShiftSiluStep {
+impl<B: FusedBackend> Backward<B, 3> for ScaleShiftSiluStep {
     type State = (NodeId, NodeId, NodeId);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
@@ -33,7 +33,32 @@ impl<B: ScaleShiftSiluBackend> Backward<B, 3> for ScaleShiftSiluStep {
     }
 }
 
-impl<B: ScaleShiftSiluBackend, C: CheckpointStrategy> ScaleShiftSiluBackend for Autodiff<B, C> {
+/// The softmax's backward step: its output.
+#[derive(Debug)]
+struct SoftmaxLastStep;
+
+impl<B: FusedBackend> Backward<B, 1> for SoftmaxLastStep {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        if let [Some(node)] = ops.parents {
+            grads.register::<B>(node.id, B::softmax_last_backward(ops.state, grad));
+        }
+    }
+}
+
+impl<B: FusedBackend, C: CheckpointStrategy> FusedBackend for Autodiff<B, C> {
+    fn softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SoftmaxLastStep.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::softmax_last(x.into_primitive());
+                prep.finish(out.clone(), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::softmax_last(x.into_primitive())),
+        }
+    }
+
     fn scale_shift_silu(x: FloatTensor<Self>, scale: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
         let nodes = [x.node(), scale.node(), shift.node()];
         match ScaleShiftSiluStep.prepare::<C>(nodes).compute_bound().stateful() {

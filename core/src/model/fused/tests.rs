@@ -87,3 +87,38 @@ fn a_scale_of_the_wrong_shape_is_refused() {
     let (x, _, shift) = inputs([2, 3, 4, 4], &device);
     scale_shift_silu(x, Tensor::ones([1, 3], &device), shift);
 }
+
+/// The shapes of the softmax tests: short rows, and attention's 256 keys on every thread.
+const SOFTMAX_SHAPES: [[usize; 3]; 3] = [[2, 3, 5], [1, 1, 1], [4, 256, 256]];
+
+#[test]
+fn softmax_last_equals_burns_softmax() {
+    for device in devices() {
+        for dims in SOFTMAX_SHAPES {
+            let x = Tensor::<3>::random(dims, Distribution::Normal(0.0, 4.0), &device);
+            let expected = burn::tensor::activation::softmax(x.clone(), 2).into_data();
+            softmax_last(x).into_data().assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-5, 1e-7));
+        }
+    }
+}
+
+#[cfg(feature = "train")]
+#[test]
+fn softmax_last_gradients_equal_burns() {
+    for device in devices().into_iter().map(|d| d.autodiff()) {
+        device.seed(11);
+        for dims in SOFTMAX_SHAPES {
+            let x = Tensor::<3>::random(dims, Distribution::Normal(0.0, 4.0), &device);
+            let weights = Tensor::<3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+            let (ours, burns) = (x.clone().require_grad(), x.require_grad());
+            let ours_grads = (softmax_last(ours.clone()) * weights.clone()).sum().backward();
+            let burns_grads = (burn::tensor::activation::softmax(burns.clone(), 2) * weights).sum().backward();
+            // Rows of 256 summed in another order: about 1e-5 apart on gradients of order one.
+            let expected = burns.grad(&burns_grads).unwrap().into_data();
+            ours.grad(&ours_grads)
+                .unwrap()
+                .into_data()
+                .assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-4, 2e-5));
+        }
+    }
+}
