@@ -327,6 +327,18 @@ where
 #[cfg(feature = "rayon")]
 pub(crate) const PAR_CHUNK: usize = 16 * 1024;
 
+/// Runs `kernel(start, chunk)` over pieces of `dst` (`start`: the piece's first index), on
+/// every thread when `dst` is large.
+pub(crate) fn for_chunks<E: Send>(dst: &mut [E], kernel: impl Fn(usize, &mut [E]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    if dst.len() >= 4 * PAR_CHUNK {
+        use rayon::prelude::*;
+        dst.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, d)| kernel(i * PAR_CHUNK, d));
+        return;
+    }
+    kernel(0, dst)
+}
+
 #[cfg(feature = "rayon")]
 impl ZipNest {
     /// Elements of one step of the outermost collapsed dim (the whole run when `ndim == 1`,

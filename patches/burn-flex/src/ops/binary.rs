@@ -12,6 +12,7 @@ use crate::strided_index::StridedIter;
 use crate::simd;
 #[cfg(feature = "rayon")]
 use crate::zip::PAR_CHUNK;
+use crate::zip::for_chunks;
 
 /// Operation type for SIMD dispatch.
 #[derive(Clone, Copy)]
@@ -236,18 +237,6 @@ where
     };
 
     make_tensor(result, shape, dtype)
-}
-
-/// Runs `kernel(start, chunk)` over pieces of `dst` (`start`: the piece's first index), on
-/// every thread when `dst` is large.
-fn for_chunks<E: Send>(dst: &mut [E], kernel: impl Fn(usize, &mut [E]) + Send + Sync) {
-    #[cfg(feature = "rayon")]
-    if dst.len() >= 4 * PAR_CHUNK {
-        use rayon::prelude::*;
-        dst.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(i, d)| kernel(i * PAR_CHUNK, d));
-        return;
-    }
-    kernel(0, dst)
 }
 
 /// Runs `kernel(dst_piece, src_piece)` over matching pieces of `dst` and `src` (`src` at least

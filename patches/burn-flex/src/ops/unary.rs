@@ -11,6 +11,7 @@ use crate::layout::StridedBlocks;
 use crate::{FlexTensor, Layout};
 #[cfg(feature = "rayon")]
 use crate::zip::PAR_CHUNK;
+use crate::zip::for_chunks;
 
 /// Apply a float predicate element-wise, producing a boolean tensor.
 ///
@@ -74,14 +75,7 @@ where
 
 /// Applies `op` to every element of `data`, on every thread when it is large.
 fn map_in_place<E: Send + Copy, Op: Fn(E) -> E + Send + Sync>(data: &mut [E], op: &Op) {
-    #[cfg(feature = "rayon")]
-    if data.len() >= 4 * PAR_CHUNK {
-        use rayon::prelude::*;
-        data.par_chunks_mut(PAR_CHUNK)
-            .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
-        return;
-    }
-    data.iter_mut().for_each(|x| *x = op(*x));
+    for_chunks(data, |_, chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
 }
 
 /// `op` of every element of `src`, in one pass, on every thread when it is large.
