@@ -39,7 +39,7 @@ fn timed(totals: Option<&Totals>, key: (Preset, &'static str, usize), iters: u64
     elapsed
 }
 
-/// Prints flex's mean times over the reference PyTorch DAE's, timed now on the CPU
+/// Prints flex's mean times over the reference PyTorch DAE's, timed after flex's on the CPU
 /// (`DAECF_DIFFAE`, `DAECF_PYTHON`).
 fn print_pytorch_ratios(totals: &Totals) {
     let Some(diffae) = std::env::var_os("DAECF_DIFFAE").map(PathBuf::from) else { return };

@@ -1,4 +1,4 @@
-//! The reference PyTorch DAE's speed on this machine, for side-by-side ratios: runs
+//! The reference PyTorch DAE's speed on the machine daecf runs on, for side-by-side ratios: runs
 //! scripts/pytorch_reference_step.py (phizaz/diffae's model, built into this crate) with a
 //! preset's shapes and reads its JSON. Needs Python with PyTorch and a checkout of
 //! phizaz/diffae. `daecf bench --reference` and the `dae` criterion bench use it.
