@@ -129,6 +129,10 @@ fn cases() -> Vec<Case> {
         fixed(1, 64, 32, 32, 3, 1, 1),
         fixed(1, 64, 16, 64, 3, 2, 1),
         fixed(2, 32, 32, 40, 3, 1, 0),
+        // Blocks of 16 images large enough for every thread (im2col, col2im, gather and
+        // scatter in parallel): tiny32's 8x8 level, and two groups.
+        fixed(16, 128, 128, 8, 3, 1, 1),
+        Case { options: ConvOptions::new([1, 1], [1, 1], [1, 1], 2), ..fixed(16, 128, 128, 8, 3, 1, 1) },
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     cases.extend((0..40).map(|_| random_case(&mut rng)));

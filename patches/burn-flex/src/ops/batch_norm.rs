@@ -97,6 +97,13 @@ fn per_channel<R: Send>(g: &Geometry, f: impl Fn(usize) -> R + Sync + Send) -> V
     (0..g.channels).map(f).collect()
 }
 
+/// The sum of each channel of `x` `[batch, channels, ...]` (`shape`), in parallel when large:
+/// the gradient of a per-channel bias, such as a convolution's.
+pub(crate) fn channel_sums<T: Scalar>(x: &[T], shape: &[usize]) -> Vec<T> {
+    let g = Geometry::of(shape);
+    per_channel(&g, |c| cast(g.runs(x, c).map(|r| sum_pairs(r, r, |v, _| (v, T::zero())).0).sum()))
+}
+
 /// A writable view of a `[batch, channels, S]` buffer shared across channel tasks, each task
 /// writing only its own channel's runs.
 #[derive(Clone, Copy)]

@@ -9,7 +9,7 @@
 //!
 //! - forward: `y[b, g] = W[g] · cols`, written straight into the NCHW output;
 //! - backward by data: `dcols = W[g]^T · dy[b, g]`, scattered back with col2im;
-//! - backward by weight: `dW[g] += dy[b, g] · cols^T`, summed over the images;
+//! - backward by weight: `dW[g]^T += cols · dy[b, g]^T`, summed over the images;
 //! - bias: the sum of `dy` over images and positions.
 //!
 //! Images are taken in blocks of at least 1024 output positions (one image at 32x32 and above,
@@ -25,15 +25,11 @@ use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape};
-use num_traits::{One, Zero};
 
 use crate::{FlexTensor, Layout};
 
 /// The element types with GEMM kernels here (f16 and bf16 go through f32).
-pub(crate) trait Scalar:
-    bytemuck::Pod + burn_backend::Element + Zero + One + core::ops::AddAssign + Send + Sync + 'static
-{
-}
+pub(crate) trait Scalar: super::batch_norm::Scalar + core::ops::AddAssign + 'static {}
 impl Scalar for f32 {}
 impl Scalar for f64 {}
 
@@ -224,21 +220,18 @@ impl Geometry {
         });
     }
 
-    /// Adds `cols` [K, images * P] onto one group's channels of the block's input gradients `dx`.
+    /// Adds `cols` [K, images * P] onto one group's channels of the block's input gradients `dx`,
+    /// a plane at a time (all planes of the group in parallel when `parallel`).
     fn col2im<T: Scalar>(&self, cols: &[T], group: usize, images: usize, dx: &mut [T], parallel: bool) {
-        let (plane, kk, p) = (self.h * self.w, self.kh * self.kw, self.positions());
-        let ld = images * p;
-        if images == 1 {
-            let dx_g = &mut dx[group * self.group_in() * plane..][..self.group_in() * plane];
-            for_chunks(dx_g, plane, parallel, |c, dx_c| self.col2im_channel(&cols[c * kk * ld..], dx_c, ld, 0));
-            return;
-        }
-        for i in 0..images {
-            for c in 0..self.group_in() {
-                let dx_c = &mut dx[i * self.image() + (group * self.group_in() + c) * plane..][..plane];
-                self.col2im_channel(&cols[c * kk * ld..], dx_c, ld, i * p);
+        let (plane, kk, ld) = (self.h * self.w, self.kh * self.kw, images * self.positions());
+        let channels = group * self.group_in()..(group + 1) * self.group_in();
+        for_chunks(&mut dx[..images * self.image()], plane, parallel, |index, dx_c| {
+            let (image, channel) = (index / self.c_in, index % self.c_in);
+            if channels.contains(&channel) {
+                let row = (channel - channels.start) * kk * ld;
+                self.col2im_channel(&cols[row..], dx_c, ld, image * self.positions());
             }
-        }
+        });
     }
 }
 
@@ -318,22 +311,35 @@ struct Block {
 }
 
 /// Copies `rows` rows of `p` elements per image from NCHW `src` (`stride` elements between
-/// images) into `dst` [rows, images * p].
-fn gather<T: Scalar>(src: &[T], stride: usize, images: usize, rows: usize, p: usize, dst: &mut [T]) {
-    for i in 0..images {
-        for r in 0..rows {
-            dst[r * images * p + i * p..][..p].copy_from_slice(&src[i * stride + r * p..][..p]);
+/// images) into `dst` [rows, images * p], a row at a time (in parallel when `parallel`).
+fn gather<T: Scalar>(src: &[T], stride: usize, images: usize, rows: usize, p: usize, dst: &mut [T], parallel: bool) {
+    for_chunks(&mut dst[..rows * images * p], images * p, parallel, |r, row| {
+        for (i, out) in row.chunks_exact_mut(p).enumerate() {
+            out.copy_from_slice(&src[i * stride + r * p..][..p]);
         }
-    }
+    });
 }
 
-/// Copies `src` [rows, images * p] back into NCHW `dst` (`stride` elements between images).
-fn scatter<T: Scalar>(src: &[T], stride: usize, images: usize, rows: usize, p: usize, dst: &mut [T]) {
-    for i in 0..images {
-        for r in 0..rows {
-            dst[i * stride + r * p..][..p].copy_from_slice(&src[r * images * p + i * p..][..p]);
+/// Copies `src` [rows, images * p] into the planes `first..first + rows` of each image of NCHW
+/// `dst` (`channels` planes of `p` elements an image), a plane at a time (in parallel when
+/// `parallel`).
+#[allow(clippy::too_many_arguments)]
+fn scatter<T: Scalar>(
+    src: &[T],
+    images: usize,
+    first: usize,
+    rows: usize,
+    channels: usize,
+    p: usize,
+    dst: &mut [T],
+    parallel: bool,
+) {
+    for_chunks(&mut dst[..images * channels * p], p, parallel, |index, out| {
+        let (i, c) = (index / channels, index % channels);
+        if (first..first + rows).contains(&c) {
+            out.copy_from_slice(&src[(c - first) * images * p + i * p..][..p]);
         }
-    }
+    });
 }
 
 /// A row-major matrix view for `gemm`: pointer, row stride and column stride.
@@ -442,17 +448,17 @@ fn forward<T: Scalar>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -
         let (cols, tmp) = scratch.buffers::<T>(g.cols_len(block), g.gather_len(block));
         for group in 0..g.groups {
             let w = Matrix::rows(&weight[group * m * k..][..m * k], k);
-            let y_g = &mut y_blk[group * m * p..];
             if block.images == 1 && g.pointwise() {
+                let y_g = &mut y_blk[group * m * p..];
                 gemm(y_g, p, w, Matrix::rows(&x_blk[group * k * p..][..k * p], p), m, p, k, false, parallel);
                 continue;
             }
             g.im2col(x_blk, group, block.images, cols, parallel);
             if block.images == 1 {
-                gemm(y_g, p, w, Matrix::rows(cols, p), m, p, k, false, parallel);
+                gemm(&mut y_blk[group * m * p..], p, w, Matrix::rows(cols, p), m, p, k, false, parallel);
             } else {
                 gemm(tmp, n, w, Matrix::rows(cols, n), m, n, k, false, parallel);
-                scatter(tmp, g.c_out * p, block.images, m, p, y_g);
+                scatter(tmp, block.images, group * m, m, g.c_out, p, y_blk, parallel);
             }
         }
         if let Some(bias) = bias {
@@ -484,7 +490,7 @@ fn data_grad<T: Scalar>(weight: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
             let rhs: &[T] = if block.images == 1 {
                 &dy_g[..m * p]
             } else {
-                gather(dy_g, g.c_out * p, block.images, m, p, tmp);
+                gather(dy_g, g.c_out * p, block.images, m, p, tmp, parallel);
                 &*tmp
             };
             gemm(dcols, n, w_t, Matrix::rows(rhs, n), k, n, m, false, parallel);
@@ -494,8 +500,10 @@ fn data_grad<T: Scalar>(weight: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     dx
 }
 
-/// Adds a block's weight gradient onto `dw` [C_out, K].
-fn add_weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, block: Block, dw: &mut [T], parallel: bool) {
+/// Adds a block's weight gradient, transposed, onto `dw_t` (`[K, C_out/groups]` per group):
+/// `dW[g]^T += cols · dy[b, g]^T`. In this orientation the GEMM packs `dy`, not the `kh * kw`
+/// times larger `cols`.
+fn add_weight_grad_t<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, block: Block, dw_t: &mut [T], parallel: bool) {
     let (p, k, m) = (g.positions(), g.reduction(), g.group_out());
     let x_blk = &x[block.first * g.image()..][..block.images * g.image()];
     let dy_blk = &dy[block.first * g.c_out * p..][..block.images * g.c_out * p];
@@ -504,21 +512,34 @@ fn add_weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, block: Block, dw:
     let (cols, tmp) = scratch.buffers::<T>(g.cols_len(block), g.gather_len(block));
     for group in 0..g.groups {
         let dy_g = &dy_blk[group * m * p..];
-        let dw_g = &mut dw[group * m * k..][..m * k];
+        let dw_g = &mut dw_t[group * m * k..][..m * k];
         if block.images == 1 && g.pointwise() {
-            let x_g = Matrix::transposed(&x_blk[group * k * p..][..k * p], p);
-            gemm(dw_g, k, Matrix::rows(&dy_g[..m * p], p), x_g, m, k, p, true, parallel);
+            let x_g = Matrix::rows(&x_blk[group * k * p..][..k * p], p);
+            gemm(dw_g, m, x_g, Matrix::transposed(&dy_g[..m * p], p), k, m, p, true, parallel);
             continue;
         }
         g.im2col(x_blk, group, block.images, cols, parallel);
-        let lhs: &[T] = if block.images == 1 {
+        let dy_rows: &[T] = if block.images == 1 {
             &dy_g[..m * p]
         } else {
-            gather(dy_g, g.c_out * p, block.images, m, p, tmp);
+            gather(dy_g, g.c_out * p, block.images, m, p, tmp, parallel);
             &*tmp
         };
-        gemm(dw_g, k, Matrix::rows(lhs, n), Matrix::transposed(cols, n), m, k, n, true, parallel);
+        gemm(dw_g, m, Matrix::rows(cols, n), Matrix::transposed(dy_rows, n), k, m, n, true, parallel);
     }
+}
+
+/// The transposed weight gradient `dw_t` (`[K, C_out/groups]` per group), laid out as the
+/// weight `[C_out, C_in/groups, kh, kw]`.
+fn untranspose<T: Scalar>(dw_t: &[T], g: &Geometry) -> Vec<T> {
+    let (k, m) = (g.reduction(), g.group_out());
+    let mut dw = vec![T::zero(); dw_t.len()];
+    for (dw_g, dw_t_g) in dw.chunks_exact_mut(m * k).zip(dw_t.chunks_exact(m * k)) {
+        for (o, row) in dw_g.chunks_exact_mut(k).enumerate() {
+            row.iter_mut().enumerate().for_each(|(r, v)| *v = dw_t_g[r * m + o]);
+        }
+    }
+    dw
 }
 
 /// The gradient `[C_out, C_in/groups, kh, kw]` of conv2d with respect to its weight.
@@ -531,13 +552,13 @@ fn weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     #[cfg(feature = "rayon")]
     if blocks.len() >= rayon::current_num_threads().max(2) {
         use rayon::prelude::*;
-        return blocks
+        let dw_t = blocks
             .into_par_iter()
             .fold(
                 || vec![T::zero(); len],
-                |mut dw, block| {
-                    add_weight_grad(x, dy, g, block, &mut dw, false);
-                    dw
+                |mut dw_t, block| {
+                    add_weight_grad_t(x, dy, g, block, &mut dw_t, false);
+                    dw_t
                 },
             )
             .reduce(
@@ -547,26 +568,13 @@ fn weight_grad<T: Scalar>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
                     a
                 },
             );
+        return untranspose(&dw_t, g);
     }
-    let mut dw = vec![T::zero(); len];
+    let mut dw_t = vec![T::zero(); len];
     for block in blocks {
-        add_weight_grad(x, dy, g, block, &mut dw, g.inner_parallel(block.images));
+        add_weight_grad_t(x, dy, g, block, &mut dw_t, g.inner_parallel(block.images));
     }
-    dw
-}
-
-/// The gradient `[C_out]` of conv2d with respect to its bias.
-fn bias_grad<T: Scalar>(dy: &[T], batch: usize, c_out: usize) -> Vec<T> {
-    let p = dy.len() / (batch * c_out).max(1);
-    let mut db = vec![T::zero(); c_out];
-    for image in dy.chunks(c_out * p) {
-        for (sum, row) in db.iter_mut().zip(image.chunks(p)) {
-            for &v in row {
-                *sum += v;
-            }
-        }
-    }
-    db
+    untranspose(&dw_t, g)
 }
 
 /// A contiguous tensor of `data` with `shape` and `dtype`.
@@ -619,6 +627,5 @@ pub(crate) fn conv2d_weight_backward<T: Scalar>(
 pub(crate) fn conv2d_bias_backward<T: Scalar>(output_grad: FlexTensor, bias_dtype: DType) -> FlexTensor {
     let dy = output_grad.to_contiguous();
     let shape = dy.layout().shape();
-    let (batch, c_out) = (shape[0], shape[1]);
-    tensor(bias_grad::<T>(dy.storage(), batch, c_out), vec![c_out], bias_dtype)
+    tensor(super::batch_norm::channel_sums::<T>(dy.storage(), shape), vec![shape[1]], bias_dtype)
 }
