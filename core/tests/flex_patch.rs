@@ -7,7 +7,8 @@
 //! - element-wise passes large enough to run on every thread: same-shape and broadcast
 //!   operands, owned or shared, and scalars.
 //!
-//! Outputs and gradients must agree to 1e-5 of their norm.
+//! Outputs and gradients must agree to 1e-5 of their norm. Random tensors, which the patch
+//! draws in chunks on every thread, must depend on the seed only.
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -246,5 +247,34 @@ fn flex_element_wise_passes_equal_ndarrays() {
     for (i, (flex, reference)) in results(&Device::flex()).iter().zip(&reference).enumerate() {
         let error = relative_error(flex, reference);
         assert!(error <= 1e-6, "result {i} differs by {error:.2e} of its norm");
+    }
+}
+
+/// Random tensors larger than one chunk are drawn in chunks on every thread: one seed gives the
+/// same values on one thread as on all, each chunk from its own stream, with the distribution's
+/// moments.
+#[test]
+fn flex_random_tensors_depend_on_the_seed_only() {
+    let draw = |distribution| {
+        let device = Device::flex();
+        device.seed(11);
+        values(Tensor::<1>::random([300_000], distribution, &device))
+    };
+    for distribution in [Distribution::Bernoulli(0.9), Distribution::Normal(0.5, 2.0)] {
+        let all = draw(distribution);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
+        assert_eq!(pool.install(|| draw(distribution)), all, "{distribution:?}");
+        assert_ne!(all[..1 << 16], all[1 << 16..2 << 16], "{distribution:?}: chunks repeat");
+        let n = all.len() as f64;
+        let mean = all.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = all.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let (want_mean, want_var) = match distribution {
+            Distribution::Bernoulli(p) => (p, p * (1.0 - p)),
+            _ => (0.5, 4.0),
+        };
+        assert!(
+            (mean - want_mean).abs() < 0.01 && (var / want_var - 1.0).abs() < 0.02,
+            "{distribution:?}: {mean} {var}"
+        );
     }
 }

@@ -289,8 +289,11 @@ mod tests {
             assert_eq!(online.unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
             assert_eq!(mixed.ema().unet.out_conv.weight.val().dtype(), burn::tensor::DType::F32);
             let update = head_weight(&online);
-            let err = update.iter().zip(&full_update).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            assert!(err < 0.05 * scale, "{precision:?}: update differs by {err} (largest {scale})");
+            // Adam's first step moves each weight by the learning rate times its gradient's sign:
+            // a gradient within half-precision rounding of zero may flip, so up to 2 % of the
+            // weights may move the other way; all others agree to 5 % of the step.
+            let flipped = update.iter().zip(&full_update).filter(|(a, b)| (*a - *b).abs() >= 0.05 * scale).count();
+            assert!(flipped * 50 <= update.len(), "{precision:?}: {flipped} of {} updates differ", update.len());
             assert_eq!(mixed.loss_scale().map(|s| s.good_steps), (precision == Precision::F16).then_some(1));
         }
     }

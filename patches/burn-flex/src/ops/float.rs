@@ -7,10 +7,12 @@ use burn_backend::{
     ops::{FloatTensorOps, GridSampleOptions, IntTensorOps},
     tensor::{BoolTensor, Device, FloatTensor, IntTensor},
 };
+use burn_std::rand::{RngExt, SeedableRng};
 use burn_std::{Bytes, IntDType, Shape, Slice, bf16, f16};
 use num_traits::{Float, ToPrimitive};
 
 use crate::Layout;
+use crate::backend::FlexRng;
 use crate::ops::binary::{BinaryOp, binary_op, scalar_op};
 use crate::ops::matmul;
 use crate::ops::unary;
@@ -27,6 +29,46 @@ fn remainder_float<T: Float>(a: T, b: T) -> T {
     }
 }
 
+/// Elements of a random tensor drawn from one generator; larger tensors are drawn in chunks of
+/// this many, each from a generator of its own.
+const RANDOM_CHUNK: usize = 1 << 16;
+
+/// `n` random values, written by `fill(out, rng)` with one sampler per call (building a
+/// sampler per value, as `TensorData::random` does, cost more than drawing it). Up to
+/// `RANDOM_CHUNK` values come from `rng` itself; more come in chunks of `RANDOM_CHUNK`, each
+/// from a generator seeded by a draw of `rng`, on every thread: the values depend on the seed
+/// only, not on the number of threads.
+fn random_values<E: Copy + Default + Send>(
+    n: usize,
+    rng: &mut FlexRng,
+    fill: impl Fn(&mut [E], &mut FlexRng) + Sync + Send,
+) -> Vec<E> {
+    let mut values = vec![E::default(); n];
+    if n <= RANDOM_CHUNK {
+        fill(&mut values, rng);
+        return values;
+    }
+    let seeds: Vec<u64> = (0..n.div_ceil(RANDOM_CHUNK))
+        .map(|_| rng.random())
+        .collect();
+    let fill_chunk =
+        |(chunk, &seed): (&mut [E], &u64)| fill(chunk, &mut FlexRng::seed_from_u64(seed));
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        values
+            .par_chunks_mut(RANDOM_CHUNK)
+            .zip(&seeds)
+            .for_each(fill_chunk);
+    }
+    #[cfg(not(feature = "rayon"))]
+    values
+        .chunks_mut(RANDOM_CHUNK)
+        .zip(&seeds)
+        .for_each(fill_chunk);
+    values
+}
+
 impl FloatTensorOps<Flex> for Flex {
     fn float_from_data(data: TensorData, _device: &Device<Flex>) -> FloatTensor<Flex> {
         FlexTensor::from_data(data)
@@ -40,13 +82,38 @@ impl FloatTensorOps<Flex> for Flex {
     ) -> FloatTensor<Flex> {
         let mut seed = crate::backend::SEED.lock();
         let mut rng = seed.take().unwrap_or_else(crate::backend::get_seeded_rng);
+        // f16 and bf16 values are f32 draws rounded, as Burn's `Element::random` makes them:
+        // one seed gives the same tensor in every precision.
+        let n = shape.num_elements();
+        let f32_values = |rng: &mut FlexRng| {
+            random_values(n, rng, |out: &mut [f32], rng| {
+                let mut sampler = distribution.sampler(rng);
+                out.iter_mut().for_each(|v| *v = sampler.sample());
+            })
+        };
         let data = match dtype {
-            FloatDType::F64 => TensorData::random::<f64, _, _>(shape, distribution, &mut rng),
-            FloatDType::F32 | FloatDType::Flex32 => {
-                TensorData::random::<f32, _, _>(shape, distribution, &mut rng)
+            FloatDType::F64 => {
+                let values = random_values(n, &mut rng, |out: &mut [f64], rng| {
+                    let mut sampler = distribution.sampler(rng);
+                    out.iter_mut().for_each(|v| *v = sampler.sample());
+                });
+                TensorData::new(values, shape)
             }
-            FloatDType::F16 => TensorData::random::<f16, _, _>(shape, distribution, &mut rng),
-            FloatDType::BF16 => TensorData::random::<bf16, _, _>(shape, distribution, &mut rng),
+            FloatDType::F32 | FloatDType::Flex32 => TensorData::new(f32_values(&mut rng), shape),
+            FloatDType::F16 => TensorData::new(
+                f32_values(&mut rng)
+                    .into_iter()
+                    .map(f16::from_f32)
+                    .collect(),
+                shape,
+            ),
+            FloatDType::BF16 => TensorData::new(
+                f32_values(&mut rng)
+                    .into_iter()
+                    .map(bf16::from_f32)
+                    .collect(),
+                shape,
+            ),
         };
         *seed = Some(rng);
         FlexTensor::from_data(data)
