@@ -529,15 +529,28 @@ fn add_weight_grad_t<T: Scalar>(x: &[T], dy: &[T], g: &Geometry, block: Block, d
     }
 }
 
+/// Rows and columns of the tiles [`untranspose`] copies: a tile's reads of `dw_t` stay in cache
+/// lines it uses whole, where reading one column of a wide matrix uses one value a line.
+const TRANSPOSE_TILE: usize = 32;
+
 /// The transposed weight gradient `dw_t` (`[K, C_out/groups]` per group), laid out as the
-/// weight `[C_out, C_in/groups, kh, kw]`.
+/// weight `[C_out, C_in/groups, kh, kw]`: copied in tiles, bands of `TRANSPOSE_TILE` output
+/// channels on every thread when the gradient has at least 2^16 values.
 fn untranspose<T: Scalar>(dw_t: &[T], g: &Geometry) -> Vec<T> {
     let (k, m) = (g.reduction(), g.group_out());
     let mut dw = vec![T::zero(); dw_t.len()];
+    let parallel = dw_t.len() >= 1 << 16;
     for (dw_g, dw_t_g) in dw.chunks_exact_mut(m * k).zip(dw_t.chunks_exact(m * k)) {
-        for (o, row) in dw_g.chunks_exact_mut(k).enumerate() {
-            row.iter_mut().enumerate().for_each(|(r, v)| *v = dw_t_g[r * m + o]);
-        }
+        for_chunks(dw_g, TRANSPOSE_TILE * k, parallel, |band, rows| {
+            let o0 = band * TRANSPOSE_TILE;
+            for r0 in (0..k).step_by(TRANSPOSE_TILE) {
+                for (o, row) in rows.chunks_exact_mut(k).enumerate() {
+                    for r in r0..(r0 + TRANSPOSE_TILE).min(k) {
+                        row[r] = dw_t_g[r * m + o0 + o];
+                    }
+                }
+            }
+        });
     }
     dw
 }
