@@ -239,7 +239,7 @@ impl FlexTensor {
             8 => Bytes::from_elems(alloc::vec![0u64; num_elements]),
             4 => Bytes::from_elems(alloc::vec![0u32; num_elements]),
             2 => Bytes::from_elems(alloc::vec![0u16; num_elements]),
-            _ => Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]),
+            _ => Bytes::from_elems(alloc::vec![0u8; num_elements * elem_size]),
         };
         let layout = Layout::contiguous(shape);
         Self {

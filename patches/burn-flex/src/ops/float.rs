@@ -82,15 +82,7 @@ impl FloatTensorOps<Flex> for Flex {
     ) -> FloatTensor<Flex> {
         let mut seed = crate::backend::SEED.lock();
         let mut rng = seed.take().unwrap_or_else(crate::backend::get_seeded_rng);
-        // f16 and bf16 values are f32 draws rounded, as Burn's `Element::random` makes them:
-        // one seed gives the same tensor in every precision.
         let n = shape.num_elements();
-        let f32_values = |rng: &mut FlexRng| {
-            random_values(n, rng, |out: &mut [f32], rng| {
-                let mut sampler = distribution.sampler(rng);
-                out.iter_mut().for_each(|v| *v = sampler.sample());
-            })
-        };
         let data = match dtype {
             FloatDType::F64 => {
                 let values = random_values(n, &mut rng, |out: &mut [f64], rng| {
@@ -99,21 +91,19 @@ impl FloatTensorOps<Flex> for Flex {
                 });
                 TensorData::new(values, shape)
             }
-            FloatDType::F32 | FloatDType::Flex32 => TensorData::new(f32_values(&mut rng), shape),
-            FloatDType::F16 => TensorData::new(
-                f32_values(&mut rng)
-                    .into_iter()
-                    .map(f16::from_f32)
-                    .collect(),
-                shape,
-            ),
-            FloatDType::BF16 => TensorData::new(
-                f32_values(&mut rng)
-                    .into_iter()
-                    .map(bf16::from_f32)
-                    .collect(),
-                shape,
-            ),
+            _ => {
+                let values = random_values(n, &mut rng, |out: &mut [f32], rng| {
+                    let mut sampler = distribution.sampler(rng);
+                    out.iter_mut().for_each(|v| *v = sampler.sample());
+                });
+                let data = TensorData::new(values, shape);
+                // f16 and bf16 values are f32 draws rounded, as Burn's `Element::random` makes
+                // them: one seed gives the same tensor in every precision.
+                match dtype {
+                    FloatDType::F16 | FloatDType::BF16 => data.convert_dtype(dtype.into()),
+                    _ => data,
+                }
+            }
         };
         *seed = Some(rng);
         FlexTensor::from_data(data)
